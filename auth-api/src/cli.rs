@@ -1,0 +1,257 @@
+//! The command line: `clap` definitions and what each subcommand does.
+//!
+//! Every setting is a flag with an environment-variable twin (`--help` lists
+//! both). Passwords are only ever read from standard input, never from argv,
+//! where `ps` and shell history would keep them.
+
+use std::io::BufRead;
+
+use clap::{Args, Parser, Subcommand};
+use shared::Role;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    domain::{Password, Username},
+    passwords::Passwords,
+    sessions::EndReason,
+    store::{NewUser, Store},
+    tokens::keys,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "auth-api", version, about = "Cloakroom's token service", long_about = None)]
+pub struct Cli {
+    /// Database to use: `sqlite://PATH` (created and migrated when missing).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/auth.db", global = true)]
+    pub database_url: String,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long = "addr", env = "AUTH_API_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub addr: String,
+
+    /// `iss` of the access tokens this service signs.
+    #[arg(
+        long = "issuer",
+        env = "AUTH_ISSUER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub issuer: String,
+
+    /// The frontend's client id (HTTP Basic user on client endpoints; `aud` of access tokens).
+    #[arg(long, env = "AUTH_CLIENT_ID", global = true)]
+    pub client_id: Option<String>,
+
+    /// The frontend's client secret (HTTP Basic password on client endpoints).
+    #[arg(long, env = "AUTH_CLIENT_SECRET", global = true, hide_env_values = true)]
+    pub client_secret: Option<String>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 300, global = true)]
+    pub access_token_ttl: u32,
+
+    /// A session unused for this many seconds ends (default 7 days).
+    #[arg(long, env = "SESSION_IDLE_TTL", default_value_t = 7 * 24 * 3600, global = true)]
+    pub session_idle_ttl: u32,
+
+    /// A session ends this many seconds after sign-in, whatever happens (default 30 days).
+    #[arg(long, env = "SESSION_ABSOLUTE_TTL", default_value_t = 30 * 24 * 3600, global = true)]
+    pub session_absolute_ttl: u32,
+
+    /// Seconds during which a rotated-out refresh token still gets the same successor.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, global = true)]
+    pub refresh_reuse_grace: u32,
+
+    /// Failed logins for one username before it is throttled.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5, global = true)]
+    pub login_max_failures_per_user: u32,
+
+    /// Failed logins from one IP before it is throttled.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_IP", default_value_t = 50, global = true)]
+    pub login_max_failures_per_ip: u32,
+
+    /// Length of the throttling window, in seconds.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value_t = 900, global = true)]
+    pub login_failure_window: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; every user has role `user`, `--role admin` adds more.
+    Add {
+        name: String,
+        #[arg(long = "role")]
+        roles: Vec<Role>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a user's password and end all their sessions.
+    SetPassword {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every session of a user.
+    RevokeUser { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new current signing key; the old one stays in JWKS until its tokens expire.
+    Rotate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Api(#[from] crate::error::ApiError),
+}
+
+/// Runs a maintenance subcommand against the database and returns what to print.
+pub async fn run_admin_command(
+    database_url: &str,
+    command: Command,
+) -> Result<String, CommandError> {
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    let now = SystemClock.now();
+    match command {
+        Command::Serve => unreachable!("serve is dispatched by main"),
+        Command::Migrate => Ok(format!("database at {database_url} is up to date")),
+        Command::User(UserCommand::Add { name, roles, password_stdin }) => {
+            let username = parse_username(&name)?;
+            let password = read_password(password_stdin)?;
+            let hash = Passwords::hash(password).await?;
+            let mut roles = roles;
+            roles.push(Role::User);
+            roles.sort();
+            roles.dedup();
+            let user = store
+                .create_user(NewUser {
+                    username: username.clone(),
+                    password_hash: hash,
+                    roles,
+                    now,
+                })
+                .await?
+                .ok_or_else(|| CommandError::Usage(format!("user {username} already exists")))?;
+            Ok(format!(
+                "added user {} ({}) with roles {}",
+                user.username,
+                user.id,
+                join(&user.roles)
+            ))
+        }
+        Command::User(UserCommand::List) => {
+            let users = store.list_users().await?;
+            let mut out = String::from("id\tusername\troles\n");
+            for u in users {
+                out.push_str(&format!("{}\t{}\t{}\n", u.id, u.username, join(&u.roles)));
+            }
+            Ok(out.trim_end().to_owned())
+        }
+        Command::User(UserCommand::SetPassword { name, password_stdin }) => {
+            let username = parse_username(&name)?;
+            let password = read_password(password_stdin)?;
+            let user = store
+                .find_user_by_name(&username)
+                .await?
+                .ok_or_else(|| CommandError::Usage(format!("no user {username}")))?;
+            let hash = Passwords::hash(password).await?;
+            store.set_password(&user.id, &hash).await?;
+            // A new password must lock out whoever knew the old one.
+            let ended = end_all(&store, &user.id, EndReason::PasswordChange, now).await?;
+            Ok(format!("password of {username} changed; {ended} session(s) ended"))
+        }
+        Command::Sessions(SessionsCommand::RevokeUser { name }) => {
+            let username = parse_username(&name)?;
+            let user = store
+                .find_user_by_name(&username)
+                .await?
+                .ok_or_else(|| CommandError::Usage(format!("no user {username}")))?;
+            let ended = end_all(&store, &user.id, EndReason::Admin, now).await?;
+            Ok(format!("{ended} session(s) of {username} ended"))
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let kid = store.rotate_signing_key(keys::generate(), now).await?;
+            Ok(format!(
+                "new signing key {kid} is current; the previous key stays published until its tokens expire"
+            ))
+        }
+    }
+}
+
+async fn end_all(
+    store: &Store,
+    user_id: &str,
+    reason: EndReason,
+    now: i64,
+) -> Result<u64, CommandError> {
+    // The CLI does not know the server's ACCESS_TOKEN_TTL; revocations are kept
+    // for the longest sensible lifetime so no access token outlives its entry.
+    const REVOCATION_HORIZON: i64 = 24 * 3600;
+    Ok(store.end_user_sessions(user_id, reason, now, now + REVOCATION_HORIZON).await?)
+}
+
+fn parse_username(raw: &str) -> Result<Username, CommandError> {
+    Username::parse(raw).map_err(|e| CommandError::Usage(e.to_string()))
+}
+
+fn read_password(password_stdin: bool) -> Result<Password, CommandError> {
+    if !password_stdin {
+        return Err(CommandError::Usage(
+            "pass --password-stdin and write the password on standard input".into(),
+        ));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CommandError::Usage(format!("could not read standard input: {e}")))?;
+    // The trailing newline ends the line; it is not part of the password.
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Password::parse(password.to_owned()).map_err(|e| CommandError::Usage(e.to_string()))
+}
+
+fn join(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,116 @@
+//! `Settings`: the whole configuration of a running auth-api, built once from
+//! the command line and environment (see `cli.rs`) and validated before the
+//! server binds. Nothing else in the service reads the environment.
+
+use std::fmt;
+
+use crate::cli::ServeArgs;
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    /// `host:port`; port 0 binds an ephemeral port (read it from `Application::port`).
+    pub addr: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Seconds.
+    pub access_token_ttl: i64,
+    pub session_idle_ttl: i64,
+    pub session_absolute_ttl: i64,
+    pub refresh_reuse_grace: i64,
+    pub throttle: ThrottleSettings,
+}
+
+/// Login throttling: failures counted per username and per client IP inside
+/// a fixed window; at the limit, logins for that key answer 429 until the
+/// window ends.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleSettings {
+    pub max_failures_per_user: u32,
+    pub max_failures_per_ip: u32,
+    pub window: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required (set the variable or pass the flag; `just dev` writes one into .env)")]
+    Missing(&'static str),
+    #[error("AUTH_CLIENT_SECRET must be at least {min} characters", min = Settings::MIN_SECRET_LEN)]
+    WeakSecret,
+    #[error("{0} must be greater than zero")]
+    NotPositive(&'static str),
+    #[error("SESSION_ABSOLUTE_TTL must be at least SESSION_IDLE_TTL")]
+    AbsoluteShorterThanIdle,
+}
+
+impl Settings {
+    pub const MIN_SECRET_LEN: usize = 16;
+
+    pub fn from_args(database_url: String, args: &ServeArgs) -> Result<Self, ConfigError> {
+        let client_id = args.client_id.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?;
+        let client_secret =
+            args.client_secret.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?;
+        let settings = Settings {
+            database_url,
+            addr: args.addr.clone(),
+            issuer: args.issuer.clone(),
+            client_id,
+            client_secret: Secret::new(client_secret),
+            access_token_ttl: i64::from(args.access_token_ttl),
+            session_idle_ttl: i64::from(args.session_idle_ttl),
+            session_absolute_ttl: i64::from(args.session_absolute_ttl),
+            refresh_reuse_grace: i64::from(args.refresh_reuse_grace),
+            throttle: ThrottleSettings {
+                max_failures_per_user: args.login_max_failures_per_user,
+                max_failures_per_ip: args.login_max_failures_per_ip,
+                window: i64::from(args.login_failure_window),
+            },
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::Missing("AUTH_CLIENT_ID"));
+        }
+        if self.client_secret.expose().len() < Self::MIN_SECRET_LEN {
+            return Err(ConfigError::WeakSecret);
+        }
+        for (name, value) in [
+            ("ACCESS_TOKEN_TTL", self.access_token_ttl),
+            ("SESSION_IDLE_TTL", self.session_idle_ttl),
+            ("SESSION_ABSOLUTE_TTL", self.session_absolute_ttl),
+            ("LOGIN_FAILURE_WINDOW", self.throttle.window),
+        ] {
+            if value <= 0 {
+                return Err(ConfigError::NotPositive(name));
+            }
+        }
+        if self.session_absolute_ttl < self.session_idle_ttl {
+            return Err(ConfigError::AbsoluteShorterThanIdle);
+        }
+        Ok(())
+    }
+}

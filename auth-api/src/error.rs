@@ -1,0 +1,185 @@
+//! `ApiError`: every way a request can fail, and the one place that decides
+//! the status code and JSON body for each.
+//!
+//! Internal detail (SQL errors, key problems) is logged here with the request's
+//! span and never reaches the client: the body says only the RFC 6749 code.
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use shared::{ErrorBody, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Wrong credentials or a dead refresh token. Deliberately carries no
+    /// detail: "no such user" and "wrong password" must look identical.
+    #[error("invalid grant")]
+    InvalidGrant,
+    #[error("invalid client")]
+    InvalidClient,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited for {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            ApiError::InvalidGrant => ErrorCode::InvalidGrant,
+            ApiError::InvalidClient => ErrorCode::InvalidClient,
+            ApiError::InvalidToken => ErrorCode::InvalidToken,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+            ApiError::Internal(_) => ErrorCode::ServerError,
+        }
+    }
+
+    /// What the client may read. Only `InvalidRequest` explains itself (its
+    /// text is written by us, about the shape of the request, never echoing it).
+    fn description(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidRequest(why) => Some(why.clone()),
+            ApiError::RateLimited { retry_after } => {
+                Some(format!("too many failed attempts; retry in {retry_after} s"))
+            }
+            ApiError::PayloadTooLarge => Some("request body is larger than 16 KiB".into()),
+            ApiError::UnsupportedMediaType => {
+                Some("expected Content-Type: application/json".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Database(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            // A database that cannot be reached, is locked past the busy
+            // timeout or has a full disk is a temporary condition: the caller
+            // may retry and nothing was half-written (every write is one
+            // transaction).
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                ApiError::Unavailable(err)
+            }
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("5" | "6" | "13" | "261" | "517")) =>
+            {
+                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL and their extended codes.
+                ApiError::Unavailable(err)
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
+            ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Unavailable(err) => tracing::warn!(error = %err, "storage unavailable"),
+            ApiError::Internal(err) => tracing::error!(error = %err, "internal error"),
+            _ => {}
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::RateLimited { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::InvalidClient => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="cloakroom""#));
+            }
+            ApiError::InvalidToken => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="cloakroom", error="invalid_token""#,
+                ));
+            }
+            _ => {}
+        }
+        res.json(ErrorBody { error: self.code(), error_description: self.description() })
+    }
+}
+
+/// Turns the framework's own rejections (bad JSON, wrong content type, body
+/// too large, bad query or path) into `ApiError`s, so they get the same JSON
+/// body as everything else instead of actix's plain-text defaults.
+pub mod rejections {
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+
+    use super::ApiError;
+
+    pub fn json(err: JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+        let api = match err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                ApiError::PayloadTooLarge
+            }
+            JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+            // serde's message names the missing or mistyped field; it never
+            // contains the value, so it is safe and useful to return.
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::InvalidRequest(format!("invalid JSON body: {e}"))
+            }
+            _ => ApiError::InvalidRequest("unreadable request body".into()),
+        };
+        api.into()
+    }
+
+    pub fn query(err: QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+        ApiError::InvalidRequest(format!("invalid query string: {err}")).into()
+    }
+
+    pub fn path(err: PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+        ApiError::InvalidRequest(format!("invalid path: {err}")).into()
+    }
+}

@@ -1,0 +1,64 @@
+//! `AuthUser`: a verified access token whose session is still live.
+//!
+//! Signature and claims are checked locally; the session is then looked up,
+//! because a revoked session's access token is still cryptographically valid
+//! until it expires and the auth-api must not honour it.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::Header, web};
+use actix_web_httpauth::headers::authorization::{Authorization, Bearer};
+use shared::{AccessClaims, Role};
+
+use crate::{error::ApiError, startup::AppState, tokens::access};
+
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub claims: AccessClaims,
+}
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.claims.roles.contains(&Role::Admin)
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = Authorization::<Bearer>::parse(req).map(|a| a.as_ref().token().to_string());
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Internal("no state".into()))?;
+            let token = token.map_err(|_| ApiError::InvalidToken)?;
+            let now = state.now();
+            let claims = access::verify(&token, &state.keys.snapshot(), &state.audience(), now)?;
+            let session = state.store.find_session(&claims.sid).await?;
+            let live =
+                session.is_some_and(|s| s.user_id == claims.sub && state.policy().is_live(&s, now));
+            if !live {
+                return Err(ApiError::InvalidToken);
+            }
+            Ok(AuthUser { claims })
+        })
+    }
+}
+
+/// An `AuthUser` with role `admin`; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if user.is_admin() { Ok(AdminUser(user)) } else { Err(ApiError::Forbidden) }
+        })
+    }
+}

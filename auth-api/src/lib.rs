@@ -1,0 +1,53 @@
+//! # auth-api
+//!
+//! Cloakroom's token service: an actix-web JSON API that only the Cloakroom
+//! frontend calls (authenticated as a confidential client with HTTP Basic).
+//! It owns users and their argon2id password hashes, sessions, the opaque
+//! rotating refresh tokens that stand for them, and the Ed25519 keys that sign
+//! short-lived access tokens. The contract is `docs/DESIGN.md`.
+//!
+//! ## How a request flows
+//!
+//! Every request passes `TracingLogger` (a span with a request id), the
+//! metrics middleware and default security headers, then reaches one handler
+//! in [`routes`]. Handlers authenticate through extractors in [`extract`]:
+//! `ClientAuth` for the frontend's client endpoints, `AuthUser`/`AdminUser`
+//! for bearer endpoints (local JWT verification plus a session-liveness check).
+//! Bodies over 16 KiB, malformed JSON and wrong content types are turned into
+//! JSON errors by [`error::rejections`]; every failure is an [`error::ApiError`]
+//! whose status and body are decided in one place.
+//!
+//! - **Sign-in** (`POST /auth/token`, password grant): [`throttle`] refuses a
+//!   throttled username or IP before any hashing; [`passwords`] verifies on the
+//!   blocking pool (a dummy hash for unknown users, so timing reveals nothing);
+//!   [`sessions::login`] starts a new session, mints a refresh token (stored
+//!   hashed) and signs an access token ([`tokens::access`]).
+//! - **Refresh** (refresh grant): [`sessions::refresh`] rotates the token in
+//!   one conditional update; a rotated-out token within the grace window gets
+//!   the same successor, after it ends the session (reuse detection).
+//! - **Ending sessions** (revoke, `DELETE /auth/sessions/{id}`, admin, CLI):
+//!   the session row and a revocation-feed entry are written in one
+//!   transaction; long-polls on `/auth/revocations` wake ([`feed`]).
+//! - **Keys**: [`tokens::keys`] keeps the ring loaded from the database and
+//!   serves JWKS; `auth-api keys rotate` adds a key that every instance picks up.
+//!
+//! [`store`] is the only module that speaks SQL. [`clock`] is injected so
+//! expiry is tested without sleeping. [`startup::Application`] assembles it all
+//! and binds (port 0 works; tests use it).
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod feed;
+pub mod metrics;
+pub mod passwords;
+pub mod routes;
+pub mod sessions;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod throttle;
+pub mod tokens;

@@ -1,0 +1,59 @@
+//! `auth-api`: parses the command line and dispatches; see the library docs.
+
+use std::process::ExitCode;
+
+use auth_api::{
+    cli::{Cli, Command, run_admin_command},
+    config::Settings,
+    startup::Application,
+    telemetry,
+};
+use clap::Parser;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    // Load `.env` before clap reads the environment; real variables win.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init();
+    match cli.command {
+        None | Some(Command::Serve) => serve(cli.database_url, &cli.serve).await,
+        Some(command) => match run_admin_command(&cli.database_url, command).await {
+            Ok(out) => {
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+async fn serve(database_url: String, args: &auth_api::cli::ServeArgs) -> ExitCode {
+    let settings = match Settings::from_args(database_url, args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = args.addr.rsplit_once(':').map_or(args.addr.as_str(), |(h, _)| h);
+    tracing::info!("auth-api listening on http://{host}:{}", app.port());
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

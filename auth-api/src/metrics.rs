@@ -1,0 +1,128 @@
+//! Prometheus counters, served as text at `/metrics`.
+//!
+//! Labels are bounded: the route is the matched *pattern* (`/auth/sessions/{id}`),
+//! never the raw path, so a scanner cannot blow up the series count.
+
+use std::sync::Arc;
+
+use actix_web::{
+    Error,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::Next,
+    web,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family},
+    registry::Registry,
+};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    logins: Family<ResultLabels, Counter>,
+    refreshes: Family<ResultLabels, Counter>,
+    reuse_detections: Counter,
+    revocations: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let logins = Family::<ResultLabels, Counter>::default();
+        let refreshes = Family::<ResultLabels, Counter>::default();
+        let reuse_detections = Counter::default();
+        let revocations = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "logins",
+            "Password logins by result (ok, failed, throttled)",
+            logins.clone(),
+        );
+        registry.register(
+            "refreshes",
+            "Refresh-token grants by result (rotated, grace, failed)",
+            refreshes.clone(),
+        );
+        registry.register(
+            "refresh_reuse_detections",
+            "Rotated-out refresh tokens presented after the grace window (session ended)",
+            reuse_detections.clone(),
+        );
+        registry.register(
+            "revocations",
+            "Sessions ended before their timeout",
+            revocations.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            logins,
+            refreshes,
+            reuse_detections,
+            revocations,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn login(&self, result: &'static str) {
+        self.logins.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    pub fn refresh(&self, result: &'static str) {
+        self.refreshes.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    pub fn reuse_detected(&self) {
+        self.reuse_detections.inc();
+    }
+
+    pub fn revoked(&self, sessions: u64) {
+        self.revocations.inc_by(sessions);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Middleware counting every response by route pattern, method and status,
+/// and logging one line per request inside its request-id span.
+pub async fn count_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let metrics = req.app_data::<web::Data<crate::startup::AppState>>().map(|s| s.metrics.clone());
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request finished");
+    if let Some(metrics) = metrics {
+        metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+    }
+    Ok(res)
+}

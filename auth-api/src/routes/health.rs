@@ -1,0 +1,16 @@
+use actix_web::{HttpResponse, web};
+
+use crate::{error::ApiError, startup::AppState};
+
+/// `GET /healthz`: 200 only if the database answers.
+pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.store.ping().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,44 @@
+//! HTTP routes, one module per endpoint family. Handlers are thin: they
+//! extract (which authenticates), call the session rules or the store, and
+//! return JSON or an `ApiError`.
+
+mod admin;
+mod health;
+mod jwks;
+mod revocations;
+mod revoke;
+mod sessions;
+mod token;
+mod userinfo;
+
+use actix_web::{HttpResponse, Resource, web};
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/auth/token").route(web::post().to(token::grant)))
+        .service(resource("/auth/revoke").route(web::post().to(revoke::revoke)))
+        .service(resource("/auth/revocations").route(web::get().to(revocations::feed)))
+        .service(resource("/auth/userinfo").route(web::get().to(userinfo::userinfo)))
+        .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
+        .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::end_one)))
+        .service(resource("/admin/users").route(web::get().to(admin::list_users)))
+        .service(
+            resource("/admin/users/{id}/sessions")
+                .route(web::delete().to(admin::end_user_sessions)),
+        )
+        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)));
+}
+
+/// A resource whose other methods get a JSON 405 rather than actix's empty one.
+fn resource(path: &str) -> Resource {
+    web::resource(path)
+        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+}
+
+/// Everything unrouted: a JSON 404.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,53 @@
+use actix_web::{HttpResponse, web};
+use shared::SessionView;
+
+use crate::{
+    error::ApiError,
+    extract::AuthUser,
+    sessions::{self, EndReason},
+    startup::AppState,
+};
+
+/// `GET /auth/sessions`: the caller's live sessions, most recently used first.
+pub async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<SessionView>>, ApiError> {
+    let now = state.now();
+    let records =
+        state.store.live_sessions_of(&user.claims.sub, state.policy().liveness(now)).await?;
+    let views = records
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == user.claims.sid,
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect();
+    Ok(web::Json(views))
+}
+
+/// `DELETE /auth/sessions/{id}`: ends one of the caller's sessions, or anyone's
+/// for an admin. Someone else's session answers 404, exactly like a session
+/// that does not exist, so ids cannot be probed.
+pub async fn end_one(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let session = state.store.find_session(&id).await?.ok_or(ApiError::NotFound)?;
+    let own = session.user_id == user.claims.sub;
+    if !own && !user.is_admin() {
+        return Err(ApiError::NotFound);
+    }
+    let reason = if own { EndReason::UserRevoked } else { EndReason::Admin };
+    if !state.policy().is_live(&session, state.now()) || !sessions::end(&state, &id, reason).await?
+    {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,34 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::TokenRequest;
+
+use crate::{
+    error::ApiError,
+    extract::ClientAuth,
+    sessions::{self, Login},
+    startup::AppState,
+};
+
+/// `POST /auth/token`: the password and refresh-token grants.
+pub async fn grant(
+    _client: ClientAuth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = match body.into_inner() {
+        TokenRequest::Password { username, password, remember, user_agent, ip } => {
+            // The frontend passes the browser's address; without it, the
+            // caller's own address is the best throttling key there is.
+            let ip = ip.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+            sessions::login(&state, Login { username, password, remember, user_agent, ip }).await?
+        }
+        TokenRequest::RefreshToken { refresh_token } => {
+            sessions::refresh(&state, &refresh_token).await?
+        }
+    };
+    // RFC 6749 §5.1: token responses must not be cached.
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(tokens))
+}

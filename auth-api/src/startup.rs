@@ -1,0 +1,185 @@
+//! Builds the application: storage, keys, shared state, the HTTP server bound
+//! to its listener. `Application::build` on port 0 is how tests start a real
+//! instance and learn its port.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{
+    App, HttpServer,
+    dev::{Server, ServerHandle},
+    middleware::{DefaultHeaders, from_fn},
+    web,
+};
+use tracing_actix_web::TracingLogger;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Settings,
+    error::rejections,
+    feed::FeedSignal,
+    metrics::{Metrics, count_requests},
+    passwords::Passwords,
+    routes,
+    sessions::Policy,
+    store::{Store, StoreError},
+    tokens::{access::Audience, keys::KeyRing},
+};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+/// How often each instance re-reads the signing keys (so `keys rotate`,
+/// run anywhere, takes effect everywhere within this).
+const KEY_RELOAD: Duration = Duration::from_secs(5);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Everything a handler may use; one per process, shared by all workers.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeyRing,
+    pub passwords: Passwords,
+    pub metrics: Metrics,
+    pub feed: FeedSignal,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            idle_ttl: self.settings.session_idle_ttl,
+            absolute_ttl: self.settings.session_absolute_ttl,
+            grace: self.settings.refresh_reuse_grace,
+            access_ttl: self.settings.access_token_ttl,
+        }
+    }
+
+    pub fn audience(&self) -> Audience<'_> {
+        Audience { issuer: &self.settings.issuer, client_id: &self.settings.client_id }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Api(#[from] crate::error::ApiError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    housekeeping: actix_web::rt::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let store = Store::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        let keys = KeyRing::load(&store, settings.access_token_ttl, clock.now()).await?;
+        let passwords = Passwords::new().await?;
+        let state = web::Data::new(AppState {
+            settings,
+            store,
+            clock,
+            keys,
+            passwords,
+            metrics: Metrics::default(),
+            feed: FeedSignal::default(),
+        });
+
+        let addr = state.settings.addr.clone();
+        let listener = TcpListener::bind(&addr)
+            .map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
+        let port =
+            listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
+
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(
+                    web::JsonConfig::default().limit(MAX_BODY).error_handler(rejections::json),
+                )
+                .app_data(web::PayloadConfig::default().limit(MAX_BODY))
+                .app_data(web::QueryConfig::default().error_handler(rejections::query))
+                .app_data(web::PathConfig::default().error_handler(rejections::path))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        // Everything here but JWKS (which sets its own) is
+                        // per-user and must never sit in a shared cache.
+                        .add(("Cache-Control", "no-store")),
+                )
+                .wrap(from_fn(count_requests))
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: state.settings.addr.clone(), source })?
+        .shutdown_timeout(5)
+        .run();
+
+        let housekeeping = spawn_housekeeping(state.clone());
+        Ok(Self { port, server, state, housekeeping })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.housekeeping.abort();
+        self.state.store.close().await;
+        result
+    }
+}
+
+/// Reloads signing keys every few seconds and prunes dead rows every few
+/// minutes, until the server stops.
+fn spawn_housekeeping(state: web::Data<AppState>) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut keys_tick = tokio::time::interval(KEY_RELOAD);
+        let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = keys_tick.tick() => {
+                    if let Err(e) = state.keys.reload(&state.store, state.now()).await {
+                        tracing::warn!(error = %e, "could not reload signing keys; keeping the loaded ones");
+                    }
+                }
+                _ = prune_tick.tick() => {
+                    let now = state.now();
+                    let keep = state.settings.session_idle_ttl.max(24 * 3600);
+                    if let Err(e) = state.store.prune(now, now - keep, state.settings.throttle.window).await {
+                        tracing::warn!(error = %e, "pruning failed");
+                    }
+                }
+            }
+        }
+    })
+}

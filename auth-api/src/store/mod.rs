@@ -1,0 +1,133 @@
+//! Storage: the only code that speaks SQL.
+//!
+//! Handlers and the session rules call these methods with domain values and
+//! get plain records back; they never see a connection or a query. Every
+//! multi-row change is one transaction, so a crash or a full disk leaves the
+//! previous state intact. SQLite is the embedded default; PostgreSQL joins
+//! behind the same methods for several instances.
+
+mod sqlite;
+
+use shared::Role;
+
+pub use sqlite::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported DATABASE_URL {0:?}: expected sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("could not create the database folder {path}: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub created_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: crate::domain::Username,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub now: i64,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A refresh token's row, with its session and user.
+#[derive(Debug)]
+pub struct RefreshRecord {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+    pub rotated_at: Option<i64>,
+    pub successor_hash: Option<Vec<u8>>,
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+/// What `rotate_refresh` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// Another request rotated this token first; read it again and take the grace path.
+    AlreadyRotated,
+    /// The session ended meanwhile.
+    SessionEnded,
+}
+
+/// Bounds that decide whether a session is live; see `sessions::Policy`.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub now: i64,
+    /// Sessions last seen at or before this are idle-expired.
+    pub idle_cutoff: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredKey {
+    pub kid: String,
+    /// The Ed25519 seed; `None` once the key is retired and may no longer sign.
+    #[sqlx(rename = "private_key")]
+    pub seed: Option<Vec<u8>>,
+    #[sqlx(rename = "public_key")]
+    pub public: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A fresh key pair from `tokens::keys::generate`.
+#[derive(Clone)]
+pub struct NewKey {
+    pub kid: String,
+    pub seed: [u8; 32],
+    pub public: [u8; 32],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FailureCount {
+    pub failures: u32,
+    pub window_start: i64,
+}
+
+fn roles_to_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn roles_from_text(text: &str) -> Result<Vec<Role>, StoreError> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Role>().map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
+}

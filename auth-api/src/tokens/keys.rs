@@ -1,0 +1,133 @@
+//! The signing key ring: Ed25519 keys kept in the database (so every instance
+//! and every restart signs and verifies with the same keys), loaded into
+//! memory, and published as JWKS.
+//!
+//! The newest unretired key signs. A retired key keeps verifying, and stays in
+//! JWKS, until every token it signed has expired (`retired_at + access TTL`).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::random_bytes;
+use crate::store::{NewKey, Store, StoreError, StoredKey};
+
+/// Generates a key pair; its kid is the RFC 7638 JWK thumbprint.
+pub fn generate() -> NewKey {
+    let seed = random_bytes::<32>();
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+    NewKey { kid: thumbprint(&public), seed, public }
+}
+
+fn thumbprint(public: &[u8; 32]) -> String {
+    // Members in lexicographic order, no whitespace, as RFC 7638 requires.
+    let canonical =
+        format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(public));
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+pub struct Signer {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+/// One loaded generation of keys. Immutable; the ring swaps in a new one.
+pub struct KeySet {
+    pub signer: Option<Signer>,
+    pub verifiers: HashMap<String, DecodingKey>,
+    pub jwks: String,
+}
+
+impl KeySet {
+    fn from_stored(keys: &[StoredKey]) -> Result<Self, StoreError> {
+        let mut signer = None;
+        let mut verifiers = HashMap::new();
+        let mut jwks = Vec::new();
+        for key in keys {
+            let public: [u8; 32] = key.public.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("public key {} is not 32 bytes", key.kid))
+            })?;
+            verifiers.insert(key.kid.clone(), DecodingKey::from_ed_der(&public));
+            jwks.push(json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": "EdDSA",
+                "use": "sig",
+                "kid": key.kid,
+                "x": URL_SAFE_NO_PAD.encode(public),
+            }));
+            if signer.is_none()
+                && key.retired_at.is_none()
+                && let Some(seed) = &key.seed
+            {
+                signer = Some(Signer { kid: key.kid.clone(), key: encoding_key(&key.kid, seed)? });
+            }
+        }
+        Ok(Self { signer, verifiers, jwks: json!({ "keys": jwks }).to_string() })
+    }
+}
+
+fn encoding_key(kid: &str, seed: &[u8]) -> Result<EncodingKey, StoreError> {
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("private key {kid} is not 32 bytes")))?;
+    let der = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .to_pkcs8_der()
+        .map_err(|e| StoreError::Corrupt(format!("private key {kid}: {e}")))?;
+    Ok(EncodingKey::from_ed_der(der.as_bytes()))
+}
+
+/// The keys in use, shared by all workers and reloaded from the database so
+/// that `keys rotate` (run anywhere) reaches this instance within seconds.
+#[derive(Clone)]
+pub struct KeyRing {
+    current: Arc<RwLock<Arc<KeySet>>>,
+    access_ttl: i64,
+}
+
+impl KeyRing {
+    /// Loads the keys, creating the first one if the database has none.
+    pub async fn load(store: &Store, access_ttl: i64, now: i64) -> Result<Self, StoreError> {
+        store.insert_first_signing_key(&generate(), now).await?;
+        let set = Self::read(store, access_ttl, now).await?;
+        Ok(Self { current: Arc::new(RwLock::new(Arc::new(set))), access_ttl })
+    }
+
+    async fn read(store: &Store, access_ttl: i64, now: i64) -> Result<KeySet, StoreError> {
+        // Keep a retired key while a token it signed could still be valid,
+        // plus a minute of clock-skew margin.
+        let keys = store.signing_keys(now - access_ttl - 60).await?;
+        KeySet::from_stored(&keys)
+    }
+
+    pub async fn reload(&self, store: &Store, now: i64) -> Result<(), StoreError> {
+        let set = Self::read(store, self.access_ttl, now).await?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<KeySet> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kids_are_thumbprints_of_distinct_keys() {
+        let a = generate();
+        let b = generate();
+        assert_ne!(a.kid, b.kid);
+        assert_eq!(a.kid, thumbprint(&a.public));
+        assert_eq!(a.kid.len(), 43);
+    }
+}

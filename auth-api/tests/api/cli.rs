@@ -1,0 +1,216 @@
+//! The `auth-api` binary itself: its CLI, and what it logs while serving.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use awc::http::StatusCode;
+
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, client, read, spawn_app};
+
+fn auth_api(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-api"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[actix_web::test]
+async fn user_add_refuses_too_short_and_too_long_passwords() {
+    let app = spawn_app().await;
+    let db = app.db_url.as_str();
+    let (ok, _, err) =
+        auth_api(&["user", "add", "carol", "--password-stdin", "--database-url", db], "short\n");
+    assert!(!ok);
+    assert!(err.contains("at least 8"), "{err}");
+    let long = format!("{}\n", "x".repeat(1025));
+    let (ok, _, err) =
+        auth_api(&["user", "add", "carol", "--password-stdin", "--database-url", db], &long);
+    assert!(!ok);
+    assert!(err.contains("at most 1024"), "{err}");
+    let (ok, _, err) = auth_api(&["user", "add", "carol", "--database-url", db], "longenough\n");
+    assert!(!ok, "a password must come from stdin");
+    assert!(err.contains("--password-stdin"), "{err}");
+    assert_eq!(app.login("carol", "longenough").await.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn users_added_by_the_cli_can_sign_in_and_set_password_ends_their_sessions() {
+    let app = spawn_app().await;
+    let db = app.db_url.as_str();
+    // The trailing newline is not part of the password.
+    let (ok, out, err) = auth_api(
+        &["user", "add", "Dana", "--role", "admin", "--password-stdin", "--database-url", db],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("dana"), "{out}");
+    let (ok, _, err) = auth_api(
+        &["user", "add", "dana", "--password-stdin", "--database-url", db],
+        "whatever12\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    let tokens = app.login_ok("dana").await;
+    assert!(tokens.user.is_admin());
+
+    let (ok, out, _) = auth_api(&["user", "list", "--database-url", db], "");
+    assert!(ok && out.contains("dana\tadmin,user") || out.contains("dana\tuser,admin"), "{out}");
+
+    let (ok, out, err) = auth_api(
+        &["user", "set-password", "dana", "--password-stdin", "--database-url", db],
+        "a new password\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    assert_eq!(app.refresh(&tokens.refresh_token).await.error(), "invalid_grant");
+    assert_eq!(app.login("dana", PASSWORD).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.login("dana", "a new password").await.status, StatusCode::OK);
+
+    let (ok, out, _) = auth_api(&["sessions", "revoke-user", "dana", "--database-url", db], "");
+    assert!(ok);
+    assert!(out.contains("1 session(s) of dana ended"), "{out}");
+}
+
+#[test]
+fn help_documents_every_variable() {
+    let (ok, out, _) = auth_api(&["--help"], "");
+    assert!(ok);
+    for var in [
+        "DATABASE_URL",
+        "AUTH_API_ADDR",
+        "AUTH_ISSUER",
+        "AUTH_CLIENT_ID",
+        "AUTH_CLIENT_SECRET",
+        "ACCESS_TOKEN_TTL",
+        "SESSION_IDLE_TTL",
+        "SESSION_ABSOLUTE_TTL",
+        "REFRESH_REUSE_GRACE",
+    ] {
+        assert!(out.contains(var), "--help does not mention {var}:\n{out}");
+    }
+    for sub in ["serve", "migrate", "user", "sessions", "keys"] {
+        assert!(out.contains(sub), "--help does not list {sub}");
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_without_client_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/auth.db", dir.path().display());
+    let (ok, _, err) = auth_api(&["serve", "--addr", "127.0.0.1:0", "--database-url", &db], "");
+    assert!(!ok);
+    assert!(err.contains("AUTH_CLIENT_ID"), "{err}");
+}
+
+/// Runs the real binary at debug log level through a sign-in, a refresh and a
+/// sign-out, then searches everything it printed for the secrets involved.
+#[actix_web::test]
+async fn the_served_binary_logs_request_ids_but_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/auth.db", dir.path().display());
+    let (ok, _, err) = auth_api(
+        &["user", "add", "erin", "--password-stdin", "--database-url", &db],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{err}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-api"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
+        .env("AUTH_CLIENT_ID", CLIENT_ID)
+        .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut log = Vec::new();
+    let port = loop {
+        let line =
+            rx.recv_timeout(Duration::from_secs(60)).expect("the server announces its address");
+        let port = line
+            .split("listening on http://127.0.0.1:")
+            .nth(1)
+            .map(|p| p.trim().parse::<u16>().unwrap());
+        log.push(line);
+        if let Some(port) = port {
+            break port;
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let login = read(
+        client()
+            .post(format!("{base}/auth/token"))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send_json(
+                &serde_json::json!({"grant_type":"password","username":"erin","password":PASSWORD}),
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let refresh_token = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let access_token = login.body["access_token"].as_str().unwrap().to_owned();
+    let refreshed = read(
+        client()
+            .post(format!("{base}/auth/token"))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send_json(
+                &serde_json::json!({"grant_type":"refresh_token","refresh_token":refresh_token}),
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    let successor = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
+    let revoked = client()
+        .post(format!("{base}/auth/revoke"))
+        .basic_auth(CLIENT_ID, CLIENT_SECRET)
+        .send_json(&serde_json::json!({"token": successor}))
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(tx);
+    log.extend(rx.iter());
+    let log = log.join("\n");
+    assert!(log.contains("request_id"), "requests are logged with an id:\n{log}");
+    assert!(log.contains("session started"), "{log}");
+    for secret in [PASSWORD, CLIENT_SECRET, &refresh_token, &successor, &access_token] {
+        assert!(!log.contains(secret), "a secret appeared in the log:\n{log}");
+    }
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{CLIENT_ID}:{CLIENT_SECRET}"),
+    );
+    assert!(!log.contains(&basic));
+}

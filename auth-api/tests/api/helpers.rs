@@ -1,0 +1,209 @@
+//! Test plumbing: spawn an app, make clients, create users. Helpers hide
+//! plumbing, never assertions.
+
+use std::{sync::Arc, time::Duration};
+
+use actix_web::{dev::ServerHandle, web};
+use auth_api::{
+    clock::ManualClock,
+    config::{Secret, Settings, ThrottleSettings},
+    domain::{Password, Username},
+    passwords::Passwords,
+    startup::{AppState, Application},
+    store::NewUser,
+};
+use awc::http::StatusCode;
+use serde_json::{Value, json};
+use shared::{Role, TokenResponse};
+
+pub const CLIENT_ID: &str = "cloakroom-frontend";
+pub const CLIENT_SECRET: &str = "test-client-secret-0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: ManualClock,
+    pub settings: Settings,
+    pub state: web::Data<AppState>,
+    pub db_url: String,
+    handle: ServerHandle,
+    // Keeps the database folder alive for the test's duration.
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+pub fn test_settings(db_url: &str) -> Settings {
+    Settings {
+        database_url: db_url.to_owned(),
+        addr: "127.0.0.1:0".into(),
+        issuer: "http://cloakroom.test".into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        access_token_ttl: 300,
+        session_idle_ttl: 3600,
+        session_absolute_ttl: 24 * 3600,
+        refresh_reuse_grace: 10,
+        throttle: ThrottleSettings {
+            max_failures_per_user: 5,
+            max_failures_per_ip: 20,
+            window: 900,
+        },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    auth_api::telemetry::init();
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    // A folder that does not exist yet: the app must create it.
+    let db_url = format!("sqlite://{}/nested/auth.db", dir.path().display());
+    let mut settings = test_settings(&db_url);
+    tweak(&mut settings);
+    start(settings, ManualClock::starting_now(), dir).await
+}
+
+async fn start(settings: Settings, clock: ManualClock, dir: Arc<tempfile::TempDir>) -> TestApp {
+    let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp { base, clock, db_url: settings.database_url.clone(), settings, state, handle, dir }
+}
+
+pub fn client() -> awc::Client {
+    awc::Client::builder().timeout(Duration::from_secs(40)).finish()
+}
+
+/// A decoded response: status, headers we care about, JSON body (or Null).
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("<no error field>")
+    }
+}
+
+pub async fn read(mut res: awc::ClientResponse) -> Reply {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let content_type =
+        headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let bytes = res.body().limit(4 << 20).await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    Reply { status, content_type, headers, body }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
+        let hash = Passwords::hash(Password::parse(PASSWORD.into()).unwrap()).await.unwrap();
+        let mut roles = roles.to_vec();
+        roles.push(Role::User);
+        roles.sort();
+        roles.dedup();
+        let user = self
+            .state
+            .store
+            .create_user(NewUser {
+                username: Username::parse(name).unwrap(),
+                password_hash: hash,
+                roles,
+                now: self.state.now(),
+            })
+            .await
+            .unwrap()
+            .expect("new user");
+        user.id
+    }
+
+    /// POST JSON to a client endpoint with the right client credentials.
+    pub async fn post_client(&self, path: &str, body: &Value) -> Reply {
+        let res = client()
+            .post(self.url(path))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send_json(body)
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    pub async fn get_client(&self, path: &str) -> Reply {
+        let res = client()
+            .get(self.url(path))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post_client(
+            "/auth/token",
+            &json!({"grant_type": "password", "username": username, "password": password,
+                    "remember": true, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+                    "ip": "203.0.113.7"}),
+        )
+        .await
+    }
+
+    pub async fn login_ok(&self, username: &str) -> TokenResponse {
+        let reply = self.login(username, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "login of {username}: {}", reply.body);
+        serde_json::from_value(reply.body).expect("token response")
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post_client(
+            "/auth/token",
+            &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        let res = client().get(self.url(path)).bearer_auth(token).send().await.expect("request");
+        read(res).await
+    }
+
+    pub async fn delete_bearer(&self, path: &str, token: &str) -> Reply {
+        let res = client().delete(self.url(path)).bearer_auth(token).send().await.expect("request");
+        read(res).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        read(client().get(self.url(path)).send().await.expect("request")).await
+    }
+
+    /// The value of one Prometheus sample, e.g. `logins_total{result="ok"}`; 0 if absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let mut res = client().get(self.url("/metrics")).send().await.expect("metrics");
+        let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// Stops this instance and starts a new one on the same database and clock.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        start(self.settings.clone(), self.clock.clone(), self.dir.clone()).await
+    }
+}

@@ -1,0 +1,290 @@
+//! The password and refresh-token grants, sessions' timing rules, throttling.
+
+use awc::http::StatusCode;
+use serde_json::json;
+use shared::{AccessClaims, SessionView, TokenResponse};
+
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, client, read, spawn_app, spawn_app_with};
+
+fn claims(token: &str) -> (serde_json::Value, AccessClaims) {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut parts = token.split('.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+    let payload = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+    (serde_json::from_slice(&header).unwrap(), serde_json::from_slice(&payload).unwrap())
+}
+
+#[actix_web::test]
+async fn login_returns_an_eddsa_access_token_with_exactly_the_designed_claims() {
+    let app = spawn_app().await;
+    let user_id = app.add_user("alice", &[]).await;
+    let tokens = app.login_ok("alice").await;
+
+    assert_eq!(tokens.token_type, "Bearer");
+    assert_eq!(tokens.expires_in, 300);
+    assert!(tokens.remember);
+    assert_eq!(tokens.user.username, "alice");
+    assert_eq!(tokens.user.sub, user_id);
+    let (header, claims) = claims(&tokens.access_token);
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "at+jwt");
+    assert!(header["kid"].is_string());
+    assert_eq!(claims.iss, "http://cloakroom.test");
+    assert_eq!(claims.aud, CLIENT_ID);
+    assert_eq!(claims.sub, user_id);
+    assert_eq!(claims.sid, tokens.session_id);
+    assert_eq!(claims.roles, vec![shared::Role::User]);
+    assert_eq!(claims.exp - claims.iat, 300);
+    assert_eq!(claims.nbf, claims.iat);
+    assert!(!claims.jti.is_empty());
+    // The refresh token is 256 random bits in base64url.
+    assert_eq!(tokens.refresh_token.len(), 43);
+    assert_eq!(app.metric("logins_total{result=\"ok\"}").await, 1.0);
+}
+
+#[actix_web::test]
+async fn every_login_starts_a_new_session() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let a = app.login_ok("alice").await;
+    let b = app.login_ok("Alice").await;
+    assert_ne!(a.session_id, b.session_id);
+    assert_ne!(a.refresh_token, b.refresh_token);
+    let sessions = app.get_bearer("/auth/sessions", &b.access_token).await;
+    assert_eq!(sessions.body.as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn wrong_password_and_unknown_user_answer_identically() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let wrong = app.login("alice", "not the password").await;
+    let unknown = app.login("mallory", "not the password").await;
+    let malformed = app.login("not a valid name!", "not the password").await;
+    for reply in [&wrong, &unknown, &malformed] {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.body, json!({"error": "invalid_grant"}));
+        assert_eq!(reply.content_type, "application/json");
+    }
+    assert_eq!(app.metric("logins_total{result=\"failed\"}").await, 3.0);
+}
+
+#[actix_web::test]
+async fn client_endpoints_refuse_missing_and_wrong_client_credentials() {
+    let app = spawn_app().await;
+    let body = json!({"grant_type": "refresh_token", "refresh_token": "x"});
+    let none = read(client().post(app.url("/auth/token")).send_json(&body).await.unwrap()).await;
+    let wrong_secret = read(
+        client()
+            .post(app.url("/auth/token"))
+            .basic_auth(CLIENT_ID, "wrong")
+            .send_json(&body)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let wrong_id = read(
+        client()
+            .post(app.url("/auth/token"))
+            .basic_auth("other", CLIENT_SECRET)
+            .send_json(&body)
+            .await
+            .unwrap(),
+    )
+    .await;
+    for reply in [none, wrong_secret, wrong_id] {
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.error(), "invalid_client");
+        assert!(reply.headers.get("www-authenticate").is_some());
+    }
+}
+
+#[actix_web::test]
+async fn refresh_rotates_the_token_and_updates_last_seen() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let first = app.login_ok("alice").await;
+    app.clock.advance(60);
+    let reply = app.refresh(&first.refresh_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers.get("cache-control").unwrap(), "no-store");
+    let second: TokenResponse = serde_json::from_value(reply.body).unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(second.session_id, first.session_id);
+    assert_ne!(second.access_token, first.access_token);
+    let sessions: Vec<SessionView> =
+        serde_json::from_value(app.get_bearer("/auth/sessions", &second.access_token).await.body)
+            .unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].last_seen_at, sessions[0].created_at + 60);
+    // The successor rotates in turn.
+    let third = app.refresh(&second.refresh_token).await;
+    assert_eq!(third.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn reused_refresh_token_within_grace_gets_the_same_successor() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let first = app.login_ok("alice").await;
+    // Two racing requests with the same token: both succeed, one successor.
+    let (a, b) =
+        futures_join(app.refresh(&first.refresh_token), app.refresh(&first.refresh_token)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(b.status, StatusCode::OK, "{}", b.body);
+    assert_eq!(a.body["refresh_token"], b.body["refresh_token"]);
+    app.clock.advance(9);
+    let late = app.refresh(&first.refresh_token).await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(late.body["refresh_token"], a.body["refresh_token"]);
+    assert_eq!(app.metric("refresh_reuse_detections_total").await, 0.0);
+}
+
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    tokio::join!(a, b)
+}
+
+#[actix_web::test]
+async fn reused_refresh_token_after_grace_ends_the_session() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let first = app.login_ok("alice").await;
+    let second: TokenResponse =
+        serde_json::from_value(app.refresh(&first.refresh_token).await.body).unwrap();
+    app.clock.advance(11);
+
+    let reuse = app.refresh(&first.refresh_token).await;
+    assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reuse.error(), "invalid_grant");
+    // The whole session is dead: the successor and its access token too.
+    let successor = app.refresh(&second.refresh_token).await;
+    assert_eq!(successor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(successor.error(), "invalid_grant");
+    let info = app.get_bearer("/auth/userinfo", &second.access_token).await;
+    assert_eq!(info.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.metric("refresh_reuse_detections_total").await, 1.0);
+    // And it is announced on the revocation feed.
+    let feed = app.get_client("/auth/revocations").await;
+    assert_eq!(feed.body["revoked"][0]["sid"], first.session_id);
+}
+
+#[actix_web::test]
+async fn unknown_refresh_token_is_an_invalid_grant() {
+    let app = spawn_app().await;
+    let reply = app.refresh("bm90LWEtcmVhbC10b2tlbi1ub3QtYS1yZWFsLXRva2Vu").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error(), "invalid_grant");
+}
+
+#[actix_web::test]
+async fn idle_sessions_expire() {
+    let app = spawn_app_with(|s| s.session_idle_ttl = 600).await;
+    app.add_user("alice", &[]).await;
+    let tokens = app.login_ok("alice").await;
+    app.clock.advance(500);
+    let kept = app.refresh(&tokens.refresh_token).await;
+    assert_eq!(kept.status, StatusCode::OK);
+    app.clock.advance(601);
+    let idle = app.refresh(kept.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(idle.status, StatusCode::BAD_REQUEST);
+    assert_eq!(idle.error(), "invalid_grant");
+}
+
+#[actix_web::test]
+async fn sessions_end_at_the_absolute_timeout_however_active() {
+    let app = spawn_app_with(|s| {
+        s.session_idle_ttl = 600;
+        s.session_absolute_ttl = 1000;
+    })
+    .await;
+    app.add_user("alice", &[]).await;
+    let mut token = app.login_ok("alice").await.refresh_token;
+    for _ in 0..3 {
+        app.clock.advance(300);
+        let reply = app.refresh(&token).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        token = reply.body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    app.clock.advance(101);
+    let reply = app.refresh(&token).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn repeated_failures_for_one_username_are_throttled_before_hashing() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    app.add_user("bob", &[]).await;
+    for _ in 0..4 {
+        assert_eq!(app.login("alice", "wrong password").await.status, StatusCode::BAD_REQUEST);
+    }
+    // Another user's success does not reset alice's counter.
+    app.login_ok("bob").await;
+    assert_eq!(app.login("alice", "wrong password").await.status, StatusCode::BAD_REQUEST);
+    // Now even the right password is refused, with a Retry-After.
+    let throttled = app.login("alice", PASSWORD).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.error(), "rate_limited");
+    let retry: u64 =
+        throttled.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 900, "{retry}");
+    // The same for unknown users, so throttling does not reveal who exists.
+    for _ in 0..5 {
+        app.login("nobody", "wrong password").await;
+    }
+    assert_eq!(app.login("nobody", "wrong password").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.metric("logins_total{result=\"throttled\"}").await, 2.0);
+    // The window ends and alice may try again.
+    app.clock.advance(901);
+    app.login_ok("alice").await;
+}
+
+#[actix_web::test]
+async fn repeated_failures_from_one_ip_are_throttled() {
+    let app = spawn_app_with(|s| s.throttle.max_failures_per_ip = 3).await;
+    app.add_user("alice", &[]).await;
+    for name in ["a1", "a2", "a3"] {
+        assert_eq!(app.login(name, "wrong password").await.status, StatusCode::BAD_REQUEST);
+    }
+    let reply = app.login("alice", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    // A different IP is not affected.
+    let other_ip = app
+        .post_client(
+            "/auth/token",
+            &json!({"grant_type": "password", "username": "alice", "password": PASSWORD, "ip": "198.51.100.1"}),
+        )
+        .await;
+    assert_eq!(other_ip.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn oversized_passwords_are_refused_without_hashing() {
+    let app = spawn_app().await;
+    let reply = app.login("alice", &"x".repeat(1025)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error(), "invalid_request");
+}
+
+#[actix_web::test]
+async fn revoke_ends_the_session_and_always_answers_200() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let tokens = app.login_ok("alice").await;
+    let unknown = app.post_client("/auth/revoke", &json!({"token": "nope"})).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    let known = app.post_client("/auth/revoke", &json!({"token": tokens.refresh_token})).await;
+    assert_eq!(known.status, StatusCode::OK);
+    assert_eq!(app.refresh(&tokens.refresh_token).await.error(), "invalid_grant");
+    assert_eq!(
+        app.get_bearer("/auth/userinfo", &tokens.access_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Revoking twice is still fine.
+    let again = app.post_client("/auth/revoke", &json!({"token": tokens.refresh_token})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(app.metric("revocations_total").await, 1.0);
+}

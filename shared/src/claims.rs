@@ -1,0 +1,28 @@
+//! Claims of the access token (a JWT signed with EdDSA).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+
+/// The JOSE `typ` header of every access token (RFC 9068). Verifiers refuse
+/// any other type, so an ID token or some other JWT signed by the same key can
+/// never be replayed as an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Exactly the claims the design fixes; times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The client id of the frontend the token was issued to.
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The session id; verifiers check it against the revocation set.
+    pub sid: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}

@@ -1,0 +1,19 @@
+//! The wire types Cloakroom's two servers speak to each other.
+//!
+//! The frontend (Leptos SSR) and the auth-api (actix-web JSON) agree on these
+//! shapes and nothing else: request and response bodies, access-token claims,
+//! error codes, role names and session views. This crate does no I/O and knows
+//! no framework, so both sides (and the wasm build of the frontend) can depend
+//! on it cheaply. See `docs/DESIGN.md` for the contract these types encode.
+
+pub mod claims;
+pub mod error;
+pub mod role;
+pub mod session;
+pub mod token;
+
+pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
+pub use error::{ErrorBody, ErrorCode};
+pub use role::{Role, UnknownRole};
+pub use session::{AdminUserView, EndedSessions, Revocation, RevocationFeed, SessionView};
+pub use token::{RevokeRequest, TokenRequest, TokenResponse, UserInfo};

@@ -1,0 +1,142 @@
+//! `/auth/token` and `/auth/revoke` bodies (RFC 6749 / RFC 7009 shapes).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+
+/// The body of `POST /auth/token`, told apart by `grant_type`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    Password {
+        username: String,
+        password: String,
+        #[serde(default)]
+        remember: bool,
+        /// The browser's `User-Agent`, recorded for the sessions list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// The browser's IP as the frontend saw it; also a throttling key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+    },
+}
+
+// Hand-written so that a stray `{:?}` in a log line can never print a password
+// or a refresh token.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenRequest::Password { username, remember, .. } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("remember", remember)
+                .finish_non_exhaustive(),
+            TokenRequest::RefreshToken { .. } => {
+                f.debug_struct("RefreshToken").finish_non_exhaustive()
+            }
+        }
+    }
+}
+
+/// Who a token belongs to; also the body of `GET /auth/userinfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub sub: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+}
+
+impl UserInfo {
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+/// A successful `POST /auth/token` (RFC 6749 §5.1 plus session data).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `"Bearer"`.
+    pub token_type: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub session_id: String,
+    /// When the session ends at the latest (absolute timeout), Unix seconds;
+    /// a "remember me" cookie lives exactly this long.
+    pub session_expires_at: i64,
+    /// Whether the user asked to be remembered when the session began.
+    pub remember: bool,
+    pub user: UserInfo,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("session_id", &self.session_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /auth/revoke` (RFC 7009): ends the session the refresh token belongs to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for RevokeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevokeRequest").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_grant_parses_with_optional_fields_absent() {
+        let req: TokenRequest =
+            serde_json::from_str(r#"{"grant_type":"password","username":"alice","password":"pw"}"#)
+                .unwrap();
+        assert_eq!(
+            req,
+            TokenRequest::Password {
+                username: "alice".into(),
+                password: "pw".into(),
+                remember: false,
+                user_agent: None,
+                ip: None,
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_grant_type_is_an_error() {
+        let res: Result<TokenRequest, _> =
+            serde_json::from_str(r#"{"grant_type":"client_credentials"}"#);
+        assert!(res.is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let req = TokenRequest::Password {
+            username: "alice".into(),
+            password: "hunter22-secret".into(),
+            remember: true,
+            user_agent: None,
+            ip: None,
+        };
+        assert!(!format!("{req:?}").contains("hunter22"));
+        let refresh = TokenRequest::RefreshToken { refresh_token: "rt-secret".into() };
+        assert!(!format!("{refresh:?}").contains("rt-secret"));
+        let revoke = RevokeRequest { token: "rt-secret".into() };
+        assert!(!format!("{revoke:?}").contains("rt-secret"));
+    }
+}
