@@ -11,6 +11,8 @@ pub mod error;
 pub mod role;
 pub mod session;
 pub mod token;
+#[cfg(feature = "jwt")]
+pub mod verify;
 
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
