@@ -1,0 +1,102 @@
+//! Server functions: the pages' only way to data and actions.
+//!
+//! Each runs on the server, behind the guard and the origin check, and reads
+//! the guard's decision for this request (`crate::session::context`). Called
+//! from a plain `<form>` (no JavaScript) they answer with a `303` to the page
+//! the user is on; called from the hydrated app they return data and the page
+//! updates in place.
+
+use leptos::prelude::*;
+use shared::{AdminUserView, SessionView};
+
+use super::types::{CurrentUser, LoginNotice};
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/api", endpoint = "current_user")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, ServerFnError> {
+    Ok(crate::session::context::auth()?.user().cloned())
+}
+
+/// Why the last sign-in attempt failed, if this render answers one.
+#[server(prefix = "/api", endpoint = "login_notice")]
+pub async fn get_login_notice() -> Result<Option<LoginNotice>, ServerFnError> {
+    Ok(crate::session::context::login_notice())
+}
+
+/// The caller's live sessions, most recently used first.
+#[server(prefix = "/api", endpoint = "my_sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionView>, ServerFnError> {
+    let ctx = crate::session::context::signed_in()?;
+    ctx.client.sessions(&ctx.access_token).await.map_err(crate::session::context::to_server_error)
+}
+
+/// Every user with their live-session count (admins only).
+#[server(prefix = "/api", endpoint = "admin_users")]
+pub async fn admin_users() -> Result<Vec<AdminUserView>, ServerFnError> {
+    let ctx = crate::session::context::admin()?;
+    ctx.client
+        .admin_users(&ctx.access_token)
+        .await
+        .map_err(crate::session::context::to_server_error)
+}
+
+/// Ends this session at the auth-api and clears the cookie. The cookie is
+/// cleared even if the auth-api cannot be reached, and the home page says so.
+#[server(prefix = "/api", endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    use crate::session::context;
+    let ended = context::sign_out().await;
+    context::after_form(if ended { "/?signed_out=1" } else { "/?signed_out=local" });
+    Ok(())
+}
+
+/// Ends one of the caller's sessions (the current one means signing out).
+#[server(prefix = "/api", endpoint = "revoke_session")]
+pub async fn revoke_session(id: String) -> Result<(), ServerFnError> {
+    use crate::session::context;
+    let ctx = context::signed_in()?;
+    if id == ctx.user.session_id {
+        let ended = context::sign_out().await;
+        context::after_form(if ended { "/?signed_out=1" } else { "/?signed_out=local" });
+        return Ok(());
+    }
+    ctx.client.end_session(&ctx.access_token, &id).await.map_err(context::to_server_error)?;
+    context::after_form("/sessions");
+    Ok(())
+}
+
+/// Ends every session of the caller except this one.
+#[server(prefix = "/api", endpoint = "revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<u64, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::signed_in()?;
+    let sessions =
+        ctx.client.sessions(&ctx.access_token).await.map_err(context::to_server_error)?;
+    let mut ended = 0;
+    for s in sessions.iter().filter(|s| s.id != ctx.user.session_id) {
+        ctx.client.end_session(&ctx.access_token, &s.id).await.map_err(context::to_server_error)?;
+        ended += 1;
+    }
+    context::after_form("/sessions");
+    Ok(ended)
+}
+
+/// Signs a user out everywhere (admins only).
+#[server(prefix = "/api", endpoint = "admin_sign_out_user")]
+pub async fn admin_sign_out_user(user_id: String) -> Result<u64, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::admin()?;
+    let ended = ctx
+        .client
+        .admin_end_user_sessions(&ctx.access_token, &user_id)
+        .await
+        .map_err(context::to_server_error)?;
+    // Signing oneself out everywhere ends this session too.
+    if user_id == ctx.user.user_id {
+        context::forget_session();
+        context::after_form("/?signed_out=1");
+    } else {
+        context::after_form("/admin");
+    }
+    Ok(ended)
+}

@@ -1,0 +1,36 @@
+//! Values the server hands to pages (and, with hydration, to the browser).
+//! None of them carries a token.
+
+use serde::{Deserialize, Serialize};
+use shared::Role;
+
+/// Who is signed in, as decided by the guard for this request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub session_id: String,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+/// What the login page says after a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginNotice {
+    /// Kept in the form so the user only retypes the password.
+    pub username: String,
+    pub message: String,
+}
+
+/// A one-line notice shown on the home page after sign-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignOutNotice {
+    SignedOut,
+    /// The cookie is gone, but the auth-api could not be told.
+    SignedOutLocally,
+}

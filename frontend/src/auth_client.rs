@@ -1,0 +1,213 @@
+//! The auth-api client: one pooled `awc` client per worker, client
+//! credentials on every client call, short timeouts, and every answer mapped
+//! to an `AuthError` the guard and pages can act on.
+
+use std::time::Duration;
+
+use awc::{
+    Client, Connector,
+    http::{StatusCode, header},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde::de::DeserializeOwned;
+use shared::{
+    AdminUserView, EndedSessions, ErrorBody, ErrorCode, RevocationFeed, RevokeRequest, SessionView,
+    TokenRequest, TokenResponse,
+};
+
+use crate::config::Settings;
+
+/// Connecting to a healthy auth-api on the same network takes milliseconds;
+/// if it takes seconds, answer the user (503) rather than hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong credentials, or a dead refresh token: the user is signed out.
+    #[error("invalid grant")]
+    InvalidGrant,
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    /// The access token was refused (its session ended a moment ago).
+    #[error("access token refused")]
+    InvalidToken,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    /// Unreachable, timed out, 5xx: nothing is known about the user.
+    #[error("auth-api unavailable: {0}")]
+    Unavailable(String),
+    /// An answer we did not expect (misconfiguration, e.g. wrong client secret).
+    #[error("unexpected auth-api answer: {0}")]
+    Protocol(String),
+}
+
+#[derive(Clone)]
+pub struct AuthClient {
+    http: Client,
+    base: String,
+    basic: String,
+}
+
+impl AuthClient {
+    pub fn new(settings: &Settings) -> Self {
+        let http = Client::builder()
+            .connector(Connector::new().timeout(CONNECT_TIMEOUT))
+            .timeout(REQUEST_TIMEOUT)
+            .disable_redirects()
+            .finish();
+        let credentials = format!("{}:{}", settings.client_id, settings.client_secret.expose());
+        Self {
+            http,
+            base: settings.auth_api_url.clone(),
+            basic: format!("Basic {}", STANDARD.encode(credentials)),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: &str,
+        remember: bool,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Result<TokenResponse, AuthError> {
+        let body = TokenRequest::Password {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            remember,
+            user_agent,
+            ip,
+        };
+        self.token(&body).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, AuthError> {
+        self.token(&TokenRequest::RefreshToken { refresh_token: refresh_token.to_owned() }).await
+    }
+
+    async fn token(&self, body: &TokenRequest) -> Result<TokenResponse, AuthError> {
+        let res = self
+            .http
+            .post(self.url("/auth/token"))
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .send_json(body)
+            .await;
+        decode(res).await
+    }
+
+    /// RFC 7009 revoke: ends the session the refresh token belongs to.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<(), AuthError> {
+        let res = self
+            .http
+            .post(self.url("/auth/revoke"))
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .send_json(&RevokeRequest { token: refresh_token.to_owned() })
+            .await;
+        decode::<serde_json::Value>(res).await.map(|_| ())
+    }
+
+    pub async fn jwks(&self) -> Result<jsonwebtoken::jwk::JwkSet, AuthError> {
+        decode(self.http.get(self.url("/.well-known/jwks.json")).send().await).await
+    }
+
+    /// One long poll of the revocation feed; held open up to `wait` seconds.
+    pub async fn revocations(
+        &self,
+        after: Option<&str>,
+        wait: u64,
+    ) -> Result<RevocationFeed, AuthError> {
+        let url = match after {
+            Some(cursor) => self.url(&format!("/auth/revocations?after={cursor}&wait={wait}")),
+            None => self.url(&format!("/auth/revocations?wait={wait}")),
+        };
+        let res = self
+            .http
+            .get(url)
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .timeout(Duration::from_secs(wait) + REQUEST_TIMEOUT)
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    pub async fn sessions(&self, access_token: &str) -> Result<Vec<SessionView>, AuthError> {
+        decode(self.http.get(self.url("/auth/sessions")).bearer_auth(access_token).send().await)
+            .await
+    }
+
+    pub async fn end_session(&self, access_token: &str, session_id: &str) -> Result<(), AuthError> {
+        let path = format!("/auth/sessions/{}", path_segment(session_id));
+        let res = self.http.delete(self.url(&path)).bearer_auth(access_token).send().await;
+        decode_empty(res).await
+    }
+
+    pub async fn admin_users(&self, access_token: &str) -> Result<Vec<AdminUserView>, AuthError> {
+        decode(self.http.get(self.url("/admin/users")).bearer_auth(access_token).send().await).await
+    }
+
+    pub async fn admin_end_user_sessions(
+        &self,
+        access_token: &str,
+        user_id: &str,
+    ) -> Result<u64, AuthError> {
+        let path = format!("/admin/users/{}/sessions", path_segment(user_id));
+        let res = self.http.delete(self.url(&path)).bearer_auth(access_token).send().await;
+        decode::<EndedSessions>(res).await.map(|e| e.ended)
+    }
+}
+
+/// Ids come from our own pages, but a form can be edited: keep them to one
+/// path segment so nothing can be steered to another auth-api route.
+fn path_segment(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect()
+}
+
+type SendResult = Result<awc::ClientResponse, awc::error::SendRequestError>;
+
+async fn decode<T: DeserializeOwned>(res: SendResult) -> Result<T, AuthError> {
+    let mut res = res.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let status = res.status();
+    let body =
+        res.body().limit(1 << 20).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    if status.is_success() {
+        serde_json::from_slice(&body).map_err(|e| AuthError::Protocol(format!("{status}: {e}")))
+    } else {
+        Err(error_from(status, &res, &body))
+    }
+}
+
+async fn decode_empty(res: SendResult) -> Result<(), AuthError> {
+    let mut res = res.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let status = res.status();
+    let body =
+        res.body().limit(1 << 20).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    if status.is_success() { Ok(()) } else { Err(error_from(status, &res, &body)) }
+}
+
+fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> AuthError {
+    let code = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
+    match (status, code) {
+        (_, Some(ErrorCode::InvalidGrant)) => AuthError::InvalidGrant,
+        (_, Some(ErrorCode::RateLimited)) | (StatusCode::TOO_MANY_REQUESTS, _) => {
+            let retry = res
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60);
+            AuthError::RateLimited(retry)
+        }
+        (_, Some(ErrorCode::InvalidToken)) => AuthError::InvalidToken,
+        (StatusCode::FORBIDDEN, _) => AuthError::Forbidden,
+        (StatusCode::NOT_FOUND, _) => AuthError::NotFound,
+        (s, _) if s.is_server_error() => AuthError::Unavailable(format!("auth-api answered {s}")),
+        (s, code) => AuthError::Protocol(format!("{s} {code:?}")),
+    }
+}

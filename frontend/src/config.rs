@@ -1,0 +1,240 @@
+//! `Settings`: the frontend's whole configuration, parsed once at start.
+//!
+//! Site settings (address, site root, pkg dir) come from `Leptos.toml`, the
+//! one source of truth for them, with `LEPTOS_*` variables overriding; the
+//! rest are the variables of `docs/DESIGN.md`, each with a `--flag` twin.
+
+use std::{fmt, path::PathBuf};
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use clap::{ArgAction, Parser};
+use cookie::Key;
+use leptos::config::LeptosOptions;
+
+#[derive(Debug, Parser)]
+#[command(name = "frontend", version, about = "Cloakroom's web frontend (Leptos SSR)")]
+pub struct Cli {
+    /// The Leptos configuration file; its `[package.metadata.leptos]` section is read.
+    #[arg(long, env = "LEPTOS_CONFIG", default_value = "Leptos.toml")]
+    pub leptos_config: PathBuf,
+
+    /// Address to listen on (overrides `site-addr` of Leptos.toml); port 0 picks a free port.
+    #[arg(long, env = "LEPTOS_SITE_ADDR")]
+    pub site_addr: Option<String>,
+
+    /// Base URL of the auth-api.
+    #[arg(long, env = "AUTH_API_URL", default_value = "http://127.0.0.1:8080")]
+    pub auth_api_url: String,
+
+    /// `iss` the access tokens must carry.
+    #[arg(long, env = "AUTH_ISSUER", default_value = "http://127.0.0.1:8080")]
+    pub issuer: String,
+
+    /// This frontend's client id at the auth-api (also the tokens' `aud`).
+    #[arg(long, env = "AUTH_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// This frontend's client secret at the auth-api.
+    #[arg(long, env = "AUTH_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+
+    /// Comma-separated base64 keys of 64 bytes; the first seals cookies, all open them.
+    #[arg(long, env = "COOKIE_KEYS", hide_env_values = true)]
+    pub cookie_keys: Option<String>,
+
+    /// `Secure` flag and `__Host-` cookie name; `false` only for plain http on localhost.
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = true, action = ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// The origin browsers use, e.g. `https://app.example.com`; state-changing
+    /// requests from any other origin are refused. Defaults to `http://` + the
+    /// bound address when COOKIE_SECURE is false.
+    #[arg(long, env = "PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The cookie keys: the first seals, every one opens.
+#[derive(Clone)]
+pub struct CookieKeys(Vec<Key>);
+
+impl fmt::Debug for CookieKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CookieKeys({} keys, redacted)", self.0.len())
+    }
+}
+
+impl CookieKeys {
+    pub const KEY_BYTES: usize = 64;
+
+    /// Parses `COOKIE_KEYS`: comma-separated, standard or URL-safe base64.
+    pub fn parse(list: &str) -> Result<Self, ConfigError> {
+        let keys = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, k)| {
+                let bytes = STANDARD
+                    .decode(k)
+                    .or_else(|_| URL_SAFE_NO_PAD.decode(k.trim_end_matches('=')))
+                    .map_err(|_| ConfigError::CookieKey(i + 1, "is not base64"))?;
+                if bytes.len() != Self::KEY_BYTES {
+                    return Err(ConfigError::CookieKey(i + 1, "must decode to exactly 64 bytes"));
+                }
+                Key::try_from(bytes.as_slice())
+                    .map_err(|_| ConfigError::CookieKey(i + 1, "is not a usable key"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(ConfigError::Missing("COOKIE_KEYS"));
+        }
+        Ok(Self(keys))
+    }
+
+    pub fn from_keys(keys: Vec<Key>) -> Self {
+        assert!(!keys.is_empty(), "at least one cookie key");
+        Self(keys)
+    }
+
+    pub fn current(&self) -> &Key {
+        &self.0[0]
+    }
+
+    pub fn all(&self) -> &[Key] {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub leptos: LeptosOptions,
+    pub auth_api_url: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub cookie_keys: CookieKeys,
+    pub cookie_secure: bool,
+    /// `None` derives it from the bound address (only allowed without `COOKIE_SECURE`).
+    pub public_origin: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required (set the variable or pass the flag; `just dev` writes one into .env)")]
+    Missing(&'static str),
+    #[error("COOKIE_KEYS entry {0} {1}")]
+    CookieKey(usize, &'static str),
+    #[error("could not read the Leptos configuration {path}: {reason}")]
+    Leptos { path: String, reason: String },
+    #[error("invalid LEPTOS_SITE_ADDR {0:?}: expected host:port")]
+    SiteAddr(String),
+    #[error("PUBLIC_ORIGIN is required when COOKIE_SECURE is true (e.g. https://app.example.com)")]
+    PublicOriginRequired,
+    #[error("PUBLIC_ORIGIN {0:?} must be scheme://host[:port] with no path")]
+    PublicOrigin(String),
+    #[error("AUTH_API_URL {0:?} must start with http:// or https://")]
+    AuthApiUrl(String),
+}
+
+impl Settings {
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let conf = leptos::config::get_configuration(Some(&cli.leptos_config.to_string_lossy()))
+            .map_err(|e| ConfigError::Leptos {
+                path: cli.leptos_config.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let mut leptos = conf.leptos_options;
+        if let Some(addr) = cli.site_addr {
+            leptos.site_addr = addr.parse().map_err(|_| ConfigError::SiteAddr(addr.clone()))?;
+        }
+        let settings = Settings {
+            leptos,
+            auth_api_url: cli.auth_api_url.trim_end_matches('/').to_owned(),
+            issuer: cli.issuer,
+            client_id: cli
+                .client_id
+                .filter(|s| !s.is_empty())
+                .ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?,
+            client_secret: Secret::new(
+                cli.client_secret
+                    .filter(|s| !s.is_empty())
+                    .ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?,
+            ),
+            cookie_keys: CookieKeys::parse(
+                &cli.cookie_keys.ok_or(ConfigError::Missing("COOKIE_KEYS"))?,
+            )?,
+            cookie_secure: cli.cookie_secure,
+            public_origin: cli.public_origin.map(|o| o.trim_end_matches('/').to_owned()),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.auth_api_url.starts_with("http://") || self.auth_api_url.starts_with("https://"))
+        {
+            return Err(ConfigError::AuthApiUrl(self.auth_api_url.clone()));
+        }
+        match &self.public_origin {
+            None if self.cookie_secure => return Err(ConfigError::PublicOriginRequired),
+            Some(o) if !is_origin(o) => return Err(ConfigError::PublicOrigin(o.clone())),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn is_origin(s: &str) -> bool {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', '@']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_keys_must_be_64_bytes_of_base64() {
+        let good = STANDARD.encode([7u8; 64]);
+        let other = URL_SAFE_NO_PAD.encode([9u8; 64]);
+        assert_eq!(CookieKeys::parse(&format!("{good}, {other}")).unwrap().all().len(), 2);
+        assert!(matches!(
+            CookieKeys::parse(&STANDARD.encode([1u8; 32])),
+            Err(ConfigError::CookieKey(1, _))
+        ));
+        assert!(matches!(CookieKeys::parse("not base64!"), Err(ConfigError::CookieKey(1, _))));
+        assert!(matches!(CookieKeys::parse(" , "), Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn origins_have_no_path() {
+        assert!(is_origin("https://app.example.com"));
+        assert!(is_origin("http://127.0.0.1:3000"));
+        assert!(!is_origin("https://app.example.com/login"));
+        assert!(!is_origin("app.example.com"));
+        assert!(!is_origin("https://user@evil.example"));
+    }
+}

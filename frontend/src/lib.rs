@@ -1,0 +1,49 @@
+//! # frontend
+//!
+//! Cloakroom's web frontend: a Leptos SSR server on actix-web that keeps each
+//! browser's session in one sealed, HttpOnly cookie and swaps it for
+//! short-lived access tokens from the auth-api *before* it renders a
+//! protected page. The browser never sees a token. The contract is
+//! `docs/DESIGN.md`.
+//!
+//! ## How a request flows
+//!
+//! 1. `TracingLogger` opens a span with a request id; [`security::headers`]
+//!    will add CSP, `nosniff`, `X-Frame-Options` and `Referrer-Policy` to the
+//!    answer.
+//! 2. [`security::origin`] refuses state changes (POST…) that do not come
+//!    from `PUBLIC_ORIGIN`, and bodies over 16 KiB.
+//! 3. [`session::guard`] decides who this is: it opens the cookie
+//!    ([`session::cookie`]), verifies the cached access token locally against
+//!    the cached JWKS ([`session::jwks`]) and the revocation set
+//!    ([`session::revocations`]), and only when that fails swaps the refresh
+//!    token at the auth-api ([`session::refresh`], single-flight). Protected
+//!    routes are answered here (303 to sign-in, 403, 503) before anything
+//!    renders; otherwise the decision goes into the request's extensions.
+//! 4. The route runs: the sign-in POST ([`login`]), a server function
+//!    ([`app::api`]), or a Leptos page ([`app`]) rendered whole (async mode)
+//!    with the decision available to components through context.
+//! 5. On the way out the guard writes the cookie change (rotated, re-sealed
+//!    or cleared) and marks signed-in responses `no-store`.
+//!
+//! The auth-api is reached only through [`auth_client`] (awc, 2 s connect and
+//! 5 s total timeouts, client credentials). [`startup::Application`]
+//! assembles it all.
+
+pub mod app;
+#[cfg(feature = "ssr")]
+pub mod auth_client;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod login;
+#[cfg(feature = "ssr")]
+pub mod security;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod startup;
+#[cfg(feature = "ssr")]
+pub mod telemetry;

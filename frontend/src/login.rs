@@ -1,0 +1,166 @@
+//! The sign-in form's POST. It runs as middleware in front of the Leptos
+//! render of `/login`: success answers `303` with a new session cookie before
+//! anything renders; failure lets the same login page render, with the
+//! message and the username kept, under the right status (400, 429, 503).
+
+use actix_web::{
+    Error, HttpMessage,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    web,
+};
+use serde::Deserialize;
+
+use crate::{
+    app::types::LoginNotice,
+    auth_client::{AuthClient, AuthError},
+    session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
+    startup::FrontendState,
+};
+
+/// Exactly the fields of the design's login form.
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    /// An unchecked checkbox is simply absent.
+    remember: Option<String>,
+    next: Option<String>,
+}
+
+const GENERIC_FAILURE: &str = "Invalid username or password.";
+
+/// Where to go after signing in: `next` only if it is a path on this site.
+///
+/// `//evil.example` and `/\evil.example` are read by browsers as other hosts;
+/// anything with a scheme or a host, control characters or backslashes is
+/// refused, and the default is the profile page.
+pub fn safe_next(next: Option<&str>) -> String {
+    const DEFAULT: &str = "/profile";
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return DEFAULT.to_owned();
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 2048;
+    if local { next.to_owned() } else { DEFAULT.to_owned() }
+}
+
+pub async fn handle_login(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() != Method::POST {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let state =
+        req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
+    let client =
+        req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
+    let form = req.extract::<web::Form<LoginForm>>().await;
+    let form = match form {
+        Ok(f) => f.into_inner(),
+        Err(_) => {
+            let notice = LoginNotice {
+                username: String::new(),
+                message: "The sign-in form was incomplete. Please fill in both fields.".into(),
+            };
+            return render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await;
+        }
+    };
+    let username = form.username.trim().to_owned();
+    if username.is_empty() || form.password.is_empty() {
+        let notice = LoginNotice { username, message: "Enter your username and password.".into() };
+        return render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await;
+    }
+
+    let user_agent =
+        req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The peer address, not a forwarding header anyone could write; behind a
+    // proxy, throttling sees the proxy (see README, "Running in production").
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let remember = form.remember.is_some();
+    match client.password_grant(&username, &form.password, remember, user_agent, ip).await {
+        Ok(tokens) => {
+            // A browser signing in again replaces its session: end the old one
+            // rather than leave it live and unreachable.
+            if let Some(AuthState::SignedIn(old)) = req.extensions().get::<AuthState>().cloned() {
+                let client = client.clone();
+                actix_web::rt::spawn(async move {
+                    if let Err(e) = client.revoke(&old.refresh_token).await {
+                        tracing::warn!(error = %e, "could not end the replaced session");
+                    }
+                });
+            }
+            let cookie = SessionCookie::from_tokens(&tokens, state.now());
+            if let Some(slot) = req.extensions().get::<CookieSlot>() {
+                slot.set(CookieUpdate::Set(cookie));
+            }
+            tracing::info!(session_id = %tokens.session_id, "signed in");
+            Ok(req.into_response(see_other(&safe_next(form.next.as_deref()))))
+        }
+        Err(AuthError::InvalidGrant) => {
+            let notice = LoginNotice { username, message: GENERIC_FAILURE.into() };
+            render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await
+        }
+        Err(AuthError::RateLimited(seconds)) => {
+            let notice = LoginNotice {
+                username,
+                message: format!("Too many attempts — try again in {seconds} seconds."),
+            };
+            render_failure(req, next, notice, StatusCode::TOO_MANY_REQUESTS, Some(seconds)).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in could not reach the auth-api");
+            let notice = LoginNotice {
+                username,
+                message: "Sign-in is temporarily unavailable. Please try again in a moment.".into(),
+            };
+            render_failure(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
+        }
+    }
+}
+
+async fn render_failure(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    notice: LoginNotice,
+    status: StatusCode,
+    retry_after: Option<u64>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    req.extensions_mut().insert(notice);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    *res.response_mut().status_mut() = status;
+    if let Some(seconds) = retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next(Some("/sessions")), "/sessions");
+        assert_eq!(safe_next(Some("/admin?tab=users")), "/admin?tab=users");
+        for evil in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "/\tx",
+            "///evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/profile", "{evil:?}");
+        }
+        assert_eq!(safe_next(None), "/profile");
+    }
+}

@@ -1,0 +1,152 @@
+//! What server functions may know about the request they serve: the guard's
+//! decision, the per-worker auth-api client, the pending cookie change.
+//! Everything is read from the request, never from the cookie again.
+
+use std::sync::Arc;
+
+use actix_web::{HttpMessage, HttpRequest, http::StatusCode, web};
+use leptos::prelude::*;
+use leptos_actix::{Request, ResponseOptions};
+
+use super::{AuthState, CookieSlot, CookieUpdate, SignedIn};
+use crate::{
+    app::types::{CurrentUser, LoginNotice},
+    auth_client::{AuthClient, AuthError},
+};
+
+fn request() -> Result<HttpRequest, ServerFnError> {
+    use_context::<Request>()
+        .map(|r| (*r).clone())
+        .ok_or_else(|| ServerFnError::new("no request in context"))
+}
+
+fn set_status(status: StatusCode) {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(status);
+    }
+}
+
+pub fn auth() -> Result<AuthState, ServerFnError> {
+    Ok(request()?.extensions().get::<AuthState>().cloned().unwrap_or(AuthState::SignedOut))
+}
+
+pub fn login_notice() -> Option<LoginNotice> {
+    request().ok()?.extensions().get::<LoginNotice>().cloned()
+}
+
+/// A signed-in request, with what it needs to act at the auth-api.
+pub struct SignedInContext {
+    pub user: CurrentUser,
+    pub access_token: String,
+    pub client: web::Data<AuthClient>,
+    session: Arc<SignedIn>,
+}
+
+pub fn signed_in() -> Result<SignedInContext, ServerFnError> {
+    let req = request()?;
+    let client = req
+        .app_data::<web::Data<AuthClient>>()
+        .cloned()
+        .ok_or_else(|| ServerFnError::new("no auth-api client"))?;
+    match req.extensions().get::<AuthState>() {
+        Some(AuthState::SignedIn(s)) => Ok(SignedInContext {
+            user: s.user.clone(),
+            access_token: s.access_token.clone(),
+            client,
+            session: s.clone(),
+        }),
+        Some(AuthState::Unavailable) => {
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
+            Err(ServerFnError::new(
+                "The sign-in service is unavailable right now. Please try again shortly.",
+            ))
+        }
+        _ => {
+            set_status(StatusCode::UNAUTHORIZED);
+            Err(ServerFnError::new("You are not signed in."))
+        }
+    }
+}
+
+pub fn admin() -> Result<SignedInContext, ServerFnError> {
+    let ctx = signed_in()?;
+    if !ctx.user.is_admin() {
+        set_status(StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("Only administrators can do this."));
+    }
+    Ok(ctx)
+}
+
+/// Clears the session cookie on this response.
+pub fn forget_session() {
+    if let Ok(req) = request()
+        && let Some(slot) = req.extensions().get::<CookieSlot>()
+    {
+        slot.set(CookieUpdate::Clear);
+    }
+}
+
+/// Ends this browser's session: revokes it at the auth-api and clears the
+/// cookie. The cookie is cleared whatever the auth-api says; returns whether
+/// the auth-api confirmed the end.
+pub async fn sign_out() -> bool {
+    let ended = match signed_in() {
+        Ok(ctx) => match ctx.client.revoke(&ctx.session.refresh_token).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-out could not reach the auth-api; cookie cleared anyway");
+                false
+            }
+        },
+        // Nobody to sign out (or the session cannot be checked): clearing the
+        // cookie is all there is to do.
+        Err(_) => !matches!(auth(), Ok(AuthState::Unavailable)),
+    };
+    forget_session();
+    ended
+}
+
+/// After a state change: a plain form post (no JavaScript) is sent to `path`
+/// with a 303; the hydrated app is told nothing and updates in place.
+pub fn after_form(path: &str) {
+    let Ok(req) = request() else { return };
+    let plain_form = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if plain_form && let Some(res) = use_context::<ResponseOptions>() {
+        res.insert_header(
+            actix_web::http::header::LOCATION,
+            actix_web::http::header::HeaderValue::from_str(path)
+                .expect("our own paths are valid headers"),
+        );
+        res.set_status(StatusCode::SEE_OTHER);
+    }
+}
+
+/// Turns an auth-api failure into a message fit for the page.
+pub fn to_server_error(e: AuthError) -> ServerFnError {
+    match e {
+        AuthError::InvalidToken | AuthError::InvalidGrant => {
+            forget_session();
+            set_status(StatusCode::UNAUTHORIZED);
+            ServerFnError::new("Your session has ended. Please sign in again.")
+        }
+        AuthError::Forbidden => {
+            set_status(StatusCode::FORBIDDEN);
+            ServerFnError::new("You are not allowed to do this.")
+        }
+        AuthError::NotFound => {
+            set_status(StatusCode::NOT_FOUND);
+            ServerFnError::new("That session or user no longer exists.")
+        }
+        e => {
+            tracing::warn!(error = %e, "auth-api call failed");
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
+            ServerFnError::new(
+                "The sign-in service is unavailable right now. Please try again shortly.",
+            )
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The session cookie: one cookie, sealed with the `cookie` crate's private
+//! jar (AES-256-GCM, the cookie name bound in as associated data), holding
+//! the refresh token, the session id and a cached access token.
+//!
+//! Nothing in it is readable or forgeable without a key. `COOKIE_KEYS` is a
+//! ring: the first key seals, any key opens, and a cookie opened by an older
+//! key is re-sealed with the first, so rotating keys signs no one out.
+
+use cookie::{Cookie, CookieJar, SameSite};
+use serde::{Deserialize, Serialize};
+
+use crate::config::CookieKeys;
+
+/// Bumped whenever the record's shape changes; other versions are cleared.
+pub const VERSION: u8 = 1;
+
+/// The sealed record. Short field names keep the cookie small (it stays far
+/// under the 4 KiB browsers allow; see the tests).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCookie {
+    #[serde(rename = "v")]
+    pub version: u8,
+    #[serde(rename = "s")]
+    pub session_id: String,
+    #[serde(rename = "r")]
+    pub refresh_token: String,
+    #[serde(rename = "a")]
+    pub access_token: String,
+    /// When `access_token` expires, Unix seconds.
+    #[serde(rename = "e")]
+    pub access_expires_at: i64,
+    /// When the session ends at the latest; a remembered cookie lives until then.
+    #[serde(rename = "x")]
+    pub session_expires_at: i64,
+    #[serde(rename = "m")]
+    pub remember: bool,
+}
+
+impl std::fmt::Debug for SessionCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCookie")
+            .field("session_id", &self.session_id)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("remember", &self.remember)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionCookie {
+    pub fn from_tokens(t: &shared::TokenResponse, now: i64) -> Self {
+        Self {
+            version: VERSION,
+            session_id: t.session_id.clone(),
+            refresh_token: t.refresh_token.clone(),
+            access_token: t.access_token.clone(),
+            access_expires_at: now + t.expires_in as i64,
+            session_expires_at: t.session_expires_at,
+            remember: t.remember,
+        }
+    }
+}
+
+/// What was found in the request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    Absent,
+    /// Present but unreadable: tampered, foreign key, unknown version, garbage.
+    Invalid,
+    /// Opened; `stale_key` if an older key of the ring opened it.
+    Valid {
+        cookie: SessionCookie,
+        stale_key: bool,
+    },
+}
+
+#[derive(Clone)]
+pub struct CookieCodec {
+    keys: CookieKeys,
+    secure: bool,
+}
+
+impl CookieCodec {
+    pub fn new(keys: CookieKeys, secure: bool) -> Self {
+        Self { keys, secure }
+    }
+
+    /// `__Host-` makes browsers refuse the cookie unless it is `Secure`, has
+    /// `Path=/` and no `Domain`: no subdomain can plant or shadow it.
+    pub fn name(&self) -> &'static str {
+        if self.secure { "__Host-cloakroom" } else { "cloakroom" }
+    }
+
+    /// Finds and opens the session cookie among the request's `Cookie` headers.
+    pub fn open_from_headers<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Opened {
+        let name = self.name();
+        let raw = headers
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned());
+        match raw {
+            None => Opened::Absent,
+            Some(raw) => self.open(&raw),
+        }
+    }
+
+    pub fn open(&self, raw: &str) -> Opened {
+        let sealed = Cookie::new(self.name(), raw.to_owned());
+        for (i, key) in self.keys.all().iter().enumerate() {
+            let jar = CookieJar::new();
+            if let Some(plain) = jar.private(key).decrypt(sealed.clone()) {
+                return match serde_json::from_str::<SessionCookie>(plain.value()) {
+                    Ok(cookie) if cookie.version == VERSION => {
+                        Opened::Valid { cookie, stale_key: i > 0 }
+                    }
+                    _ => Opened::Invalid,
+                };
+            }
+        }
+        Opened::Invalid
+    }
+
+    /// The `Set-Cookie` value that stores `value`. Persistent (Max-Age until
+    /// the session's absolute end) only with "remember me"; otherwise a
+    /// browser-session cookie that dies with the browser.
+    pub fn seal(&self, value: &SessionCookie, now: i64) -> String {
+        let json = serde_json::to_string(value).expect("a SessionCookie always serializes");
+        let mut jar = CookieJar::new();
+        jar.private_mut(self.keys.current()).add(Cookie::new(self.name(), json));
+        let sealed = jar.get(self.name()).expect("just added").value().to_owned();
+        let mut cookie = self.base(sealed);
+        if value.remember {
+            cookie.set_max_age(time::Duration::seconds((value.session_expires_at - now).max(0)));
+        }
+        cookie.to_string()
+    }
+
+    /// The `Set-Cookie` value that deletes the cookie.
+    pub fn clear(&self) -> String {
+        let mut cookie = self.base(String::new());
+        cookie.set_max_age(time::Duration::ZERO);
+        cookie.to_string()
+    }
+
+    fn base(&self, value: String) -> Cookie<'static> {
+        Cookie::build((self.name(), value))
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cookie::Key;
+
+    use super::*;
+
+    fn record() -> SessionCookie {
+        SessionCookie {
+            version: VERSION,
+            session_id: "3f1c2a4e-0000-4000-8000-123456789abc".into(),
+            refresh_token: "R".repeat(43),
+            // A realistic access token is ~600 bytes; use a generous 900.
+            access_token: format!("eyJ{}", "A".repeat(900)),
+            access_expires_at: 1_800_000_300,
+            session_expires_at: 1_802_592_000,
+            remember: true,
+        }
+    }
+
+    fn codec(keys: &[&Key], secure: bool) -> CookieCodec {
+        CookieCodec::new(CookieKeys::from_keys(keys.iter().map(|k| (*k).clone()).collect()), secure)
+    }
+
+    fn value_of(set_cookie: &str) -> String {
+        Cookie::parse(set_cookie.to_owned()).unwrap().value().to_owned()
+    }
+
+    #[test]
+    fn a_sealed_cookie_opens_to_the_same_record_and_reveals_nothing() {
+        let key = Key::generate();
+        let c = codec(&[&key], true);
+        let header = c.seal(&record(), 1_800_000_000);
+        let value = value_of(&header);
+        assert!(!value.contains("eyJ") && !value.contains("RRRR") && !value.contains("3f1c2a4e"));
+        assert_eq!(c.open(&value), Opened::Valid { cookie: record(), stale_key: false });
+    }
+
+    #[test]
+    fn the_cookie_has_the_designed_name_and_flags_and_stays_small() {
+        let key = Key::generate();
+        let header = codec(&[&key], true).seal(&record(), 1_800_000_000);
+        let parsed = Cookie::parse(header.clone()).unwrap();
+        assert_eq!(parsed.name(), "__Host-cloakroom");
+        assert_eq!(parsed.http_only(), Some(true));
+        assert_eq!(parsed.secure(), Some(true));
+        assert_eq!(parsed.same_site(), Some(SameSite::Lax));
+        assert_eq!(parsed.path(), Some("/"));
+        assert_eq!(parsed.domain(), None);
+        assert_eq!(parsed.max_age(), Some(time::Duration::seconds(2_592_000)));
+        assert!(header.len() < 2048, "cookie is {} bytes", header.len());
+
+        let plain = codec(&[&key], false);
+        let mut session_only = record();
+        session_only.remember = false;
+        let parsed = Cookie::parse(plain.seal(&session_only, 0)).unwrap();
+        assert_eq!(parsed.name(), "cloakroom");
+        assert_eq!(parsed.max_age(), None, "without remember me it is a browser-session cookie");
+        assert_eq!(parsed.secure(), None);
+    }
+
+    #[test]
+    fn tampered_foreign_and_garbage_cookies_do_not_open() {
+        let key = Key::generate();
+        let c = codec(&[&key], true);
+        let value = value_of(&c.seal(&record(), 0));
+        let mut bytes = value.into_bytes();
+        let mid = bytes.len() / 2;
+        bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
+        assert_eq!(c.open(&String::from_utf8(bytes).unwrap()), Opened::Invalid);
+        let foreign = codec(&[&Key::generate()], true);
+        assert_eq!(c.open(&value_of(&foreign.seal(&record(), 0))), Opened::Invalid);
+        assert_eq!(c.open("garbage"), Opened::Invalid);
+        assert_eq!(c.open(""), Opened::Invalid);
+    }
+
+    #[test]
+    fn an_unknown_version_is_refused() {
+        let key = Key::generate();
+        let c = codec(&[&key], true);
+        let mut future = record();
+        future.version = VERSION + 1;
+        assert_eq!(c.open(&value_of(&c.seal(&future, 0))), Opened::Invalid);
+    }
+
+    #[test]
+    fn any_key_of_the_ring_opens_and_old_keys_are_flagged_for_resealing() {
+        let old = Key::generate();
+        let new = Key::generate();
+        let before = codec(&[&old], true);
+        let value = value_of(&before.seal(&record(), 0));
+        let after = codec(&[&new, &old], true);
+        assert_eq!(after.open(&value), Opened::Valid { cookie: record(), stale_key: true });
+        let resealed = value_of(&after.seal(&record(), 0));
+        assert_eq!(after.open(&resealed), Opened::Valid { cookie: record(), stale_key: false });
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others_and_the_clearing_header_expires_it() {
+        let key = Key::generate();
+        let c = codec(&[&key], false);
+        let value = value_of(&c.seal(&record(), 0));
+        let header = format!("theme=dark; cloakroom={value}; other=1");
+        assert!(matches!(c.open_from_headers([header.as_str()].into_iter()), Opened::Valid { .. }));
+        assert_eq!(c.open_from_headers(["theme=dark"].into_iter()), Opened::Absent);
+        let cleared = Cookie::parse(c.clear()).unwrap();
+        assert_eq!(cleared.max_age(), Some(time::Duration::ZERO));
+        assert_eq!(cleared.value(), "");
+    }
+}

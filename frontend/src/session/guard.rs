@@ -1,0 +1,218 @@
+//! The guard: once per request, before any handler runs or any byte of a
+//! page is produced, decide who the browser is.
+//!
+//! 1. Open the cookie. None: signed out. Unreadable: signed out, cookie cleared.
+//! 2. A session ended anywhere (revocation feed): signed out, cookie cleared.
+//! 3. The cached access token verifies locally and is not about to expire:
+//!    signed in, with **no call to the auth-api**.
+//! 4. Otherwise swap the refresh token (single-flight). `invalid_grant`:
+//!    signed out, cookie cleared. Auth-api down: a still-valid cached token
+//!    keeps working; without one the state is `Unavailable`.
+//!
+//! Then the route's rule applies: protected pages send the signed-out to
+//! `/login?next=…` (303), `/admin` refuses non-admins (403), and a protected
+//! page answers 503 while the session cannot be checked. Finally the cookie
+//! change, if any, is written on the response, and every response to a
+//! signed-in browser is marked `no-store`.
+
+use std::sync::Arc;
+
+use actix_web::{
+    Error, HttpMessage, HttpResponse,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{self, HeaderValue},
+    middleware::Next,
+    web,
+};
+
+use super::{
+    AuthState, CookieSlot, CookieUpdate, SignedIn,
+    cookie::{Opened, SessionCookie},
+};
+use crate::{
+    app::types::CurrentUser,
+    auth_client::{AuthClient, AuthError},
+    error::FrontendError,
+    startup::FrontendState,
+};
+
+/// Refresh this many seconds before the cached token expires, so a token
+/// never runs out in the middle of rendering a page.
+pub const REFRESH_MARGIN: i64 = 10;
+
+/// What a path requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Static files and health checks: no session work at all.
+    Static,
+    Public,
+    /// The sign-in page: a signed-in browser is sent on.
+    Login,
+    SignedIn,
+    Admin,
+}
+
+pub fn access_for(path: &str) -> Access {
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    match path {
+        "/healthz" | "/favicon.ico" => Access::Static,
+        p if p.starts_with("/pkg/") || p.starts_with("/assets/") => Access::Static,
+        "/login" => Access::Login,
+        "/profile" | "/sessions" => Access::SignedIn,
+        p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
+        _ => Access::Public,
+    }
+}
+
+pub async fn session_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let access = access_for(req.path());
+    if access == Access::Static {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let state =
+        req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
+    let client =
+        req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
+
+    let cookie_headers: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let (auth, update) = decide(&state, &client, cookie_headers.iter().map(String::as_str)).await;
+    let slot = CookieSlot::default();
+    slot.set(update);
+    req.extensions_mut().insert(auth.clone());
+    req.extensions_mut().insert(slot.clone());
+
+    let early = match (access, &auth) {
+        (Access::SignedIn | Access::Admin, AuthState::SignedOut) => Some(redirect_to_login(&req)),
+        (Access::SignedIn | Access::Admin, AuthState::Unavailable) => {
+            Some(FrontendError::AuthUnavailable.into_page())
+        }
+        (Access::Admin, AuthState::SignedIn(s)) if !s.user.is_admin() => {
+            Some(FrontendError::Forbidden.into_page())
+        }
+        (Access::Login, AuthState::SignedIn(_)) if req.method() == actix_web::http::Method::GET => {
+            Some(see_other(&crate::login::safe_next(query_param(&req, "next").as_deref())))
+        }
+        _ => None,
+    };
+    let mut res = match early {
+        Some(page) => req.into_response(page),
+        None => next.call(req).await?.map_into_boxed_body(),
+    };
+
+    let headers = res.headers_mut();
+    match slot.take() {
+        CookieUpdate::Keep => {}
+        CookieUpdate::Set(value) => append_cookie(headers, &state.codec.seal(&value, state.now())),
+        CookieUpdate::Clear => append_cookie(headers, &state.codec.clear()),
+    }
+    if matches!(auth, AuthState::SignedIn(_)) || headers.contains_key(header::SET_COOKIE) {
+        // A page rendered for one user must never be served to another by a
+        // shared cache, nor restored from the browser's after sign-out.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+/// The decision itself (steps 1–4 above) and the cookie change it implies.
+pub async fn decide<'a>(
+    state: &FrontendState,
+    client: &AuthClient,
+    cookie_headers: impl Iterator<Item = &'a str>,
+) -> (AuthState, CookieUpdate) {
+    let (cookie, stale_key) = match state.codec.open_from_headers(cookie_headers) {
+        Opened::Absent => return (AuthState::SignedOut, CookieUpdate::Keep),
+        Opened::Invalid => return (AuthState::SignedOut, CookieUpdate::Clear),
+        Opened::Valid { cookie, stale_key } => (cookie, stale_key),
+    };
+    if state.revoked.contains(&cookie.session_id) {
+        return (AuthState::SignedOut, CookieUpdate::Clear);
+    }
+    let now = state.now();
+    let expected = state.expected();
+
+    let cached = if cookie.access_expires_at > now {
+        state.jwks.verify_or_refetch(client, &cookie.access_token, expected, now).await.ok()
+    } else {
+        None
+    };
+    let cached = cached.filter(|c| c.sid == cookie.session_id);
+    if let Some(claims) = &cached
+        && claims.exp - now > REFRESH_MARGIN
+    {
+        let update = if stale_key { CookieUpdate::Set(cookie.clone()) } else { CookieUpdate::Keep };
+        return (signed_in(claims, &cookie), update);
+    }
+
+    match state.flights.refresh(client, &cookie.refresh_token).await {
+        Ok(tokens) => {
+            let fresh = SessionCookie::from_tokens(&tokens, now);
+            match state.jwks.verify_or_refetch(client, &fresh.access_token, expected, now).await {
+                Ok(claims) if !state.revoked.contains(&claims.sid) => {
+                    (signed_in(&claims, &fresh), CookieUpdate::Set(fresh))
+                }
+                Ok(_) => (AuthState::SignedOut, CookieUpdate::Clear),
+                Err(e) => {
+                    tracing::error!(error = %e, "the auth-api issued a token this frontend cannot verify");
+                    (AuthState::Unavailable, CookieUpdate::Keep)
+                }
+            }
+        }
+        Err(AuthError::InvalidGrant) => (AuthState::SignedOut, CookieUpdate::Clear),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not refresh the session");
+            match cached {
+                // The auth-api is down but the cached token is still valid:
+                // keep serving this user until it expires.
+                Some(claims) => (signed_in(&claims, &cookie), CookieUpdate::Keep),
+                None => (AuthState::Unavailable, CookieUpdate::Keep),
+            }
+        }
+    }
+}
+
+fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> AuthState {
+    AuthState::SignedIn(Arc::new(SignedIn {
+        user: CurrentUser {
+            user_id: claims.sub.clone(),
+            username: claims.username.clone(),
+            roles: claims.roles.clone(),
+            session_id: claims.sid.clone(),
+        },
+        access_token: cookie.access_token.clone(),
+        refresh_token: cookie.refresh_token.clone(),
+    }))
+}
+
+fn append_cookie(headers: &mut actix_web::http::header::HeaderMap, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+fn redirect_to_login(req: &ServiceRequest) -> HttpResponse {
+    let target = match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    };
+    let query = serde_urlencoded::to_string([("next", target)]).unwrap_or_default();
+    see_other(&format!("/login?{query}"))
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+fn query_param(req: &ServiceRequest, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}

@@ -1,0 +1,219 @@
+//! Builds the frontend: shared state, the per-worker auth-api clients, the
+//! middleware stack and the Leptos routes, bound to a listener (port 0 works).
+//!
+//! Middleware order, outermost first: request-id span, security headers,
+//! origin check (and body-size cap), the session guard, then the route: the
+//! login POST, server functions, or a Leptos page.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    dev::{Server, ServerHandle},
+    guard,
+    middleware::from_fn,
+    web,
+};
+use leptos::prelude::*;
+use leptos_actix::{LeptosRoutes, generate_route_list, render_app_async_with_context};
+use leptos_router::Method;
+use shared::verify::Expected;
+use tracing_actix_web::TracingLogger;
+
+use crate::{
+    app::{App as CloakroomApp, STYLESHEET, shell},
+    auth_client::AuthClient,
+    config::Settings,
+    login::handle_login,
+    security::{headers::security_headers, origin::check_origin},
+    session::{
+        cookie::CookieCodec,
+        guard::session_guard,
+        jwks::JwksCache,
+        refresh::RefreshFlights,
+        revocations::{self, RevokedSessions},
+    },
+};
+
+/// The frontend's notion of now, in Unix seconds; injectable for tests.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// Process-wide state shared by all workers.
+pub struct FrontendState {
+    pub settings: Settings,
+    pub codec: CookieCodec,
+    pub jwks: JwksCache,
+    pub flights: RefreshFlights,
+    pub revoked: Arc<RevokedSessions>,
+    pub public_origin: String,
+    clock: Clock,
+}
+
+impl FrontendState {
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub fn expected(&self) -> Expected<'_> {
+        Expected { issuer: &self.settings.issuer, audience: &self.settings.client_id }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<FrontendState>,
+    follower: actix_web::rt::task::JoinHandle<()>,
+}
+
+/// The app's routes, walked once per process.
+///
+/// Walking them sets a process-wide flag in `leptos_server` that parks any
+/// resource first polled meanwhile, forever (leptos-rs/leptos#4773). One
+/// server per process never notices, since it walks before it serves; two in
+/// one process (the end-to-end tests run many) would hang an unlucky render.
+fn route_list() -> Vec<leptos_actix::ActixRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_actix::ActixRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(CloakroomApp)).clone()
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, system_clock()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let addr = settings.leptos.site_addr;
+        let bind_err = |source| StartupError::Bind { addr: addr.to_string(), source };
+        let listener = TcpListener::bind(addr).map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        let public_origin =
+            settings.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
+
+        let state = web::Data::new(FrontendState {
+            codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
+            jwks: JwksCache::default(),
+            flights: RefreshFlights::default(),
+            revoked: Arc::new(RevokedSessions::default()),
+            public_origin,
+            clock,
+            settings,
+        });
+
+        // Load the signing keys and start following revocations before the
+        // first request; neither is fatal if the auth-api is not up yet.
+        let client = AuthClient::new(&state.settings);
+        state.jwks.refetch(&client).await;
+        let follower = actix_web::rt::spawn(revocations::follow(
+            client,
+            state.revoked.clone(),
+            state.clock.clone(),
+        ));
+
+        let leptos_options = state.settings.leptos.clone();
+        let hydrate = hydration_bundle_exists(&leptos_options);
+        if !hydrate {
+            tracing::info!(
+                "no wasm bundle under the site root: pages are served without hydration"
+            );
+        }
+        let routes = route_list();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            let options = leptos_options.clone();
+            let render = move || shell(options.clone(), hydrate);
+            let site_pkg = format!("{}/{}", leptos_options.site_root, leptos_options.site_pkg_dir);
+            App::new()
+                .app_data(app_state.clone())
+                // One pooled client per worker: awc clients are not Send.
+                .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
+                .app_data(web::Data::new(leptos_options.clone()))
+                .app_data(web::FormConfig::default().limit(crate::security::origin::MAX_BODY))
+                .route(STYLESHEET, web::get().to(stylesheet))
+                .route("/healthz", web::get().to(healthz))
+                .service(actix_files::Files::new(
+                    &format!("/{}", leptos_options.site_pkg_dir),
+                    site_pkg,
+                ))
+                .service(
+                    web::resource("/login")
+                        .guard(guard::Post())
+                        .wrap(from_fn(handle_login))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
+                )
+                .leptos_routes(routes.clone(), render.clone())
+                // Anything else is rendered by the router too, whose fallback
+                // is the 404 page.
+                .default_service(render_app_async_with_context(|| (), render, Method::Get))
+                .wrap(from_fn(session_guard))
+                .wrap(from_fn(check_origin))
+                .wrap(from_fn(security_headers))
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)
+        .map_err(bind_err)?
+        .shutdown_timeout(5)
+        .run();
+        Ok(Self { port: local.port(), server, state, follower })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_origin(&self) -> &str {
+        &self.state.public_origin
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<FrontendState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.follower.abort();
+        result
+    }
+}
+
+/// True when the hydration bundle (`{site-root}/{site-pkg-dir}/{output-name}.js`
+/// and its wasm) was built.
+fn hydration_bundle_exists(options: &LeptosOptions) -> bool {
+    std::path::Path::new(&*options.site_root)
+        .join(&*options.site_pkg_dir)
+        .join(format!("{}.js", options.output_name))
+        .is_file()
+}
+
+/// The hand-written stylesheet, compiled in so the site needs no asset
+/// pipeline to look right.
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../style/cloakroom.css"))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}

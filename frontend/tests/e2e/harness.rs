@@ -1,0 +1,362 @@
+//! Spawns both servers and plays the browser. Hides plumbing, never assertions.
+
+use std::{cell::RefCell, collections::BTreeMap, sync::Arc, time::Duration};
+
+use actix_web::dev::ServerHandle;
+use auth_api::{
+    clock::ManualClock,
+    config::{Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
+    domain::{Password, Username},
+    passwords::Passwords,
+    startup::{AppState, Application as AuthApplication},
+    store::NewUser,
+};
+use awc::http::{StatusCode, header};
+use cookie::{Cookie, Key};
+use frontend::{
+    config::{CookieKeys, Secret, Settings},
+    startup::{Application, FrontendState},
+};
+use shared::Role;
+
+pub const CLIENT_ID: &str = "cloakroom-frontend";
+pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const COOKIE: &str = "cloakroom";
+
+pub struct Stack {
+    pub clock: ManualClock,
+    pub auth_base: String,
+    pub auth_state: actix_web::web::Data<AppState>,
+    auth_settings: AuthSettings,
+    auth_handle: Option<ServerHandle>,
+    pub front_base: String,
+    pub front: actix_web::web::Data<FrontendState>,
+    pub front_settings: Settings,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub struct Options {
+    pub access_ttl: i64,
+    pub cookie_keys: Vec<Key>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { access_ttl: 300, cookie_keys: vec![Key::generate()] }
+    }
+}
+
+pub async fn spawn() -> Stack {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> Stack {
+    auth_api::telemetry::init();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let clock = ManualClock::starting_now();
+    let auth_settings = AuthSettings {
+        database_url: format!("sqlite://{}/auth.db", dir.path().display()),
+        addr: "127.0.0.1:0".into(),
+        issuer: "http://auth.cloakroom.test".into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: AuthSecret::new(CLIENT_SECRET),
+        access_token_ttl: options.access_ttl,
+        session_idle_ttl: 3600,
+        session_absolute_ttl: 24 * 3600,
+        refresh_reuse_grace: 10,
+        throttle: ThrottleSettings {
+            max_failures_per_user: 5,
+            max_failures_per_ip: 100,
+            window: 900,
+        },
+    };
+    let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let auth_base = format!("http://127.0.0.1:{}", auth.port());
+    let auth_state = auth.state();
+    let auth_handle = auth.handle();
+    actix_web::rt::spawn(auth.run_until_stopped());
+
+    let mut leptos = leptos::config::get_configuration(Some(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../Leptos.toml"
+    )))
+    .unwrap()
+    .leptos_options;
+    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    let front_settings = Settings {
+        leptos,
+        auth_api_url: auth_base.clone(),
+        issuer: auth_settings.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        cookie_keys: CookieKeys::from_keys(options.cookie_keys),
+        cookie_secure: false,
+        public_origin: None,
+    };
+    let front = start_frontend(front_settings.clone(), &clock).await;
+    Stack {
+        clock,
+        auth_base,
+        auth_state,
+        auth_settings,
+        auth_handle: Some(auth_handle),
+        front_base: front.0,
+        front: front.1,
+        front_settings,
+        _dir: dir,
+    }
+}
+
+async fn start_frontend(
+    settings: Settings,
+    clock: &ManualClock,
+) -> (String, actix_web::web::Data<FrontendState>, ServerHandle) {
+    let clock = clock.clone();
+    let app = Application::build_with_clock(
+        settings,
+        Arc::new(move || auth_api::clock::Clock::now(&clock)),
+    )
+    .await
+    .unwrap();
+    let base = app.public_origin().to_owned();
+    let state = app.state();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    (base, state, handle)
+}
+
+impl Stack {
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.front_base)
+    }
+
+    pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
+        let hash = Passwords::hash(Password::parse(PASSWORD.into()).unwrap()).await.unwrap();
+        let mut roles = roles.to_vec();
+        roles.push(Role::User);
+        roles.sort();
+        roles.dedup();
+        self.auth_state
+            .store
+            .create_user(NewUser {
+                username: Username::parse(name).unwrap(),
+                password_hash: hash,
+                roles,
+                now: self.auth_state.now(),
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
+    /// One sample of the auth-api's `/metrics`, e.g. `refreshes_total{result="rotated"}`.
+    pub async fn auth_metric(&self, sample: &str) -> f64 {
+        let mut res =
+            awc::Client::default().get(format!("{}/metrics", self.auth_base)).send().await.unwrap();
+        let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// Every call the frontend made to `/auth/token`, whatever its outcome.
+    pub async fn token_calls(&self) -> f64 {
+        let mut res =
+            awc::Client::default().get(format!("{}/metrics", self.auth_base)).send().await.unwrap();
+        let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{route=\"/auth/token\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub async fn stop_auth_api(&mut self) {
+        if let Some(h) = self.auth_handle.take() {
+            h.stop(true).await;
+        }
+    }
+
+    /// Starts the auth-api again on the same port and database.
+    pub async fn restart_auth_api(&mut self) {
+        self.stop_auth_api().await;
+        let mut settings = self.auth_settings.clone();
+        settings.addr = self.auth_base.trim_start_matches("http://").to_owned();
+        let auth = AuthApplication::build_with_clock(settings, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        self.auth_state = auth.state();
+        self.auth_handle = Some(auth.handle());
+        actix_web::rt::spawn(auth.run_until_stopped());
+    }
+
+    /// Starts a second frontend with other cookie keys, sharing the auth-api.
+    pub async fn another_frontend(&self, keys: Vec<Key>) -> (String, ServerHandle) {
+        let mut settings = self.front_settings.clone();
+        settings.cookie_keys = CookieKeys::from_keys(keys);
+        let (base, _, handle) = start_frontend(settings, &self.clock).await;
+        (base, handle)
+    }
+}
+
+/// A response as a test sees it.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<Cookie<'static>> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| Cookie::parse(v.to_owned()).ok())
+            .collect()
+    }
+
+    pub fn session_cookie(&self) -> Option<Cookie<'static>> {
+        self.set_cookies().into_iter().find(|c| c.name() == COOKIE)
+    }
+}
+
+/// A browser without JavaScript: keeps cookies, sends `Origin` on posts like
+/// a real one, and does not follow redirects.
+pub struct Browser {
+    pub base: String,
+    client: awc::Client,
+    jar: RefCell<BTreeMap<String, String>>,
+    pub user_agent: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            client: awc::Client::builder()
+                .disable_redirects()
+                .timeout(Duration::from_secs(30))
+                .finish(),
+            jar: RefCell::default(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
+                .into(),
+        }
+    }
+
+    /// The same browser's cookies, pointed at another server (another frontend instance).
+    pub fn at(&self, base: &str) -> Browser {
+        let b = Browser::new(base);
+        *b.jar.borrow_mut() = self.jar.borrow().clone();
+        b
+    }
+
+    pub fn cookie(&self) -> Option<String> {
+        self.jar.borrow().get(COOKIE).cloned()
+    }
+
+    pub fn set_cookie(&self, value: &str) {
+        self.jar.borrow_mut().insert(COOKIE.into(), value.into());
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        let jar = self.jar.borrow();
+        (!jar.is_empty())
+            .then(|| jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+    }
+
+    async fn finish(&self, res: Result<awc::ClientResponse, awc::error::SendRequestError>) -> Page {
+        let mut res = res.expect("request reaches the frontend");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = String::from_utf8_lossy(&res.body().limit(8 << 20).await.unwrap()).into_owned();
+        let page = Page { status, headers, body };
+        for c in page.set_cookies() {
+            if c.max_age() == Some(cookie::time::Duration::ZERO) {
+                self.jar.borrow_mut().remove(c.name());
+            } else {
+                self.jar.borrow_mut().insert(c.name().to_owned(), c.value().to_owned());
+            }
+        }
+        page
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let mut req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .insert_header((header::ACCEPT, "text/html"))
+            .insert_header((header::USER_AGENT, self.user_agent.as_str()));
+        if let Some(c) = self.cookie_header() {
+            req = req.insert_header((header::COOKIE, c));
+        }
+        self.finish(req.send().await).await
+    }
+
+    /// A form post as a browser sends it: from our own origin.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.base.clone();
+        self.post_with(path, form, &[("origin", origin.as_str())]).await
+    }
+
+    pub async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Page {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.post_raw(path, "application/x-www-form-urlencoded", body, extra).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        extra: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .insert_header((header::ACCEPT, "text/html"))
+            .insert_header((header::USER_AGENT, self.user_agent.as_str()));
+        for (k, v) in extra {
+            req = req.insert_header((*k, *v));
+        }
+        if let Some(c) = self.cookie_header() {
+            req = req.insert_header((header::COOKIE, c));
+        }
+        self.finish(req.send_body(body).await).await
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Page {
+        self.post("/login", &[("username", username), ("password", password), ("next", "")]).await
+    }
+
+    pub async fn sign_in_ok(&self, username: &str) {
+        let page = self.sign_in(username, PASSWORD).await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "sign-in of {username} failed:\n{}",
+            page.body
+        );
+        assert!(self.cookie().is_some());
+    }
+
+    pub async fn sign_out(&self) -> Page {
+        self.post("/api/logout", &[]).await
+    }
+}

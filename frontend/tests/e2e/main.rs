@@ -1,0 +1,12 @@
+//! End-to-end tests: the real auth-api and the real frontend on two ephemeral
+//! local ports, driven over HTTP by a cookie-keeping client that never follows
+//! redirects by itself. One binary; one module per flow.
+
+mod admin;
+mod cookies;
+mod csrf;
+mod flows;
+mod harness;
+mod outage;
+mod refresh;
+mod sessions;
