@@ -88,9 +88,42 @@ pub struct Application {
 /// server per process never notices, since it walks before it serves; two in
 /// one process (the end-to-end tests run many) would hang an unlucky render.
 fn route_list() -> Vec<leptos_actix::ActixRouteListing> {
+    install_executor();
     static ROUTES: std::sync::OnceLock<Vec<leptos_actix::ActixRouteListing>> =
         std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(CloakroomApp)).clone()
+}
+
+/// Runs Leptos's tasks on the actix worker that rendered the page.
+///
+/// leptos_actix installs a plain tokio executor, whose `spawn` runs a
+/// resource's future outside the worker's `LocalSet`. Server functions call
+/// the auth-api with awc, and awc opening a new connection starts
+/// actix-http's date timer with `spawn_local` — which panics there, and the
+/// page waits forever for a resource that died. On a worker thread the
+/// runtime is single-threaded anyway, so spawning locally costs nothing.
+struct ActixExecutor;
+
+impl any_spawner::CustomExecutor for ActixExecutor {
+    fn spawn(&self, fut: any_spawner::PinnedFuture<()>) {
+        if actix_web::rt::System::try_current().is_some() {
+            actix_web::rt::spawn(fut);
+        } else {
+            tokio::spawn(fut);
+        }
+    }
+
+    fn spawn_local(&self, fut: any_spawner::PinnedLocalFuture<()>) {
+        actix_web::rt::spawn(fut);
+    }
+
+    fn poll_local(&self) {}
+}
+
+fn install_executor() {
+    // Set once per process, before leptos_actix tries to set its own (it
+    // ignores `AlreadySet`); a second call finds ours and changes nothing.
+    let _ = any_spawner::Executor::init_custom_executor(ActixExecutor);
 }
 
 impl Application {

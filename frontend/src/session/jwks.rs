@@ -2,7 +2,10 @@
 //!
 //! A token with an unknown `kid` (after a key rotation) triggers one refetch,
 //! at most once per `REFETCH_EVERY`, so a flood of forged kids cannot turn
-//! into a flood of requests to the auth-api.
+//! into a flood of requests to the auth-api. A fetch that failed (the
+//! auth-api was still starting, or briefly away) may be retried after
+//! `RETRY_AFTER_FAILURE`: holding a failure for the full interval would turn
+//! a blip into seconds of 503s for everyone.
 
 use std::{
     collections::HashMap,
@@ -19,11 +22,13 @@ use shared::{
 use crate::auth_client::AuthClient;
 
 const REFETCH_EVERY: Duration = Duration::from_secs(5);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 pub struct JwksCache {
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// No fetch is attempted before this instant.
+    next_fetch: Mutex<Option<Instant>>,
 }
 
 impl JwksCache {
@@ -53,17 +58,24 @@ impl JwksCache {
         }
     }
 
-    /// Fetches the key set unless that was done less than `REFETCH_EVERY`
-    /// ago. True if new keys were loaded.
+    /// Fetches the key set unless the last attempt was too recent. True if
+    /// new keys were loaded.
     pub async fn refetch(&self, client: &AuthClient) -> bool {
         {
-            let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| t.elapsed() < REFETCH_EVERY) {
+            let mut next = self.next_fetch.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if next.is_some_and(|t| now < t) {
                 return false;
             }
-            *last = Some(Instant::now());
+            // Claimed before the await, so concurrent callers do not all fetch.
+            *next = Some(now + REFETCH_EVERY);
         }
-        match client.jwks().await {
+        let fetched = client.jwks().await;
+        if fetched.is_err() {
+            *self.next_fetch.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Instant::now() + RETRY_AFTER_FAILURE);
+        }
+        match fetched {
             Ok(set) => {
                 let keys: HashMap<_, _> = set
                     .keys

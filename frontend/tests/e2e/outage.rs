@@ -40,3 +40,29 @@ async fn with_the_auth_api_down_public_pages_work_and_protected_pages_fail_clean
     let page = stale.get("/profile").await;
     assert_eq!(page.status, StatusCode::OK, "everyone is still signed in after the restart");
 }
+
+#[actix_web::test]
+async fn a_frontend_started_before_the_auth_api_serves_soon_after_it_comes_up() {
+    let mut stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    stack.stop_auth_api().await;
+    // This frontend's first fetch of the signing keys fails.
+    let (base, _handle) = stack.another_frontend(vec![cookie::Key::generate()]).await;
+    stack.restart_auth_api().await;
+
+    let browser = crate::harness::Browser::new(&base);
+    browser.sign_in_ok("alice").await;
+    // A failed key fetch is retried after half a second, not after the full
+    // refetch interval: within two seconds the profile renders.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let page = browser.get("/profile").await;
+        if page.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
+        assert!(std::time::Instant::now() < deadline, "still unavailable after 2 s");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(browser.cookie().is_some(), "nobody was signed out while the keys were missing");
+}

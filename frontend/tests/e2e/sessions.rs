@@ -94,3 +94,21 @@ async fn one_user_cannot_revoke_another_users_session() {
     assert!(page.status.is_client_error() || page.status.is_redirection(), "{}", page.status);
     assert_eq!(alice.get("/profile").await.status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn pages_that_call_the_auth_api_render_on_every_worker() {
+    // Each fresh connection lands on the next worker; a worker whose pooled
+    // client has no connection to the auth-api yet must open one from inside
+    // a render (this hung pages when Leptos ran resources off the worker's
+    // LocalSet).
+    let stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+    for round in 0..4 {
+        let fresh = browser.at(&browser.base);
+        let page = fresh.get("/sessions").await;
+        assert_eq!(page.status, StatusCode::OK, "round {round}: {}", page.body);
+        assert!(page.body.contains("This device"), "round {round}");
+    }
+}
