@@ -6,23 +6,38 @@ export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", justfile_direc
 default:
     @just --list
 
-# Run every test (unit and integration) of the workspace.
-test:
+# Run the product: builds, migrates, adds demo users, starts both servers.
+dev:
+    scripts/dev.sh
+
+# Print the demo users' passwords that `just dev` generated.
+demo-users:
+    @cat data/demo-users.txt 2>/dev/null || echo "no demo users yet: run 'just dev'"
+
+# Run every test: unit, integration, two-port end-to-end and browser (headless Chromium).
+test: wasm
     cargo test --workspace --locked
 
-# Release build of the deployable binaries.
+# Release build: target/release/{auth-api,frontend} and the site in target/site.
 build:
     cargo build --workspace --release --locked
-    @echo "built $CARGO_TARGET_DIR/release/auth-api"
+    scripts/wasm.sh release
+    @echo "built $CARGO_TARGET_DIR/release/auth-api, $CARGO_TARGET_DIR/release/frontend and target/site"
+
+# Build the frontend's wasm bundle (hydration) into the site directory.
+wasm profile="dev":
+    scripts/wasm.sh {{profile}}
 
 # Format the code.
 fmt:
     cargo fmt --all
 
-# Check formatting and lints (warnings are errors).
+# Check formatting and lints, for the server and the browser half (warnings are errors).
 lint:
+    scripts/tools.sh
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --locked -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Run the auth-api from the command line, e.g. `just auth-api user list`.
 auth-api *ARGS:

@@ -8,6 +8,10 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 /// Safe to call more than once (later calls do nothing), which tests rely on.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ =
-        tracing_subscriber::registry().with(filter).with(fmt::layer().with_target(true)).try_init();
+    // Colours only for a person at a terminal; not in files, pipes or `just dev`'s prefixed log.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_target(true).with_ansi(ansi))
+        .try_init();
 }

@@ -31,6 +31,14 @@
 //! assembles it all.
 
 pub mod app;
+
+/// The browser's entry point: the wasm bundle calls this once loaded, and the
+/// server-rendered page comes alive in place (the DOM is adopted, not redrawn).
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    leptos::mount::hydrate_body(app::App);
+}
 #[cfg(feature = "ssr")]
 pub mod auth_client;
 #[cfg(feature = "ssr")]

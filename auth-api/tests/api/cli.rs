@@ -2,19 +2,18 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    process::{Command, Stdio},
+    process::Stdio,
     sync::mpsc,
     time::Duration,
 };
 
 use awc::http::StatusCode;
 
-use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, client, read, spawn_app};
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, binary, client, read, spawn_app};
 
 fn auth_api(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-api"))
+    let mut child = binary()
         .args(args)
-        .env_remove("DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -128,7 +127,7 @@ async fn the_served_binary_logs_request_ids_but_never_a_secret() {
         &format!("{PASSWORD}\n"),
     );
     assert!(ok, "{err}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-api"))
+    let mut child = binary()
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)

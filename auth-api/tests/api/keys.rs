@@ -33,7 +33,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
     let old_kid = kid_of(&before.access_token);
 
     // Rotate through the real CLI against the same database.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-api"))
+    let out = crate::helpers::binary()
         .args(["keys", "rotate", "--database-url", &app.db_url])
         .output()
         .unwrap();

@@ -42,12 +42,13 @@ pub async fn admin_users() -> Result<Vec<AdminUserView>, ServerFnError> {
 
 /// Ends this session at the auth-api and clears the cookie. The cookie is
 /// cleared even if the auth-api cannot be reached, and the home page says so.
+/// True if the auth-api confirmed that the session ended.
 #[server(prefix = "/api", endpoint = "logout")]
-pub async fn logout() -> Result<(), ServerFnError> {
+pub async fn logout() -> Result<bool, ServerFnError> {
     use crate::session::context;
     let ended = context::sign_out().await;
-    context::after_form(if ended { "/?signed_out=1" } else { "/?signed_out=local" });
-    Ok(())
+    context::after_form(super::components::signed_out_path(ended));
+    Ok(ended)
 }
 
 /// Ends one of the caller's sessions (the current one means signing out).
@@ -57,7 +58,7 @@ pub async fn revoke_session(id: String) -> Result<(), ServerFnError> {
     let ctx = context::signed_in()?;
     if id == ctx.user.session_id {
         let ended = context::sign_out().await;
-        context::after_form(if ended { "/?signed_out=1" } else { "/?signed_out=local" });
+        context::after_form(super::components::signed_out_path(ended));
         return Ok(());
     }
     ctx.client.end_session(&ctx.access_token, &id).await.map_err(context::to_server_error)?;

@@ -1,18 +1,35 @@
 //! Pieces several pages share.
 
 use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::{use_location, use_navigate};
 
 use super::{UserResource, api::Logout};
+
+/// Where signing out lands: the home page, saying whether the auth-api
+/// confirmed the end of the session or only this browser forgot it.
+pub fn signed_out_path(ended: bool) -> &'static str {
+    if ended { "/?signed_out=1" } else { "/?signed_out=local" }
+}
 
 /// The site header: where you are, who you are, and the way out.
 #[component]
 pub fn Header() -> impl IntoView {
     let user = expect_context::<UserResource>();
-    let logout = ServerAction::<Logout>::new();
+    let logout = expect_context::<ServerAction<Logout>>();
+    // With JavaScript the form is sent in the background: once it answers,
+    // the user resource reloads (the header shows "Sign in" at once) and the
+    // router goes home. Without it, the server answers the POST with a 303.
+    let navigate = use_navigate();
+    let on_login = use_location().pathname.get_untracked() == "/login";
+    Effect::new(move |_| {
+        if let Some(Ok(ended)) = logout.value().get() {
+            navigate(signed_out_path(ended), Default::default());
+        }
+    });
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"Skip to content"</a>
-            <a class="brand" href="/">
+            <a class="brand" rel="external" href="/">
                 <span class="brand-mark" aria-hidden="true">"▣"</span>
                 "Cloakroom"
             </a>
@@ -23,9 +40,9 @@ pub fn Header() -> impl IntoView {
                             let admin = u.is_admin();
                             view! {
                                 <nav aria-label="Main">
-                                    <a href="/profile">"Profile"</a>
-                                    <a href="/sessions">"Sessions"</a>
-                                    {admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+                                    <a rel="external" href="/profile">"Profile"</a>
+                                    <a rel="external" href="/sessions">"Sessions"</a>
+                                    {admin.then(|| view! { <a rel="external" href="/admin">"Admin"</a> })}
                                 </nav>
                                 <div class="who">
                                     <span class="username" title="Signed in">{u.username}</span>
@@ -39,7 +56,9 @@ pub fn Header() -> impl IntoView {
                         _ => view! {
                             <nav aria-label="Main"></nav>
                             <div class="who">
-                                <a class="button" href="/login">"Sign in"</a>
+                                // No link to the page one is already on.
+                                {(!on_login)
+                                    .then(|| view! { <a class="button" rel="external" href="/login">"Sign in"</a> })}
                             </div>
                         }
                             .into_any(),

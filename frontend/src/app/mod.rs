@@ -77,8 +77,21 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Blocking: the page is not sent until this resolves (it never waits on
     // the network; the guard already decided before rendering began).
-    let user: UserResource = Resource::new_blocking(|| (), |_| api::get_current_user());
+    // Signing out (from the header or the sessions page) is one action for
+    // the whole app: when it completes, the user is loaded again and the
+    // header changes at once, before the navigation home.
+    let logout = ServerAction::<api::Logout>::new();
+    provide_context(logout);
+    let user: UserResource =
+        Resource::new_blocking(move || logout.version().get(), |_| api::get_current_user());
     provide_context(user);
+    // Marks the document once the browser half has taken over, so that
+    // browser tests (and curious people) can tell a hydrated page.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 
     // Every route renders in `Async` mode: the whole page is produced before
     // the first byte is sent, so status codes and headers set while rendering
@@ -90,6 +103,9 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <Routes fallback=|| view! { <NotFoundPage/> }>
+                    // Links between pages are plain (`rel="external"`): every page
+                    // view is a request the server's guard decides on, with or
+                    // without JavaScript.
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>

@@ -18,7 +18,7 @@ pub const DEFAULT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'se
 /// loader and its wasm (which needs `'wasm-unsafe-eval'` to compile).
 pub fn page_csp(nonce: &str) -> String {
     format!(
-        "default-src 'none'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+        "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
          base-uri 'none'"
     )

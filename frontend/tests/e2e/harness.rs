@@ -47,6 +47,20 @@ impl Default for Options {
     }
 }
 
+/// The real `Leptos.toml` of the workspace.
+fn leptos_options() -> leptos::config::LeptosOptions {
+    leptos::config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml")))
+        .unwrap()
+        .leptos_options
+}
+
+/// `site-root` of `Leptos.toml`, which is relative to the workspace root;
+/// tests run from the crate's directory, so anchor it there.
+pub fn site_root() -> std::path::PathBuf {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    workspace.join(&*leptos_options().site_root)
+}
+
 pub async fn spawn() -> Stack {
     spawn_with(Options::default()).await
 }
@@ -79,13 +93,9 @@ pub async fn spawn_with(options: Options) -> Stack {
     let auth_handle = auth.handle();
     actix_web::rt::spawn(auth.run_until_stopped());
 
-    let mut leptos = leptos::config::get_configuration(Some(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../Leptos.toml"
-    )))
-    .unwrap()
-    .leptos_options;
+    let mut leptos = leptos_options();
     leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    leptos.site_root = site_root().to_string_lossy().into();
     let front_settings = Settings {
         leptos,
         auth_api_url: auth_base.clone(),

@@ -36,8 +36,8 @@ pub fn HomePage() -> impl IntoView {
                                 "Nothing in this browser can be used to act as you."
                             </p>
                             <p class="actions">
-                                <a class="button" href="/profile">"Your profile"</a>
-                                <a class="button secondary" href="/sessions">"Your sessions"</a>
+                                <a class="button" rel="external" href="/profile">"Your profile"</a>
+                                <a class="button secondary" rel="external" href="/sessions">"Your sessions"</a>
                             </p>
                         }
                             .into_any(),
@@ -48,7 +48,7 @@ pub fn HomePage() -> impl IntoView {
                                 "this browser only keeps a sealed, HttpOnly cookie, never a token."
                             </p>
                             <p class="actions">
-                                <a class="button" href="/login">"Sign in"</a>
+                                <a class="button" rel="external" href="/login">"Sign in"</a>
                             </p>
                         }
                             .into_any(),

@@ -12,7 +12,7 @@ pub fn NotFoundPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
-            <p><a class="button" href="/">"Go to the home page"</a></p>
+            <p><a class="button" rel="external" href="/">"Go to the home page"</a></p>
         </section>
     }
 }

@@ -27,7 +27,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dt>"This session"</dt>
                                 <dd><code>{u.session_id.clone()}</code></dd>
                             </dl>
-                            <p><a href="/sessions">"See all your sessions"</a></p>
+                            <p><a rel="external" href="/sessions">"See all your sessions"</a></p>
                         }
                     })
                 })}

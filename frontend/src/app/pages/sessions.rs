@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
 use crate::app::{
-    api::{RevokeOtherSessions, RevokeSession, my_sessions},
+    api::{Logout, RevokeOtherSessions, RevokeSession, my_sessions},
     components::{LoadError, Notice},
     format,
 };
@@ -13,6 +13,9 @@ use crate::app::{
 pub fn SessionsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    // Ending this device's own session is signing out: the app-wide action,
+    // so the header and navigation follow (see `components::Header`).
+    let logout = expect_context::<ServerAction<Logout>>();
     // Refetch after either action completes.
     let sessions = Resource::new_blocking(
         move || (revoke.version().get(), revoke_others.version().get()),
@@ -53,20 +56,36 @@ pub fn SessionsPage() -> impl IntoView {
                                                         <strong class="device">{format::device(s.user_agent.as_deref())}</strong>
                                                         {current.then(|| view! { <span class="badge this-device">"This device"</span> })}
                                                         <dl class="session-facts">
-                                                            <dt>"IP"</dt>
-                                                            <dd>{s.ip.clone().unwrap_or_else(|| "unknown".into())}</dd>
-                                                            <dt>"Signed in"</dt>
-                                                            <dd>{format::utc(s.created_at)}</dd>
-                                                            <dt>"Last active"</dt>
-                                                            <dd>{format::utc(s.last_seen_at)}</dd>
+                                                            <div>
+                                                                <dt>"IP"</dt>
+                                                                <dd>{s.ip.clone().unwrap_or_else(|| "unknown".into())}</dd>
+                                                            </div>
+                                                            <div>
+                                                                <dt>"Signed in"</dt>
+                                                                <dd>{format::utc(s.created_at)}</dd>
+                                                            </div>
+                                                            <div>
+                                                                <dt>"Last active"</dt>
+                                                                <dd>{format::utc(s.last_seen_at)}</dd>
+                                                            </div>
                                                         </dl>
                                                     </div>
-                                                    <ActionForm action=revoke attr:class="inline-form">
-                                                        <input type="hidden" name="id" value=form_id/>
-                                                        <button type="submit" class="button danger">
-                                                            {if current { "Sign out" } else { "Revoke" }}
-                                                        </button>
-                                                    </ActionForm>
+                                                    {if current {
+                                                        view! {
+                                                            <ActionForm action=logout attr:class="inline-form">
+                                                                <button type="submit" class="button danger">"Sign out"</button>
+                                                            </ActionForm>
+                                                        }
+                                                            .into_any()
+                                                    } else {
+                                                        view! {
+                                                            <ActionForm action=revoke attr:class="inline-form">
+                                                                <input type="hidden" name="id" value=form_id/>
+                                                                <button type="submit" class="button danger">"Revoke"</button>
+                                                            </ActionForm>
+                                                        }
+                                                            .into_any()
+                                                    }}
                                                 </li>
                                             }
                                         })

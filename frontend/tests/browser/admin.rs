@@ -1,0 +1,66 @@
+//! The admin page, reached from the header, signing a user out everywhere.
+
+use awc::http::StatusCode;
+use fantoccini::Locator;
+use shared::Role;
+
+use crate::{
+    chrome::{Browser, Deadline, Js},
+    harness::{PASSWORD, spawn},
+};
+
+with_and_without_javascript!(admin_signs_a_user_out_everywhere);
+
+fn user_row(name: &str) -> String {
+    format!("//main//table//tr[th[@scope='row' and normalize-space()={name:?}]]")
+}
+
+async fn admin_signs_a_user_out_everywhere(js: Js) {
+    let stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    stack.add_user("admin", &[Role::Admin]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+
+    let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
+    browser.goto("/login").await;
+    browser.submit_sign_in("admin", PASSWORD).await;
+    browser.wait_for_location("/profile").await;
+    browser.wait_for_text(Locator::XPath("//main//dd"), "admin").await;
+
+    browser.click(Locator::XPath("//header//nav//a[normalize-space()='Admin']")).await;
+    browser.wait_for_location("/admin").await;
+    let alice_row = user_row("alice");
+    let admin_row = user_row("admin");
+    let row = browser.wait_for_text(Locator::XPath(&alice_row), "alice").await;
+    assert!(row.contains("user"), "roles are shown: {row:?}");
+    browser.wait_for_text(Locator::XPath(&admin_row), "admin").await;
+    let live = format!("{alice_row}/td[contains(@class,'count')]");
+    assert_eq!(browser.find(Locator::XPath(&live)).await.text().await.unwrap(), "1");
+    browser.assert_scripts_see_nothing().await;
+    browser.screenshot("admin.png").await;
+
+    browser
+        .click(Locator::XPath(&format!(
+            "{alice_row}//button[normalize-space()='Sign out everywhere']"
+        )))
+        .await;
+    browser.wait_for_text(Locator::XPath(&live), "0").await;
+    assert_eq!(browser.location().await, "/admin");
+    let button = browser
+        .find(Locator::XPath(&format!(
+            "{alice_row}//button[normalize-space()='Sign out everywhere']"
+        )))
+        .await;
+    assert!(!button.is_enabled().await.unwrap(), "nothing left to sign out");
+
+    let deadline = Deadline::new("alice to be signed out");
+    loop {
+        let page = alice.get("/profile").await;
+        if page.status == StatusCode::SEE_OTHER {
+            break;
+        }
+        deadline.tick(page.status).await;
+    }
+    browser.close().await;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# `just dev`: everything between a fresh clone and a product in the browser.
+#
+#   1. install what is missing (wasm target, wasm-bindgen-cli)
+#   2. write .env with fresh random secrets, the first time only
+#   3. build both servers and the wasm bundle
+#   4. migrate the SQLite database; add the demo users once
+#   5. run both servers, logs prefixed; Ctrl-C stops both
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+random_b64() { head -c "$1" /dev/urandom | base64 -w0; }
+
+if [[ ! -f .env ]]; then
+    umask 077
+    cat > .env <<ENV
+# Written by \`just dev\` on $(date -u +%Y-%m-%d). Local development only: these
+# secrets are random and this file is git-ignored. Delete it to start over.
+DATABASE_URL=sqlite://data/auth.db
+AUTH_API_ADDR=127.0.0.1:8080
+AUTH_ISSUER=http://127.0.0.1:8080
+AUTH_API_URL=http://127.0.0.1:8080
+AUTH_CLIENT_ID=cloakroom-frontend
+AUTH_CLIENT_SECRET=$(random_b64 32 | tr '+/' '-_' | tr -d '=')
+COOKIE_KEYS=$(random_b64 64)
+# Plain http on 127.0.0.1: no Secure flag, cookie named "cloakroom".
+# Production keeps the default (true) behind TLS.
+COOKIE_SECURE=false
+PUBLIC_ORIGIN=http://127.0.0.1:3000
+RUST_LOG=info
+ENV
+    umask 022
+    echo "dev: wrote .env with fresh secrets"
+fi
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
+cargo build --locked -p auth-api -p frontend
+scripts/wasm.sh
+auth_api="$target_dir/debug/auth-api"
+frontend="$target_dir/debug/frontend"
+
+mkdir -p data
+"$auth_api" migrate
+demo=data/demo-users.txt
+if [[ ! -f "$demo" ]]; then
+    umask 077
+    : > "$demo.tmp"
+    for spec in alice:user admin:admin; do
+        name="${spec%%:*}" role="${spec##*:}"
+        password="$(random_b64 12 | tr '+/' '-_' | tr -d '=')"
+        roles=(); [[ "$role" == admin ]] && roles=(--role admin)
+        # A database kept from an earlier run may have the user already:
+        # then only its password is reset.
+        if ! printf '%s\n' "$password" | "$auth_api" user add "$name" "${roles[@]}" --password-stdin 2>/dev/null; then
+            printf '%s\n' "$password" | "$auth_api" user set-password "$name" --password-stdin
+        fi
+        printf '%-6s %-6s %s\n' "$name" "$role" "$password" >> "$demo.tmp"
+    done
+    mv "$demo.tmp" "$demo"
+    umask 022
+fi
+
+# Both servers in the background, each line prefixed with its name; the
+# trap stops both on Ctrl-C or when either exits.
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    [[ ${#pids[@]} -gt 0 ]] && kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    echo "dev: stopped"
+}
+trap stop INT TERM EXIT
+
+"$auth_api" serve > >(sed -u 's/^/[auth-api] /') 2>&1 &
+pids+=($!)
+wait_for() { # host port: a readiness check, not a sleep-and-hope
+    for _ in $(seq 1 300); do
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+        kill -0 "${pids[@]}" 2>/dev/null || { echo "dev: a server exited; see its log above"; exit 1; }
+        sleep 0.1
+    done
+    echo "dev: $1:$2 did not open within 30 s"; exit 1
+}
+wait_for 127.0.0.1 "${AUTH_API_ADDR##*:}"
+"$frontend" > >(sed -u 's/^/[frontend] /') 2>&1 &
+pids+=($!)
+wait_for 127.0.0.1 "${PUBLIC_ORIGIN##*:}"
+
+cat <<MSG
+
+  Cloakroom is running: open $PUBLIC_ORIGIN
+  (use exactly this address: the sign-in form checks that posts come from it)
+
+  Demo users (again any time with \`just demo-users\`):
+$(sed 's/^/    /' "$demo")
+
+  Ctrl-C stops both servers.
+
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the build tools the frontend's wasm half needs, if missing. Only
+# package registries are assumed reachable: the wasm target comes from
+# rustup, wasm-bindgen-cli is compiled from crates.io.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "tools: adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must be exactly the wasm-bindgen version in Cargo.lock, or the
+# bundle it writes will not match the library compiled into the wasm.
+want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+if [[ "$have" != "$want" ]]; then
+    echo "tools: installing wasm-bindgen-cli $want (about 2 minutes, once)"
+    # Not --locked: the CLI's own lock file names a crate version that is no
+    # longer on crates.io (seen with 0.2.130); an unlocked install builds.
+    cargo install wasm-bindgen-cli --version "$want"
+fi
