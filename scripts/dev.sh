@@ -34,36 +34,53 @@ ENV
     umask 022
     echo "dev: wrote .env with fresh secrets"
 fi
-set -a
-# shellcheck disable=SC1091
-. ./.env
-set +a
-
 cargo build --locked -p auth-api -p frontend
 scripts/wasm.sh
 auth_api="$target_dir/debug/auth-api"
 frontend="$target_dir/debug/frontend"
 
+# The secrets only now: the build does not need them.
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
+port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+for addr in "${AUTH_API_ADDR}" "${PUBLIC_ORIGIN#http://}"; do
+    if port_in_use "${addr%:*}" "${addr##*:}"; then
+        echo "dev: something already listens on $addr (another \`just dev\`?); stop it first" >&2
+        exit 1
+    fi
+done
+
+# The database holds the signing keys' private halves: owner-only.
+umask 077
 mkdir -p data
 "$auth_api" migrate
+
+# Demo users: created once, with random passwords kept in data/demo-users.txt.
+# The file and the database are checked against each other, so deleting
+# either one gives working demo users again.
 demo=data/demo-users.txt
-if [[ ! -f "$demo" ]]; then
-    umask 077
+existing="$("$auth_api" user list | awk 'NR > 1 { print $2 }')"
+has_user() { grep -qx "$1" <<<"$existing"; }
+if [[ ! -f "$demo" ]] || ! has_user alice || ! has_user admin; then
     : > "$demo.tmp"
     for spec in alice:user admin:admin; do
         name="${spec%%:*}" role="${spec##*:}"
         password="$(random_b64 12 | tr '+/' '-_' | tr -d '=')"
-        roles=(); [[ "$role" == admin ]] && roles=(--role admin)
-        # A database kept from an earlier run may have the user already:
-        # then only its password is reset.
-        if ! printf '%s\n' "$password" | "$auth_api" user add "$name" "${roles[@]}" --password-stdin 2>/dev/null; then
+        if has_user "$name"; then
             printf '%s\n' "$password" | "$auth_api" user set-password "$name" --password-stdin
+        elif [[ "$role" == admin ]]; then
+            printf '%s\n' "$password" | "$auth_api" user add "$name" --role admin --password-stdin
+        else
+            printf '%s\n' "$password" | "$auth_api" user add "$name" --password-stdin
         fi
         printf '%-6s %-6s %s\n' "$name" "$role" "$password" >> "$demo.tmp"
     done
     mv "$demo.tmp" "$demo"
-    umask 022
 fi
+umask 022
 
 # Both servers in the background, each line prefixed with its name; the
 # trap stops both on Ctrl-C or when either exits.
@@ -86,10 +103,11 @@ wait_for() { # host port: a readiness check, not a sleep-and-hope
     done
     echo "dev: $1:$2 did not open within 30 s"; exit 1
 }
-wait_for 127.0.0.1 "${AUTH_API_ADDR##*:}"
+wait_for "${AUTH_API_ADDR%:*}" "${AUTH_API_ADDR##*:}"
 "$frontend" > >(sed -u 's/^/[frontend] /') 2>&1 &
 pids+=($!)
 wait_for 127.0.0.1 "${PUBLIC_ORIGIN##*:}"
+kill -0 "${pids[@]}" 2>/dev/null || { echo "dev: a server exited; see its log above"; exit 1; }
 
 cat <<MSG
 

@@ -17,6 +17,8 @@ pub enum FrontendError {
     BadRequest(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("length required")]
+    LengthRequired,
 }
 
 impl FrontendError {
@@ -41,6 +43,10 @@ impl FrontendError {
                 "That request was too large",
                 "The form you sent was larger than this site accepts.",
             ),
+            FrontendError::LengthRequired => (
+                "That request could not be accepted",
+                "Requests to this site must say how long they are (Content-Length).",
+            ),
         }
     }
 
@@ -56,6 +62,7 @@ impl ResponseError for FrontendError {
             FrontendError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             FrontendError::BadRequest(_) => StatusCode::BAD_REQUEST,
             FrontendError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            FrontendError::LengthRequired => StatusCode::LENGTH_REQUIRED,
         }
     }
 

@@ -81,7 +81,7 @@ pub async fn handle_login(
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // The peer address, not a forwarding header anyone could write; behind a
-    // proxy, throttling sees the proxy (see README, "Running in production").
+    // proxy, throttling sees the proxy (README, "Known limits").
     let ip = req.peer_addr().map(|a| a.ip().to_string());
     let remember = form.remember.is_some();
     match client.password_grant(&username, &form.password, remember, user_agent, ip).await {

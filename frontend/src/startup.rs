@@ -123,7 +123,11 @@ impl any_spawner::CustomExecutor for ActixExecutor {
 fn install_executor() {
     // Set once per process, before leptos_actix tries to set its own (it
     // ignores `AlreadySet`); a second call finds ours and changes nothing.
-    let _ = any_spawner::Executor::init_custom_executor(ActixExecutor);
+    if any_spawner::Executor::init_custom_executor(ActixExecutor).is_err() {
+        // Harmless only if it is ours from an earlier call in this process;
+        // leptos_actix never gets there first because route_list() calls us.
+        tracing::debug!("Leptos executor already installed");
+    }
 }
 
 impl Application {
@@ -178,6 +182,7 @@ impl Application {
                 .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
                 .app_data(web::Data::new(leptos_options.clone()))
                 .app_data(web::FormConfig::default().limit(crate::security::origin::MAX_BODY))
+                .app_data(web::PayloadConfig::new(crate::security::origin::MAX_BODY))
                 .route(STYLESHEET, web::get().to(stylesheet))
                 .route("/healthz", web::get().to(healthz))
                 .service(actix_files::Files::new(

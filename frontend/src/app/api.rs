@@ -75,8 +75,12 @@ pub async fn revoke_other_sessions() -> Result<u64, ServerFnError> {
         ctx.client.sessions(&ctx.access_token).await.map_err(context::to_server_error)?;
     let mut ended = 0;
     for s in sessions.iter().filter(|s| s.id != ctx.user.session_id) {
-        ctx.client.end_session(&ctx.access_token, &s.id).await.map_err(context::to_server_error)?;
-        ended += 1;
+        match ctx.client.end_session(&ctx.access_token, &s.id).await {
+            Ok(()) => ended += 1,
+            // Ended meanwhile (signed out there, or expired): nothing to do.
+            Err(crate::auth_client::AuthError::NotFound) => {}
+            Err(e) => return Err(context::to_server_error(e)),
+        }
     }
     context::after_form("/sessions");
     Ok(ended)

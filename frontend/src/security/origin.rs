@@ -9,7 +9,9 @@
 //! form too (login CSRF: signing a victim in as the attacker).
 //!
 //! Requests whose body is declared larger than `MAX_BODY` are refused here,
-//! before anything reads them.
+//! before anything reads them, and so are bodies of undeclared length
+//! (chunked): browsers declare the length of every form and `fetch` body, and
+//! a body whose size is known only once read could not be refused in time.
 
 use actix_web::{
     Error,
@@ -36,6 +38,9 @@ pub async fn check_origin(
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Ok(req.into_response(FrontendError::PayloadTooLarge.into_page()));
+    }
+    if declared.is_none() && req.headers().contains_key(header::TRANSFER_ENCODING) {
+        return Ok(req.into_response(FrontendError::LengthRequired.into_page()));
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         let state =

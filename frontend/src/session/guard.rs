@@ -138,6 +138,11 @@ pub async fn decide<'a>(
     let now = state.now();
     let expected = state.expected();
 
+    // The revocation set is trusted only while the feed is being followed:
+    // with the feed silent, a session ended elsewhere could live on here for
+    // a whole access-token lifetime, so ask the auth-api instead (and fall
+    // back to the cached token only if it cannot answer).
+    let feed_current = state.revoked.is_current();
     let cached = if cookie.access_expires_at > now {
         state.jwks.verify_or_refetch(client, &cookie.access_token, expected, now).await.ok()
     } else {
@@ -146,6 +151,7 @@ pub async fn decide<'a>(
     let cached = cached.filter(|c| c.sid == cookie.session_id);
     if let Some(claims) = &cached
         && claims.exp - now > REFRESH_MARGIN
+        && feed_current
     {
         let update = if stale_key { CookieUpdate::Set(cookie.clone()) } else { CookieUpdate::Keep };
         return (signed_in(claims, &cookie), update);
@@ -161,7 +167,10 @@ pub async fn decide<'a>(
                 Ok(_) => (AuthState::SignedOut, CookieUpdate::Clear),
                 Err(e) => {
                     tracing::error!(error = %e, "the auth-api issued a token this frontend cannot verify");
-                    (AuthState::Unavailable, CookieUpdate::Keep)
+                    // The old refresh token is spent: keep the new one, or
+                    // the next request would present a rotated-out token and
+                    // be taken for a thief (reuse detection ends the session).
+                    (AuthState::Unavailable, CookieUpdate::Set(fresh))
                 }
             }
         }

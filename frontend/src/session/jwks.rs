@@ -26,6 +26,9 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 pub struct JwksCache {
+    /// Held while fetching: concurrent callers wait for that fetch and then
+    /// use its keys, rather than failing while it is in flight.
+    fetching: tokio::sync::Mutex<()>,
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
     /// No fetch is attempted before this instant.
     next_fetch: Mutex<Option<Instant>>,
@@ -51,7 +54,8 @@ impl JwksCache {
         now: i64,
     ) -> Result<AccessClaims, VerifyError> {
         match self.verify(token, expected, now) {
-            Err(VerifyError::UnknownKey(_)) if self.refetch(client).await => {
+            Err(VerifyError::UnknownKey(_)) => {
+                self.refetch(client).await;
                 self.verify(token, expected, now)
             }
             other => other,
@@ -61,13 +65,14 @@ impl JwksCache {
     /// Fetches the key set unless the last attempt was too recent. True if
     /// new keys were loaded.
     pub async fn refetch(&self, client: &AuthClient) -> bool {
+        let _fetching = self.fetching.lock().await;
         {
             let mut next = self.next_fetch.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             if next.is_some_and(|t| now < t) {
                 return false;
             }
-            // Claimed before the await, so concurrent callers do not all fetch.
+            // At most one fetch per interval, however many unknown kids arrive.
             *next = Some(now + REFETCH_EVERY);
         }
         let fetched = client.jwks().await;
@@ -85,6 +90,12 @@ impl JwksCache {
                         DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
                     })
                     .collect();
+                if keys.is_empty() {
+                    // Never trade known keys for none: an empty or unusable
+                    // set would sign everyone out (503s) until the next fetch.
+                    tracing::warn!("the auth-api's key set had no usable key; keeping ours");
+                    return false;
+                }
                 tracing::debug!(keys = keys.len(), "loaded the auth-api's signing keys");
                 *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
                 true

@@ -2,21 +2,34 @@
 //! auth-api's long-poll feed. A session in the set is refused at once, even
 //! while its cached access token would still verify.
 
-use std::{collections::HashMap, sync::RwLock, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, RwLock},
+    time::{Duration, Instant},
+};
 
 use shared::Revocation;
 
-use crate::{auth_client::AuthClient, startup::Clock};
+use crate::{
+    auth_client::{AuthClient, AuthError},
+    startup::Clock,
+};
 
 /// How long one poll is held open by the auth-api.
 const POLL_WAIT: u64 = 25;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// The set is current if the feed answered this recently. A healthy feed
+/// answers at least every `POLL_WAIT` seconds (an empty answer), so silence
+/// beyond that plus slack means it is not being followed.
+const CURRENT_FOR: Duration = Duration::from_secs(POLL_WAIT + 15);
 
 #[derive(Default)]
 pub struct RevokedSessions {
     // session id -> until (Unix seconds); after `until` no token of it is valid anyway.
     ended: RwLock<HashMap<String, i64>>,
+    /// When the feed last answered (wall-clock, not the token clock).
+    last_answer: Mutex<Option<Instant>>,
 }
 
 impl RevokedSessions {
@@ -30,6 +43,19 @@ impl RevokedSessions {
         for r in revoked {
             ended.insert(r.sid.clone(), r.until);
         }
+    }
+
+    /// True while the feed is being followed; false before its first answer
+    /// and after `CURRENT_FOR` of silence.
+    pub fn is_current(&self) -> bool {
+        self.last_answer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < CURRENT_FOR)
+    }
+
+    fn answered(&self) {
+        *self.last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     pub fn len(&self) -> usize {
@@ -47,20 +73,53 @@ pub async fn follow(client: AuthClient, revoked: std::sync::Arc<RevokedSessions>
     let mut cursor: Option<String> = None;
     let mut backoff = BACKOFF_MIN;
     loop {
-        match client.revocations(cursor.as_deref(), POLL_WAIT).await {
+        // The first poll (no cursor yet) asks for an immediate answer: it is
+        // the sync that makes the set current; later ones wait for news.
+        let wait = if cursor.is_some() { POLL_WAIT } else { 0 };
+        match client.revocations(cursor.as_deref(), wait).await {
             Ok(feed) => {
                 if !feed.revoked.is_empty() {
                     tracing::info!(sessions = feed.revoked.len(), "sessions ended elsewhere");
                 }
                 revoked.add(&feed.revoked, clock());
+                revoked.answered();
                 cursor = Some(feed.cursor);
                 backoff = BACKOFF_MIN;
             }
             Err(e) => {
+                // Refused (not merely unreachable): perhaps a cursor from an
+                // auth-api that lost its feed; start over from everything in force.
+                if !matches!(e, AuthError::Unavailable(_)) {
+                    cursor = None;
+                }
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "revocation feed unavailable");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_is_current_only_once_the_feed_has_answered() {
+        let set = RevokedSessions::default();
+        assert!(!set.is_current(), "before the first answer the set proves nothing");
+        set.answered();
+        assert!(set.is_current());
+        *set.last_answer.lock().unwrap() = Some(Instant::now() - CURRENT_FOR);
+        assert!(!set.is_current(), "silence beyond CURRENT_FOR makes it stale");
+    }
+
+    #[test]
+    fn ended_sessions_are_forgotten_once_their_tokens_are_dead() {
+        let set = RevokedSessions::default();
+        set.add(&[Revocation { sid: "a".into(), until: 100 }], 0);
+        assert!(set.contains("a"));
+        set.add(&[], 101);
+        assert!(!set.contains("a"));
     }
 }

@@ -187,3 +187,24 @@ async fn malformed_and_oversized_posts_get_a_4xx_page() {
     assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(big.body.contains("too large"));
 }
+
+#[actix_web::test]
+async fn posts_of_undeclared_length_are_refused_before_they_are_read() {
+    let stack = spawn().await;
+    let browser = stack.browser();
+    // A chunked body: its size is known only once read, so it is refused
+    // (411) for the sign-in form and a server function alike.
+    for path in ["/login", "/api/logout"] {
+        let body = futures::stream::once(async {
+            Ok::<_, std::io::Error>(actix_web::web::Bytes::from_static(b"username=a&password=b"))
+        });
+        let res = awc::Client::default()
+            .post(format!("{}{path}", browser.base))
+            .insert_header(("origin", browser.base.as_str()))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .send_stream(body)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::LENGTH_REQUIRED, "{path}");
+    }
+}

@@ -34,7 +34,10 @@ async fn with_the_auth_api_down_public_pages_work_and_protected_pages_fail_clean
     // Sign-out still clears the cookie, and says the auth-api was not told.
     let out = fresh.sign_out().await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), Some("/?signed_out=local"));
     assert!(fresh.cookie().is_none());
+    let home = fresh.get("/?signed_out=local").await;
+    assert_eq!(home.status, StatusCode::OK);
 
     stack.restart_auth_api().await;
     let page = stale.get("/profile").await;

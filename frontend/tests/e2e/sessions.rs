@@ -91,7 +91,10 @@ async fn one_user_cannot_revoke_another_users_session() {
         other => panic!("{other:?}"),
     };
     let page = bob.post("/api/revoke_session", &[("id", &alice_sid)]).await;
-    assert!(page.status.is_client_error() || page.status.is_redirection(), "{}", page.status);
+    // Exactly like a session that does not exist: ids cannot be probed.
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+    let live = stack.auth_state.store.find_session(&alice_sid).await.unwrap();
+    assert!(live.is_some_and(|s| s.ended_at.is_none()), "alice's session must still be live");
     assert_eq!(alice.get("/profile").await.status, StatusCode::OK);
 }
 
