@@ -86,9 +86,11 @@ pub async fn revoke_other_sessions() -> Result<u64, ServerFnError> {
     Ok(ended)
 }
 
-/// Signs a user out everywhere (admins only).
+/// Signs a user out everywhere (admins only). Answers the number of sessions
+/// ended, and whether the caller was among them (then this browser is signed
+/// out too).
 #[server(prefix = "/api", endpoint = "admin_sign_out_user")]
-pub async fn admin_sign_out_user(user_id: String) -> Result<u64, ServerFnError> {
+pub async fn admin_sign_out_user(user_id: String) -> Result<(u64, bool), ServerFnError> {
     use crate::session::context;
     let ctx = context::admin()?;
     let ended = ctx
@@ -97,11 +99,12 @@ pub async fn admin_sign_out_user(user_id: String) -> Result<u64, ServerFnError> 
         .await
         .map_err(context::to_server_error)?;
     // Signing oneself out everywhere ends this session too.
-    if user_id == ctx.user.user_id {
+    let itself = user_id == ctx.user.user_id;
+    if itself {
         context::forget_session();
         context::after_form("/?signed_out=1");
     } else {
         context::after_form("/admin");
     }
-    Ok(ended)
+    Ok((ended, itself))
 }

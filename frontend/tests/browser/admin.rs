@@ -62,5 +62,18 @@ async fn admin_signs_a_user_out_everywhere(js: Js) {
         }
         deadline.tick(page.status).await;
     }
+
+    // Signing oneself out everywhere is signing out: home, header signed out.
+    browser.wait_for_hydration().await;
+    browser
+        .click(Locator::XPath(&format!(
+            "{admin_row}//button[normalize-space()='Sign out everywhere']"
+        )))
+        .await;
+    browser
+        .wait_for_text(Locator::XPath("//main//*[@role='status']"), "You have signed out.")
+        .await;
+    browser.find(Locator::XPath("//header//a[normalize-space()='Sign in']")).await;
+    browser.assert_no_session_cookie().await;
     browser.close().await;
 }

@@ -13,6 +13,13 @@ use crate::app::{
 pub fn AdminPage() -> impl IntoView {
     let sign_out = ServerAction::<AdminSignOutUser>::new();
     let users = Resource::new_blocking(move || sign_out.version().get(), |_| admin_users());
+    // An admin who signed themselves out everywhere (JavaScript on) leaves
+    // for the home page with a full load, so the header is signed out too.
+    Effect::new(move |_| {
+        if let Some(Ok((_, true))) = sign_out.value().get() {
+            let _ = window().location().set_href("/?signed_out=1");
+        }
+    });
     view! {
         <Title text="Admin"/>
         <section class="card">
