@@ -208,27 +208,29 @@ impl TestApp {
     }
 }
 
+/// Every variable the auth-api reads (each also a `--flag`).
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "AUTH_API_ADDR",
+    "AUTH_ISSUER",
+    "AUTH_CLIENT_ID",
+    "AUTH_CLIENT_SECRET",
+    "ACCESS_TOKEN_TTL",
+    "SESSION_IDLE_TTL",
+    "SESSION_ABSOLUTE_TTL",
+    "REFRESH_REUSE_GRACE",
+    "LOGIN_MAX_FAILURES_PER_USER",
+    "LOGIN_MAX_FAILURES_PER_IP",
+    "LOGIN_FAILURE_WINDOW",
+];
+
 /// The binary, isolated from the developer's setup: it reads `.env` from its
 /// working directory and the ones above it (a checkout where `just dev` ran
 /// has one), and every variable it knows from the environment.
 pub fn binary() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_auth-api"));
     cmd.current_dir(std::env::temp_dir());
-    for var in [
-        "DATABASE_URL",
-        "AUTH_API_ADDR",
-        "AUTH_ISSUER",
-        "AUTH_CLIENT_ID",
-        "AUTH_CLIENT_SECRET",
-        "ACCESS_TOKEN_TTL",
-        "SESSION_IDLE_TTL",
-        "SESSION_ABSOLUTE_TTL",
-        "REFRESH_REUSE_GRACE",
-        "LOGIN_MAX_FAILURES_PER_USER",
-        "LOGIN_MAX_FAILURES_PER_IP",
-        "LOGIN_FAILURE_WINDOW",
-        "RUST_LOG",
-    ] {
+    for var in VARIABLES.iter().chain(&["RUST_LOG"]) {
         cmd.env_remove(var);
     }
     cmd
