@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+# Captured first: `grep -q` stopping early would fail the pipeline under pipefail.
+installed_targets="$(rustup target list --installed 2>/dev/null || true)"
+if ! grep -qx wasm32-unknown-unknown <<<"$installed_targets"; then
     echo "tools: adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
 fi
