@@ -14,7 +14,7 @@ use crate::{
     domain::{Password, Username},
     passwords::Passwords,
     sessions::EndReason,
-    store::{NewUser, Store},
+    store::Store,
     tokens::keys,
 };
 
@@ -159,18 +159,7 @@ pub async fn run_admin_command(
         Command::User(UserCommand::Add { name, roles, password_stdin }) => {
             let username = parse_username(&name)?;
             let password = read_password(password_stdin)?;
-            let hash = Passwords::hash(password).await?;
-            let mut roles = roles;
-            roles.push(Role::User);
-            roles.sort();
-            roles.dedup();
-            let user = store
-                .create_user(NewUser {
-                    username: username.clone(),
-                    password_hash: hash,
-                    roles,
-                    now,
-                })
+            let user = crate::users::add(&store, username.clone(), password, &roles, now)
                 .await?
                 .ok_or_else(|| CommandError::Usage(format!("user {username} already exists")))?;
             Ok(format!(

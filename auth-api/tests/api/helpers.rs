@@ -8,9 +8,7 @@ use auth_api::{
     clock::ManualClock,
     config::{Secret, Settings, ThrottleSettings},
     domain::{Password, Username},
-    passwords::Passwords,
     startup::{AppState, Application},
-    store::NewUser,
 };
 use awc::http::StatusCode;
 use serde_json::{Value, json};
@@ -113,24 +111,14 @@ impl TestApp {
     }
 
     pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
-        let hash = Passwords::hash(Password::parse(PASSWORD.into()).unwrap()).await.unwrap();
-        let mut roles = roles.to_vec();
-        roles.push(Role::User);
-        roles.sort();
-        roles.dedup();
-        let user = self
-            .state
-            .store
-            .create_user(NewUser {
-                username: Username::parse(name).unwrap(),
-                password_hash: hash,
-                roles,
-                now: self.state.now(),
-            })
+        let username = Username::parse(name).unwrap();
+        let password = Password::parse(PASSWORD.into()).unwrap();
+        let now = self.state.now();
+        auth_api::users::add(&self.state.store, username, password, roles, now)
             .await
             .unwrap()
-            .expect("new user");
-        user.id
+            .expect("new user")
+            .id
     }
 
     /// POST JSON to a client endpoint with the right client credentials.

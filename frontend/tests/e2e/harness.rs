@@ -7,9 +7,7 @@ use auth_api::{
     clock::ManualClock,
     config::{Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
     domain::{Password, Username},
-    passwords::Passwords,
     startup::{AppState, Application as AuthApplication},
-    store::NewUser,
 };
 use awc::http::{StatusCode, header};
 use cookie::{Cookie, Key};
@@ -144,22 +142,13 @@ impl Stack {
     }
 
     pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
-        let hash = Passwords::hash(Password::parse(PASSWORD.into()).unwrap()).await.unwrap();
-        let mut roles = roles.to_vec();
-        roles.push(Role::User);
-        roles.sort();
-        roles.dedup();
-        self.auth_state
-            .store
-            .create_user(NewUser {
-                username: Username::parse(name).unwrap(),
-                password_hash: hash,
-                roles,
-                now: self.auth_state.now(),
-            })
+        let username = Username::parse(name).unwrap();
+        let password = Password::parse(PASSWORD.into()).unwrap();
+        let now = self.auth_state.now();
+        auth_api::users::add(&self.auth_state.store, username, password, roles, now)
             .await
             .unwrap()
-            .unwrap()
+            .expect("new user")
             .id
     }
 
