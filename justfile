@@ -14,9 +14,14 @@ dev:
 demo-users:
     @cat data/demo-users.txt 2>/dev/null || echo "no demo users yet: run 'just dev'"
 
-# Run every test: unit, integration, two-port end-to-end and browser (headless Chromium).
+# Run every test: unit, integration, two-port end-to-end and browser (headless Chromium),
+# with a throwaway PostgreSQL for the PostgreSQL tests when it is installed.
 test: wasm
-    cargo test --workspace --locked
+    scripts/pg.sh cargo test --workspace --locked
+
+# Start a throwaway PostgreSQL (Debian's package) and print its URL; Ctrl-C deletes it.
+pg:
+    scripts/pg.sh
 
 # Release build: target/release/{auth-api,frontend} and the site in target/site.
 build:
@@ -28,6 +33,14 @@ build:
 wasm profile="dev":
     scripts/wasm.sh {{profile}}
 
+# Benchmarks: builds in $CARGO_TARGET_DIR/benchmark (never target/release: this frontend has
+# the bench-only request modes), runs them all on 127.0.0.1 (~5 min) and rewrites BENCHMARKS.md.
+# `just bench --quick` is a smoke run. PostgreSQL rows need PostgreSQL installed.
+bench *ARGS:
+    cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench
+    cargo bench --locked --profile benchmark -p frontend --features bench --bench session -- --warm-up-time 1 --measurement-time 3
+    scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
+
 # Format the code.
 fmt:
     cargo fmt --all
@@ -37,6 +50,7 @@ lint:
     scripts/tools.sh
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --locked -p frontend --lib --features bench -- -D warnings
     cargo clippy --locked -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Run the auth-api from the command line, e.g. `just auth-api user list`.

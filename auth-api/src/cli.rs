@@ -21,8 +21,15 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "auth-api", version, about = "Cloakroom's token service", long_about = None)]
 pub struct Cli {
-    /// Database to use: `sqlite://PATH` (created and migrated when missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/auth.db", global = true)]
+    /// Database to use: `sqlite://PATH` (created and migrated when missing) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (migrated; for several instances).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/auth.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     #[command(flatten)]
@@ -155,7 +162,9 @@ pub async fn run_admin_command(
     let now = SystemClock.now();
     match command {
         Command::Serve => unreachable!("serve is dispatched by main"),
-        Command::Migrate => Ok(format!("database at {database_url} is up to date")),
+        Command::Migrate => {
+            Ok(format!("database at {} is up to date", crate::store::redacted_url(database_url)))
+        }
         Command::User(UserCommand::Add { name, roles, password_stdin }) => {
             let username = parse_username(&name)?;
             let password = read_password(password_stdin)?;

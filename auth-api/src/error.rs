@@ -94,15 +94,27 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 ApiError::Unavailable(err)
             }
-            sqlx::Error::Database(ref db)
-                if matches!(db.code().as_deref(), Some("5" | "6" | "13" | "261" | "517")) =>
-            {
-                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL and their extended codes.
+            sqlx::Error::Database(ref db) if db.code().as_deref().is_some_and(is_temporary) => {
                 ApiError::Unavailable(err)
             }
             other => ApiError::Internal(other.to_string()),
         }
     }
+}
+
+/// Database error codes that mean "try again later": SQLite's numeric codes
+/// and PostgreSQL's five-character SQLSTATEs never collide.
+fn is_temporary(code: &str) -> bool {
+    matches!(
+        code,
+        // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL and their extended codes.
+        "5" | "6" | "13" | "261" | "517"
+        // PostgreSQL: serialization failure, deadlock (the other transaction
+        // went through), lock timeout, disk full, out of memory, too many
+        // connections, server shutting down or restarting.
+        | "40001" | "40P01" | "55P03" | "53100" | "53200" | "53300"
+        | "57P01" | "57P02" | "57P03"
+    ) || code.starts_with("08") // PostgreSQL: connection exceptions
 }
 
 impl ResponseError for ApiError {

@@ -27,11 +27,13 @@
 //!   the same successor, after it ends the session (reuse detection).
 //! - **Ending sessions** (revoke, `DELETE /auth/sessions/{id}`, admin, CLI):
 //!   the session row and a revocation-feed entry are written in one
-//!   transaction; long-polls on `/auth/revocations` wake ([`feed`]).
+//!   transaction; long-polls on `/auth/revocations` wake ([`feed`]) — on
+//!   PostgreSQL in every instance, through LISTEN/NOTIFY.
 //! - **Keys**: [`tokens::keys`] keeps the ring loaded from the database and
 //!   serves JWKS; `auth-api keys rotate` adds a key that every instance picks up.
 //!
-//! [`store`] is the only module that speaks SQL. [`clock`] is injected so
+//! [`store`] is the only module that speaks SQL: SQLite for one instance,
+//! PostgreSQL for several, chosen by the `DATABASE_URL` scheme. [`clock`] is injected so
 //! expiry is tested without sleeping. [`startup::Application`] assembles it all
 //! and binds (port 0 works; tests use it).
 

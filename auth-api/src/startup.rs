@@ -1,6 +1,7 @@
 //! Builds the application: storage, keys, shared state, the HTTP server bound
-//! to its listener. `Application::build` on port 0 is how tests start a real
-//! instance and learn its port.
+//! to its listener, and the background tasks (housekeeping; on PostgreSQL,
+//! the listener for other instances' session ends). `Application::build` on
+//! port 0 is how tests start a real instance and learn its port.
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
@@ -8,6 +9,7 @@ use actix_web::{
     App, HttpServer,
     dev::{Server, ServerHandle},
     middleware::{DefaultHeaders, from_fn},
+    rt::task::JoinHandle,
     web,
 };
 use tracing_actix_web::TracingLogger;
@@ -76,7 +78,9 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
-    housekeeping: actix_web::rt::task::JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
+    /// PostgreSQL only: wakes revocation-feed polls for ends made elsewhere.
+    announcements: Option<JoinHandle<()>>,
 }
 
 impl Application {
@@ -92,6 +96,15 @@ impl Application {
         store.migrate().await?;
         let keys = KeyRing::load(&store, settings.access_token_ttl, clock.now()).await?;
         let passwords = Passwords::new().await?;
+        let feed = FeedSignal::new(store.announces_revocations());
+        // Listening starts here, before the server accepts a poll, so no
+        // announcement made after this instance is up can be missed.
+        let announcements = store
+            .revocation_announcements({
+                let feed = feed.clone();
+                move || feed.notify()
+            })
+            .await?;
         let state = web::Data::new(AppState {
             settings,
             store,
@@ -99,7 +112,7 @@ impl Application {
             keys,
             passwords,
             metrics: Metrics::default(),
-            feed: FeedSignal::default(),
+            feed,
         });
 
         let addr = state.settings.addr.clone();
@@ -136,7 +149,10 @@ impl Application {
         .run();
 
         let housekeeping = spawn_housekeeping(state.clone());
-        Ok(Self { port, server, state, housekeeping })
+        // On the runtime itself, not the worker-local set: the listener's
+        // connection must be dropped inside the runtime, whenever that is.
+        let announcements = announcements.map(tokio::spawn);
+        Ok(Self { port, server, state, housekeeping, announcements })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,6 +170,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.housekeeping.abort();
+        if let Some(announcements) = &self.announcements {
+            announcements.abort();
+        }
         self.state.store.close().await;
         result
     }
@@ -161,7 +180,7 @@ impl Application {
 
 /// Reloads signing keys every few seconds and prunes dead rows every few
 /// minutes, until the server stops.
-fn spawn_housekeeping(state: web::Data<AppState>) -> actix_web::rt::task::JoinHandle<()> {
+fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut keys_tick = tokio::time::interval(KEY_RELOAD);
         let mut prune_tick = tokio::time::interval(PRUNE_EVERY);

@@ -59,6 +59,19 @@ pub struct FrontendState {
 }
 
 impl FrontendState {
+    /// The shared state with nothing loaded yet: no keys, no revocations.
+    pub fn new(settings: Settings, clock: Clock, public_origin: String) -> Self {
+        Self {
+            codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
+            jwks: JwksCache::default(),
+            flights: RefreshFlights::default(),
+            revoked: Arc::new(RevokedSessions::default()),
+            public_origin,
+            clock,
+            settings,
+        }
+    }
+
     pub fn now(&self) -> i64 {
         (self.clock)()
     }
@@ -143,15 +156,7 @@ impl Application {
         let public_origin =
             settings.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
 
-        let state = web::Data::new(FrontendState {
-            codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
-            jwks: JwksCache::default(),
-            flights: RefreshFlights::default(),
-            revoked: Arc::new(RevokedSessions::default()),
-            public_origin,
-            clock,
-            settings,
-        });
+        let state = web::Data::new(FrontendState::new(settings, clock, public_origin));
 
         // Load the signing keys and start following revocations before the
         // first request; neither is fatal if the auth-api is not up yet.

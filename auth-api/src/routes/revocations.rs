@@ -14,9 +14,6 @@ pub struct FeedQuery {
 
 /// Longest a poll may be held open, in seconds.
 const MAX_WAIT: u64 = 30;
-/// How often a waiting poll re-reads the database, to see ends made by other
-/// processes (the CLI, other instances) that cannot wake it directly.
-const RECHECK: Duration = Duration::from_millis(500);
 const PAGE: i64 = 1000;
 
 /// `GET /auth/revocations?after=CURSOR&wait=SECONDS`: answers at once when
@@ -46,8 +43,8 @@ pub async fn feed(
                 .insert_header(("Cache-Control", "no-store"))
                 .json(RevocationFeed { cursor: next.to_string(), revoked }));
         }
-        let nap = (deadline - now).min(RECHECK);
-        // Either a local end wakes us, or the nap ends and we re-read.
+        let nap = (deadline - now).min(state.feed.recheck());
+        // Either an end wakes us (see `feed`), or the nap ends and we re-read.
         let _ = tokio::time::timeout(nap, signal.changed()).await;
     }
 }

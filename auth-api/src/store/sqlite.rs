@@ -1,47 +1,41 @@
-//! The SQLite implementation: one file, WAL journal, a small pool.
+//! The SQLite backend: one file, WAL journal, a pool of readers and a single
+//! writer connection. SQLite admits one writer at a time; with several
+//! writing connections the losers of each race sleep in SQLite's busy
+//! handler (1, 2, 5, 10, … ms backoff), which under 32 concurrent refreshes
+//! put p99 at 66–81 ms. One writer makes them queue, fairly and without
+//! sleeping, for the pool's connection instead. Readers never wait for it
+//! (WAL). Only one process (one auth-api) should use the file.
 
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Row, SqlitePool,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
-    FailureCount, Liveness, NewKey, NewSession, NewUser, RefreshRecord, Rotation, SessionRecord,
-    StoreError, StoredKey, UserRecord, roles_from_text, roles_to_text,
+    FailureCount, KEY_COLUMNS, Liveness, NewKey, NewSession, NewUser, REFRESH_COLUMNS,
+    RefreshRecord, RefreshRow, Rotation, SESSION_COLUMNS, SessionRecord, StoreError, StoredKey,
+    USER_COLUMNS, UserActivityRow, UserRecord, UserRow, activity, failure_count, live_revocations,
+    roles_to_text, users,
 };
-use crate::sessions::EndReason;
+use crate::{domain::Username, sessions::EndReason};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct SqliteStore {
+    /// Reads only.
     pool: SqlitePool,
+    /// Every write, one at a time.
+    writer: SqlitePool,
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at";
-const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at";
 const LIVE: &str = "s.ended_at IS NULL AND s.expires_at > ? AND s.last_seen_at > ?";
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        roles: roles_from_text(row.try_get("roles")?)?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-impl Store {
+impl SqliteStore {
     /// Opens (and creates, with its folder) the database at `sqlite://PATH`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             // WAL lets readers proceed while one writer commits; NORMAL sync is
@@ -58,16 +52,22 @@ impl Store {
                 source,
             })?;
         }
+        // The writer first: it creates the file.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.writer).await?;
         Ok(())
     }
 
@@ -78,11 +78,11 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     // ---- users -------------------------------------------------------------
 
-    /// `None` when the username is taken.
     pub async fn create_user(&self, new: NewUser) -> Result<Option<UserRecord>, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let roles = roles_to_text(&new.roles);
@@ -95,7 +95,7 @@ impl Store {
         .bind(&new.password_hash)
         .bind(&roles)
         .bind(new.now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok((inserted == 1).then(|| UserRecord {
@@ -109,26 +109,25 @@ impl Store {
 
     pub async fn find_user_by_name(
         &self,
-        username: &crate::domain::Username,
+        username: &Username,
     ) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?");
-        let row = sqlx::query(&sql).bind(username.as_str()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(user_from_row).transpose()
+        let row: Option<UserRow> =
+            sqlx::query_as(&sql).bind(username.as_str()).fetch_optional(&self.pool).await?;
+        row.map(UserRecord::try_from).transpose()
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(user_from_row).transpose()
+        let row: Option<UserRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.map(UserRecord::try_from).transpose()
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(user_from_row).collect()
+        users(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
-    /// Every user with the count and latest activity of their live sessions.
     pub async fn list_users_with_activity(
         &self,
         live: Liveness,
@@ -138,21 +137,19 @@ impl Store {
              FROM users u LEFT JOIN sessions s ON s.user_id = u.id AND {LIVE}
              GROUP BY u.id ORDER BY u.username"
         );
-        let rows =
-            sqlx::query(&sql).bind(live.now).bind(live.idle_cutoff).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let count: i64 = row.try_get("session_count")?;
-                Ok((user_from_row(row)?, count as u64, row.try_get("last_seen")?))
-            })
-            .collect()
+        let rows: Vec<UserActivityRow> = sqlx::query_as(&sql)
+            .bind(live.now)
+            .bind(live.idle_cutoff)
+            .fetch_all(&self.pool)
+            .await?;
+        activity(rows)
     }
 
     pub async fn set_password(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(hash)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -164,7 +161,7 @@ impl Store {
         new: &NewSession,
         refresh_hash: &[u8],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -191,43 +188,15 @@ impl Store {
 
     pub async fn find_refresh(&self, hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS}, {USER_COLUMNS}, r.rotated_at, r.successor_hash, r.successor_sealed
+            "SELECT {SESSION_COLUMNS}, {REFRESH_COLUMNS}
              FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
              WHERE r.hash = ?"
         );
-        let Some(row) = sqlx::query(&sql).bind(hash).fetch_optional(&self.pool).await? else {
-            return Ok(None);
-        };
-        // Both tables have `id` and `created_at`; read the session's by position.
-        let session = SessionRecord {
-            id: row.try_get(0)?,
-            user_id: row.try_get(1)?,
-            created_at: row.try_get(2)?,
-            last_seen_at: row.try_get(3)?,
-            expires_at: row.try_get(4)?,
-            remember: row.try_get(5)?,
-            user_agent: row.try_get(6)?,
-            ip: row.try_get(7)?,
-            ended_at: row.try_get(8)?,
-        };
-        let user = UserRecord {
-            id: row.try_get(9)?,
-            username: row.try_get(10)?,
-            password_hash: row.try_get(11)?,
-            roles: roles_from_text(row.try_get(12)?)?,
-            created_at: row.try_get(13)?,
-        };
-        Ok(Some(RefreshRecord {
-            session,
-            user,
-            rotated_at: row.try_get("rotated_at")?,
-            successor_hash: row.try_get("successor_hash")?,
-            successor_sealed: row.try_get("successor_sealed")?,
-        }))
+        let row: Option<RefreshRow> =
+            sqlx::query_as(&sql).bind(hash).fetch_optional(&self.pool).await?;
+        row.map(RefreshRecord::try_from).transpose()
     }
 
-    /// Replaces `old` by `new` if `old` is still current and its session live.
-    ///
     /// The conditional `UPDATE ... WHERE rotated_at IS NULL` is the first
     /// statement, so the transaction takes the write lock at once and of two
     /// racing rotations exactly one wins; the loser sees `AlreadyRotated`.
@@ -239,7 +208,7 @@ impl Store {
         session_id: &str,
         now: i64,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let won = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ?
              WHERE hash = ? AND rotated_at IS NULL",
@@ -255,7 +224,9 @@ impl Store {
             return Ok(Rotation::AlreadyRotated);
         }
         let live =
-            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL")
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ? AND ended_at IS NULL",
+            )
                 .bind(now)
                 .bind(session_id)
                 .execute(&mut *tx)
@@ -278,7 +249,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ?")
             .bind(now)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -305,8 +276,6 @@ impl Store {
             .await?)
     }
 
-    /// Ends one session and publishes it on the revocation feed, atomically.
-    /// `false` if it had already ended.
     pub async fn end_session(
         &self,
         id: &str,
@@ -314,7 +283,7 @@ impl Store {
         now: i64,
         revoked_until: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let ended = sqlx::query(
             "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
         )
@@ -335,8 +304,6 @@ impl Store {
         Ok(ended == 1)
     }
 
-    /// Ends every open session of a user (optionally sparing one) and
-    /// publishes each on the revocation feed. Returns how many ended.
     pub async fn end_user_sessions(
         &self,
         user_id: &str,
@@ -344,7 +311,7 @@ impl Store {
         now: i64,
         revoked_until: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL
              RETURNING id",
@@ -365,8 +332,7 @@ impl Store {
         Ok(ids.len() as u64)
     }
 
-    /// Revocations after `cursor` that still matter at `now`, oldest first,
-    /// and the cursor to resume from.
+    /// Writers are serialised by SQLite, so ids become visible in order.
     pub async fn revocations_after(
         &self,
         cursor: i64,
@@ -380,29 +346,22 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let next = rows.last().map_or(cursor, |r| r.0);
-        let live =
-            rows.into_iter().filter(|r| r.2 > now).map(|(_, sid, until)| (sid, until)).collect();
-        Ok((live, next))
+        Ok(live_revocations(rows, cursor, now))
     }
 
     // ---- signing keys --------------------------------------------------------
 
-    /// Keys that are current or retired after `retired_since` (their tokens may
-    /// still be live): the current key first, then the most recently retired.
     pub async fn signing_keys(&self, retired_since: i64) -> Result<Vec<StoredKey>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT kid, private_key, public_key, created_at, retired_at FROM signing_keys
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys
              WHERE retired_at IS NULL OR retired_at > ?
-             ORDER BY retired_at IS NOT NULL, retired_at DESC, created_at DESC, kid",
-        )
-        .bind(retired_since)
-        .fetch_all(&self.pool)
-        .await?)
+             ORDER BY retired_at IS NOT NULL, retired_at DESC, created_at DESC, kid"
+        );
+        Ok(sqlx::query_as(&sql).bind(retired_since).fetch_all(&self.pool).await?)
     }
 
-    /// Adds `key` as the current key only if there is none (first start; safe
-    /// when several instances start at once).
+    /// One statement, and SQLite runs one writer at a time: the check and
+    /// the insert cannot interleave with another instance's.
     pub async fn insert_first_signing_key(&self, key: &NewKey, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_key, public_key, created_at)
@@ -412,15 +371,13 @@ impl Store {
         .bind(&key.seed[..])
         .bind(&key.public[..])
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
-    /// Retires the current key (dropping its private half: it will never sign
-    /// again) and makes `key` current. Returns the new kid.
     pub async fn rotate_signing_key(&self, key: NewKey, now: i64) -> Result<String, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE signing_keys SET retired_at = ?, private_key = NULL WHERE retired_at IS NULL",
         )
@@ -448,20 +405,16 @@ impl Store {
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map_or_else(FailureCount::default, |(failures, window_start)| FailureCount {
-            failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
-            window_start,
-        }))
+        Ok(failure_count(row))
     }
 
-    /// Counts one failure for each key; a window that has ended starts over.
     pub async fn record_failure(
         &self,
         keys: &[&str],
         now: i64,
         window: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for key in keys {
             sqlx::query(
                 "INSERT INTO login_failures (key, failures, window_start) VALUES (?, 1, ?)
@@ -485,18 +438,15 @@ impl Store {
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_failures WHERE key = ?")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     // ---- housekeeping -----------------------------------------------------------
 
-    /// Deletes what can no longer matter: refresh tokens and sessions ended or
-    /// expired before `before`, revocations past their `until`, throttling
-    /// windows that ended.
     pub async fn prune(&self, now: i64, before: i64, window: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < ?) OR expires_at < ?",
         )

@@ -1,6 +1,10 @@
 //! Black-box tests of the auth-api: each starts the real application on port 0
-//! with a fresh SQLite file and drives it over HTTP. One binary, many modules:
-//! linking one test binary is much cheaper than linking many.
+//! with a fresh SQLite file and drives it over HTTP; `instances` starts
+//! several on one fresh PostgreSQL database, and `store` runs the storage
+//! contract against both backends. The PostgreSQL tests need
+//! `TEST_POSTGRES_URL` (`scripts/pg.sh` sets it) and are skipped, saying so,
+//! without it. One binary, many modules: linking one test binary is much
+//! cheaper than linking many.
 
 mod admin;
 mod attacks;
@@ -8,7 +12,9 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod instances;
 mod keys;
 mod revocations;
 mod sessions;
+mod store;
 mod token;

@@ -83,7 +83,12 @@ pub async fn session_guard(
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    let (auth, update) = decide(&state, &client, cookie_headers.iter().map(String::as_str)).await;
+    let cookies = cookie_headers.iter().map(String::as_str);
+    let (auth, update) = match bench::mode(&req) {
+        bench::Mode::Off => decide(&state, &client, cookies).await,
+        bench::Mode::Naive => decide_inner(&state, &client, cookies, true).await,
+        bench::Mode::PublicTwin => (bench::twin(), CookieUpdate::Keep),
+    };
     let slot = CookieSlot::default();
     slot.set(update);
     req.extensions_mut().insert(auth.clone());
@@ -121,11 +126,67 @@ pub async fn session_guard(
     Ok(res)
 }
 
+/// Request modes for `just bench` alone. Built only with `--features bench`
+/// (never by `just build`, `just dev` or the tests); without it, `mode` is
+/// `Off` for every request and the compiler drops the rest.
+mod bench {
+    use super::*;
+
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub enum Mode {
+        Off,
+        /// The naïve design: swap the refresh token at the auth-api on every
+        /// page view, to measure what the guard's fast path saves.
+        Naive,
+        /// The same page for a fixed user with no session work at all: a
+        /// public page of exactly the protected page's template and size.
+        PublicTwin,
+    }
+
+    #[cfg(feature = "bench")]
+    pub fn mode(req: &ServiceRequest) -> Mode {
+        match req.headers().get("x-bench-mode").map(|v| v.as_bytes()) {
+            Some(b"naive") => Mode::Naive,
+            Some(b"public-twin") => Mode::PublicTwin,
+            _ => Mode::Off,
+        }
+    }
+
+    #[cfg(not(feature = "bench"))]
+    pub fn mode(_: &ServiceRequest) -> Mode {
+        Mode::Off
+    }
+
+    /// Ids as long as real ones, so the twin's page is byte-for-byte as long.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub fn twin() -> AuthState {
+        AuthState::SignedIn(Arc::new(SignedIn {
+            user: CurrentUser {
+                user_id: "00000000-0000-4000-8000-000000000000".into(),
+                username: "bench".into(),
+                roles: vec![shared::Role::User],
+                session_id: "00000000-0000-4000-8000-000000000001".into(),
+            },
+            access_token: String::new(),
+            refresh_token: String::new(),
+        }))
+    }
+}
+
 /// The decision itself (steps 1–4 above) and the cookie change it implies.
 pub async fn decide<'a>(
     state: &FrontendState,
     client: &AuthClient,
     cookie_headers: impl Iterator<Item = &'a str>,
+) -> (AuthState, CookieUpdate) {
+    decide_inner(state, client, cookie_headers, false).await
+}
+
+async fn decide_inner<'a>(
+    state: &FrontendState,
+    client: &AuthClient,
+    cookie_headers: impl Iterator<Item = &'a str>,
+    always_refresh: bool,
 ) -> (AuthState, CookieUpdate) {
     let (cookie, stale_key) = match state.codec.open_from_headers(cookie_headers) {
         Opened::Absent => return (AuthState::SignedOut, CookieUpdate::Keep),
@@ -152,6 +213,7 @@ pub async fn decide<'a>(
     if let Some(claims) = &cached
         && claims.exp - now > REFRESH_MARGIN
         && feed_current
+        && !always_refresh
     {
         let update = if stale_key { CookieUpdate::Set(cookie.clone()) } else { CookieUpdate::Keep };
         return (signed_in(claims, &cookie), update);

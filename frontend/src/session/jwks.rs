@@ -1,5 +1,11 @@
 //! The auth-api's public keys, cached, and local verification against them.
 //!
+//! Verified tokens are remembered by their SHA-256 until they expire: a
+//! browser presents the same access token on every page view for minutes,
+//! and an Ed25519 verification (~45 µs, most of the guard's time) needs doing
+//! once per token, not once per page. A hit still re-checks the token's time
+//! window; a key-set change forgets everything verified under the old one.
+//!
 //! A token with an unknown `kid` (after a key rotation) triggers one refetch,
 //! at most once per `REFETCH_EVERY`, so a flood of forged kids cannot turn
 //! into a flood of requests to the auth-api. A fetch that failed (the
@@ -13,15 +19,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{DecodingKey, jwk::JwkSet};
+use sha2::{Digest, Sha256};
 use shared::{
     AccessClaims,
-    verify::{Expected, VerifyError, verify_access_token},
+    verify::{Expected, VerifyError, check_time, verify_access_token},
 };
 
 use crate::auth_client::AuthClient;
 
 const REFETCH_EVERY: Duration = Duration::from_secs(5);
+/// Bound on remembered verifications (each ~0.3 KiB): only genuinely signed
+/// tokens get in, so this bounds memory, not an attacker's leverage.
+const MAX_VERIFIED: usize = 50_000;
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
@@ -30,12 +40,41 @@ pub struct JwksCache {
     /// use its keys, rather than failing while it is in flight.
     fetching: tokio::sync::Mutex<()>,
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    /// SHA-256 of a token → its verified claims.
+    verified: RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>,
     /// No fetch is attempted before this instant.
     next_fetch: Mutex<Option<Instant>>,
 }
 
 impl JwksCache {
+    /// Verifies `token`, or finds it verified before. `expected` must be the
+    /// same for every call (it is: the frontend's own issuer and client id).
     pub fn verify(
+        &self,
+        token: &str,
+        expected: Expected<'_>,
+        now: i64,
+    ) -> Result<Arc<AccessClaims>, VerifyError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let hit = self.verified.read().unwrap_or_else(|e| e.into_inner()).get(&digest).cloned();
+        if let Some(claims) = hit {
+            check_time(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify_uncached(token, expected, now)?);
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= MAX_VERIFIED {
+            verified.retain(|_, c| check_time(c, now).is_ok());
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    /// The signature and claims check itself, ignoring what was verified before.
+    pub fn verify_uncached(
         &self,
         token: &str,
         expected: Expected<'_>,
@@ -52,7 +91,7 @@ impl JwksCache {
         token: &str,
         expected: Expected<'_>,
         now: i64,
-    ) -> Result<AccessClaims, VerifyError> {
+    ) -> Result<Arc<AccessClaims>, VerifyError> {
         match self.verify(token, expected, now) {
             Err(VerifyError::UnknownKey(_)) => {
                 self.refetch(client).await;
@@ -81,29 +120,115 @@ impl JwksCache {
                 Some(Instant::now() + RETRY_AFTER_FAILURE);
         }
         match fetched {
-            Ok(set) => {
-                let keys: HashMap<_, _> = set
-                    .keys
-                    .iter()
-                    .filter_map(|jwk| {
-                        let kid = jwk.common.key_id.clone()?;
-                        DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
-                    })
-                    .collect();
-                if keys.is_empty() {
-                    // Never trade known keys for none: an empty or unusable
-                    // set would sign everyone out (503s) until the next fetch.
-                    tracing::warn!("the auth-api's key set had no usable key; keeping ours");
-                    return false;
-                }
-                tracing::debug!(keys = keys.len(), "loaded the auth-api's signing keys");
-                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
-                true
-            }
+            Ok(set) => self.install(&set),
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch the auth-api's signing keys");
                 false
             }
         }
+    }
+
+    /// Replaces the key set with the usable keys of `set`. True if it had any.
+    pub fn install(&self, set: &JwkSet) -> bool {
+        let keys: HashMap<_, _> = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
+            })
+            .collect();
+        if keys.is_empty() {
+            // Never trade known keys for none: an empty or unusable
+            // set would sign everyone out (503s) until the next fetch.
+            tracing::warn!("the auth-api's key set had no usable key; keeping ours");
+            return false;
+        }
+        tracing::debug!(keys = keys.len(), "loaded the auth-api's signing keys");
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        // A key that left the set must stop vouching for tokens at once.
+        self.verified.write().unwrap_or_else(|e| e.into_inner()).clear();
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const EXPECTED: Expected<'static> = Expected { issuer: "iss", audience: "aud" };
+
+    fn key_set(kid: &str, seed: u8) -> (JwkSet, EncodingKey) {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let x = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            signing.verifying_key().to_bytes(),
+        );
+        let set = serde_json::from_value(serde_json::json!({
+            "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": kid, "x": x }]
+        }))
+        .unwrap();
+        (set, EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes()))
+    }
+
+    fn token(kid: &str, key: &EncodingKey, exp: i64) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(shared::ACCESS_TOKEN_TYPE.into());
+        header.kid = Some(kid.into());
+        let claims = AccessClaims {
+            iss: "iss".into(),
+            aud: "aud".into(),
+            sub: "user".into(),
+            sid: "session".into(),
+            username: "alice".into(),
+            roles: vec![],
+            iat: NOW,
+            nbf: NOW,
+            exp,
+            jti: "j".into(),
+        };
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    }
+
+    #[test]
+    fn a_remembered_verification_still_expires_with_its_token() {
+        let cache = JwksCache::default();
+        let (set, key) = key_set("k1", 1);
+        assert!(cache.install(&set));
+        let t = token("k1", &key, NOW + 60);
+        assert_eq!(cache.verify(&t, EXPECTED, NOW).unwrap().sid, "session");
+        assert_eq!(cache.verified.read().unwrap().len(), 1, "the verification is remembered");
+        assert_eq!(cache.verify(&t, EXPECTED, NOW + 1).unwrap().sid, "session");
+        assert_eq!(
+            cache.verify(&t, EXPECTED, NOW + 60 + shared::verify::LEEWAY),
+            Err(VerifyError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_changed_key_set_forgets_what_the_old_keys_vouched_for() {
+        let cache = JwksCache::default();
+        let (old, old_key) = key_set("old", 1);
+        cache.install(&old);
+        let t = token("old", &old_key, NOW + 60);
+        cache.verify(&t, EXPECTED, NOW).unwrap();
+        let (new, _) = key_set("new", 2);
+        cache.install(&new);
+        assert_eq!(cache.verify(&t, EXPECTED, NOW), Err(VerifyError::UnknownKey("old".into())));
+    }
+
+    #[test]
+    fn a_forged_token_is_never_remembered() {
+        let cache = JwksCache::default();
+        let (set, _) = key_set("k1", 1);
+        cache.install(&set);
+        let (_, other_key) = key_set("k1", 9);
+        let forged = token("k1", &other_key, NOW + 60);
+        assert_eq!(cache.verify(&forged, EXPECTED, NOW), Err(VerifyError::Invalid));
+        assert!(cache.verified.read().unwrap().is_empty());
     }
 }

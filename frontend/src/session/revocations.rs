@@ -54,7 +54,8 @@ impl RevokedSessions {
             .is_some_and(|t| t.elapsed() < CURRENT_FOR)
     }
 
-    fn answered(&self) {
+    /// Records that the feed answered just now (the follower calls this).
+    pub fn answered(&self) {
         *self.last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 

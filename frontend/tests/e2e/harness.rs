@@ -1,6 +1,6 @@
 //! Spawns both servers and plays the browser. Hides plumbing, never assertions.
 
-use std::{cell::RefCell, collections::BTreeMap, sync::Arc, time::Duration};
+use std::{cell::RefCell, collections::BTreeMap, rc::Rc, sync::Arc, time::Duration};
 
 use actix_web::dev::ServerHandle;
 use auth_api::{
@@ -235,7 +235,8 @@ impl Page {
 pub struct Browser {
     pub base: String,
     client: awc::Client,
-    jar: RefCell<BTreeMap<String, String>>,
+    /// Shared by the `also_at` twins of this browser.
+    jar: Rc<RefCell<BTreeMap<String, String>>>,
     pub user_agent: String,
 }
 
@@ -247,17 +248,26 @@ impl Browser {
                 .disable_redirects()
                 .timeout(Duration::from_secs(30))
                 .finish(),
-            jar: RefCell::default(),
+            jar: Rc::default(),
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
                 .into(),
         }
     }
 
-    /// The same browser's cookies, pointed at another server (another frontend instance).
+    /// A copy of this browser's cookies, pointed at another server (another
+    /// frontend instance); later changes on either side are not shared.
     pub fn at(&self, base: &str) -> Browser {
         let b = Browser::new(base);
         *b.jar.borrow_mut() = self.jar.borrow().clone();
         b
+    }
+
+    /// The same browser at another origin of the same host, sharing one
+    /// cookie jar: browsers scope cookies by host, not port, so both
+    /// frontends get whichever cookie either of them set last.
+    pub fn also_at(&self, base: &str) -> Browser {
+        let b = Browser::new(base);
+        Browser { jar: self.jar.clone(), user_agent: self.user_agent.clone(), ..b }
     }
 
     pub fn cookie(&self) -> Option<String> {

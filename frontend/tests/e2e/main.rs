@@ -3,10 +3,12 @@
 //! redirects by itself. One binary; one module per flow.
 
 mod admin;
+mod cluster;
 mod cookies;
 mod csrf;
 mod flows;
 mod harness;
+mod instances;
 mod outage;
 mod refresh;
 mod sessions;

@@ -1,0 +1,426 @@
+//! The storage contract: every behaviour the service relies on, run against
+//! both backends (`store::sqlite::*` and `store::postgres::*`), including the
+//! races that several instances on one database produce.
+
+use std::collections::HashSet;
+
+use auth_api::{
+    domain::Username,
+    sessions::EndReason,
+    store::{Liveness, NewSession, NewUser, Rotation, Store},
+    tokens::keys,
+};
+use shared::Role;
+use tokio::task::JoinSet;
+
+/// Each behaviour below, once per backend. The PostgreSQL runs need
+/// `TEST_POSTGRES_URL` (see `helpers::TestDb::postgres`).
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::sqlite();
+                    super::$name(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::helpers::TestDb::postgres().await else { return };
+                    super::$name(db.store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    users_are_created_once_found_and_listed_in_byte_order,
+    user_activity_counts_only_live_sessions,
+    sessions_are_touched_forward_only_and_listed_while_live,
+    a_refresh_token_is_found_with_its_session_and_user,
+    rotation_replaces_a_token_once_and_not_in_an_ended_session,
+    concurrent_rotations_of_one_token_produce_exactly_one_successor,
+    ended_sessions_are_published_once_in_cursor_order,
+    a_reader_following_the_cursor_during_concurrent_ends_sees_each_end_once,
+    racing_first_starts_insert_exactly_one_signing_key,
+    key_rotation_retires_the_old_key_and_drops_its_private_half,
+    concurrent_key_rotations_leave_exactly_one_current_key,
+    failures_are_counted_per_key_and_windows_start_over,
+    concurrent_failures_are_all_counted,
+    prune_deletes_only_what_can_no_longer_matter,
+}
+
+const NOW: i64 = 1_800_000_000;
+
+async fn user(store: &Store, name: &str) -> String {
+    let new = NewUser {
+        username: Username::parse(name).unwrap(),
+        password_hash: format!("hash-of-{name}"),
+        roles: vec![Role::Admin, Role::User],
+        now: NOW - 1000,
+    };
+    store.create_user(new).await.unwrap().expect("a new user").id
+}
+
+/// A session of `user_id` started at `now`, with refresh token `hash`.
+async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String {
+    let new = NewSession {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.to_owned(),
+        now,
+        expires_at: now + 3600,
+        remember: true,
+        user_agent: Some("Firefox".into()),
+        ip: Some("203.0.113.7".into()),
+    };
+    store.create_session(&new, hash).await.unwrap();
+    new.id
+}
+
+fn live_at(now: i64) -> Liveness {
+    Liveness { now, idle_cutoff: now - 600 }
+}
+
+/// Every revocation after `cursor` (expired ones included), following the
+/// cursor page by page; and the final cursor.
+async fn read_feed(store: &Store, mut cursor: i64) -> (Vec<String>, i64) {
+    let mut seen = Vec::new();
+    loop {
+        let (page, next) = store.revocations_after(cursor, i64::MIN, 7).await.unwrap();
+        if next == cursor {
+            return (seen, cursor);
+        }
+        seen.extend(page.into_iter().map(|(sid, _)| sid));
+        cursor = next;
+    }
+}
+
+async fn users_are_created_once_found_and_listed_in_byte_order(store: Store) {
+    // Byte order puts '_' before 'a'; a locale-aware order would not.
+    let ab = user(&store, "ab").await;
+    user(&store, "aa").await;
+    user(&store, "a_b").await;
+    let taken = NewUser {
+        username: Username::parse("AB").unwrap(),
+        password_hash: "other".into(),
+        roles: vec![Role::User],
+        now: NOW,
+    };
+    assert!(store.create_user(taken).await.unwrap().is_none(), "usernames are unique");
+
+    let found = store.find_user_by_name(&Username::parse("ab").unwrap()).await.unwrap().unwrap();
+    assert_eq!(found.id, ab);
+    assert_eq!(found.roles, vec![Role::Admin, Role::User]);
+    assert_eq!(found.password_hash, "hash-of-ab");
+    assert_eq!(found.created_at, NOW - 1000);
+    assert_eq!(store.find_user_by_id(&ab).await.unwrap().unwrap().username, "ab");
+    assert!(store.find_user_by_id("nobody").await.unwrap().is_none());
+
+    let names: Vec<String> =
+        store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["a_b", "aa", "ab"]);
+
+    store.set_password(&ab, "new-hash").await.unwrap();
+    assert_eq!(store.find_user_by_id(&ab).await.unwrap().unwrap().password_hash, "new-hash");
+}
+
+async fn user_activity_counts_only_live_sessions(store: Store) {
+    let alice = user(&store, "alice").await;
+    user(&store, "bob").await;
+    session(&store, &alice, NOW - 100, b"t1").await;
+    session(&store, &alice, NOW - 50, b"t2").await;
+    let ended = session(&store, &alice, NOW - 10, b"t3").await;
+    store.end_session(&ended, EndReason::Logout, NOW, NOW + 300).await.unwrap();
+    session(&store, &alice, NOW - 5000, b"t4").await; // idle past the cutoff
+
+    let activity = store.list_users_with_activity(live_at(NOW)).await.unwrap();
+    let summary: Vec<(String, u64, Option<i64>)> =
+        activity.into_iter().map(|(u, count, last)| (u.username, count, last)).collect();
+    assert_eq!(summary, [("alice".to_owned(), 2, Some(NOW - 50)), ("bob".to_owned(), 0, None)]);
+}
+
+async fn sessions_are_touched_forward_only_and_listed_while_live(store: Store) {
+    let alice = user(&store, "alice").await;
+    let older = session(&store, &alice, NOW - 100, b"t1").await;
+    let newer = session(&store, &alice, NOW - 10, b"t2").await;
+
+    store.touch_session(&older, NOW).await.unwrap();
+    // A late writer (another instance's clock a little behind) never moves it back.
+    store.touch_session(&older, NOW - 30).await.unwrap();
+    assert_eq!(store.find_session(&older).await.unwrap().unwrap().last_seen_at, NOW);
+
+    let ids = |sessions: Vec<auth_api::store::SessionRecord>| -> Vec<String> {
+        sessions.into_iter().map(|s| s.id).collect()
+    };
+    let live = store.live_sessions_of(&alice, live_at(NOW)).await.unwrap();
+    assert_eq!(ids(live), [older.clone(), newer.clone()], "most recently used first");
+    // Idle: `newer` was last seen at NOW - 10, so a cutoff just after drops it.
+    let strict = Liveness { now: NOW, idle_cutoff: NOW - 10 };
+    assert_eq!(ids(store.live_sessions_of(&alice, strict).await.unwrap()), [older]);
+    // Absolute timeout: both expire an hour after they started.
+    assert!(store.live_sessions_of(&alice, live_at(NOW + 3600)).await.unwrap().is_empty());
+
+    let record = store.find_session(&newer).await.unwrap().unwrap();
+    assert_eq!((record.created_at, record.expires_at), (NOW - 10, NOW - 10 + 3600));
+    assert!(record.remember && record.ended_at.is_none());
+    assert!(store.find_session("missing").await.unwrap().is_none());
+}
+
+async fn a_refresh_token_is_found_with_its_session_and_user(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW, b"token").await;
+    let record = store.find_refresh(b"token").await.unwrap().expect("the token");
+    assert_eq!(record.session.id, sid);
+    assert_eq!(record.session.user_id, alice);
+    assert_eq!(record.session.created_at, NOW);
+    assert_eq!(record.session.user_agent.as_deref(), Some("Firefox"));
+    assert_eq!(record.session.ip.as_deref(), Some("203.0.113.7"));
+    assert!(record.session.remember);
+    assert_eq!(record.user.id, alice);
+    assert_eq!(record.user.username, "alice");
+    assert_eq!(record.user.created_at, NOW - 1000, "the user's own creation time");
+    assert_eq!(record.user.roles, vec![Role::Admin, Role::User]);
+    assert!(record.rotated_at.is_none() && record.successor_hash.is_none());
+    assert!(store.find_refresh(b"unknown").await.unwrap().is_none());
+}
+
+async fn rotation_replaces_a_token_once_and_not_in_an_ended_session(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"first").await;
+
+    let rotated = store.rotate_refresh(b"first", b"second", b"sealed", &sid, NOW).await.unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
+    let old = store.find_refresh(b"first").await.unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(NOW));
+    assert_eq!(old.successor_hash.as_deref(), Some(&b"second"[..]));
+    assert_eq!(old.successor_sealed.as_deref(), Some(&b"sealed"[..]));
+    assert_eq!(old.session.last_seen_at, NOW, "rotation counts as use");
+    let new = store.find_refresh(b"second").await.unwrap().unwrap();
+    assert!(new.rotated_at.is_none());
+    assert_eq!(new.session.id, sid);
+
+    let again = store.rotate_refresh(b"first", b"third", b"x", &sid, NOW + 1).await.unwrap();
+    assert_eq!(again, Rotation::AlreadyRotated);
+    assert!(store.find_refresh(b"third").await.unwrap().is_none());
+
+    store.end_session(&sid, EndReason::Logout, NOW + 2, NOW + 300).await.unwrap();
+    let ended = store.rotate_refresh(b"second", b"fourth", b"x", &sid, NOW + 3).await.unwrap();
+    assert_eq!(ended, Rotation::SessionEnded);
+    // Nothing of the refused rotation stayed.
+    assert!(store.find_refresh(b"second").await.unwrap().unwrap().rotated_at.is_none());
+    assert!(store.find_refresh(b"fourth").await.unwrap().is_none());
+}
+
+async fn concurrent_rotations_of_one_token_produce_exactly_one_successor(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"shared").await;
+    let mut racers = JoinSet::new();
+    for i in 0..20u8 {
+        let (store, sid) = (store.clone(), sid.clone());
+        racers.spawn(async move {
+            let successor = [b's', i];
+            let result =
+                store.rotate_refresh(b"shared", &successor, &[i], &sid, NOW).await.unwrap();
+            (result, successor)
+        });
+    }
+    let results = racers.join_all().await;
+    let winners: Vec<[u8; 2]> =
+        results.iter().filter(|(r, _)| *r == Rotation::Rotated).map(|(_, s)| *s).collect();
+    assert_eq!(winners.len(), 1, "exactly one rotation wins: {results:?}");
+    assert!(
+        results.iter().all(|(r, _)| matches!(r, Rotation::Rotated | Rotation::AlreadyRotated)),
+        "{results:?}"
+    );
+    let old = store.find_refresh(b"shared").await.unwrap().unwrap();
+    assert_eq!(old.successor_hash.as_deref(), Some(&winners[0][..]));
+    for (_, successor) in &results {
+        let exists = store.find_refresh(successor).await.unwrap().is_some();
+        assert_eq!(exists, *successor == winners[0], "only the winner's successor is stored");
+    }
+}
+
+async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
+    let alice = user(&store, "alice").await;
+    let (start, _) = store.revocations_after(0, NOW, 100).await.unwrap();
+    assert!(start.is_empty());
+    let first = session(&store, &alice, NOW, b"t1").await;
+    let second = session(&store, &alice, NOW, b"t2").await;
+    let third = session(&store, &alice, NOW, b"t3").await;
+
+    assert!(store.end_session(&first, EndReason::Logout, NOW, NOW + 300).await.unwrap());
+    assert!(!store.end_session(&first, EndReason::Admin, NOW, NOW + 300).await.unwrap());
+    let (page, cursor) = store.revocations_after(0, NOW, 100).await.unwrap();
+    assert_eq!(page, [(first.clone(), NOW + 300)], "published once");
+    assert!(store.find_session(&first).await.unwrap().unwrap().ended_at == Some(NOW));
+
+    // The rest of the user's sessions; `first` has ended already.
+    assert_eq!(store.end_user_sessions(&alice, EndReason::Admin, NOW, NOW + 60).await.unwrap(), 2);
+    assert_eq!(store.end_user_sessions(&alice, EndReason::Admin, NOW, NOW + 60).await.unwrap(), 0);
+    let (page, next) = store.revocations_after(cursor, NOW, 100).await.unwrap();
+    let ended: HashSet<String> = page.into_iter().map(|(sid, _)| sid).collect();
+    assert_eq!(ended, HashSet::from([second.clone(), third.clone()]));
+    assert!(next > cursor);
+    assert_eq!(store.revocations_after(next, NOW, 100).await.unwrap(), (vec![], next));
+
+    // Pages resume where the last one ended; expired entries are skipped
+    // but still move the cursor.
+    let (one, after_one) = store.revocations_after(0, NOW, 1).await.unwrap();
+    assert_eq!(one, [(first.clone(), NOW + 300)]);
+    assert_eq!(store.revocations_after(after_one, NOW + 100, 100).await.unwrap(), (vec![], next));
+    let (all, _) = read_feed(&store, 0).await;
+    assert_eq!(all[0], first, "ids follow the order of the ends");
+    assert_eq!(all.len(), 3);
+}
+
+async fn a_reader_following_the_cursor_during_concurrent_ends_sees_each_end_once(store: Store) {
+    const ENDS: usize = 40;
+    let alice = user(&store, "alice").await;
+    let mut ids = Vec::new();
+    for i in 0..ENDS {
+        ids.push(session(&store, &alice, NOW, format!("t{i}").as_bytes()).await);
+    }
+    let mut writers = JoinSet::new();
+    for id in ids.clone() {
+        let store = store.clone();
+        writers.spawn(async move {
+            assert!(store.end_session(&id, EndReason::Admin, NOW, NOW + 300).await.unwrap());
+        });
+    }
+    // A reader that keeps following the cursor while the ends commit; if an
+    // id could become visible after a higher one, it would be skipped for good.
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    while !writers.is_empty() {
+        let (page, next) = read_feed(&store, cursor).await;
+        seen.extend(page);
+        cursor = next;
+        if let Some(done) = writers.try_join_next() {
+            done.unwrap();
+        }
+        tokio::task::yield_now().await;
+    }
+    seen.extend(read_feed(&store, cursor).await.0);
+    let missed: Vec<&String> = ids.iter().filter(|id| !seen.contains(id)).collect();
+    assert!(missed.is_empty(), "the reader skipped {} of {ENDS} ends", missed.len());
+    assert_eq!(seen.len(), ENDS, "each end once");
+}
+
+async fn racing_first_starts_insert_exactly_one_signing_key(store: Store) {
+    let mut starts = JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        starts.spawn(async move { store.insert_first_signing_key(&keys::generate(), NOW).await });
+    }
+    for result in starts.join_all().await {
+        result.unwrap();
+    }
+    let current = store.signing_keys(i64::MAX).await.unwrap();
+    assert_eq!(current.len(), 1, "one current key");
+    let kid = current[0].kid.clone();
+    assert_eq!(current[0].seed.as_ref().map(Vec::len), Some(32));
+    assert_eq!(current[0].public.len(), 32);
+
+    store.insert_first_signing_key(&keys::generate(), NOW + 1).await.unwrap();
+    let again = store.signing_keys(i64::MIN).await.unwrap();
+    assert_eq!(again.len(), 1, "a later start adds nothing");
+    assert_eq!(again[0].kid, kid);
+}
+
+async fn key_rotation_retires_the_old_key_and_drops_its_private_half(store: Store) {
+    let first = keys::generate();
+    store.insert_first_signing_key(&first, NOW - 100).await.unwrap();
+    let second = keys::generate();
+    let kid = store.rotate_signing_key(second.clone(), NOW).await.unwrap();
+    assert_eq!(kid, second.kid);
+
+    let ring = store.signing_keys(NOW - 1).await.unwrap();
+    let kids: Vec<&str> = ring.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, [second.kid.as_str(), first.kid.as_str()], "current first");
+    assert_eq!(ring[0].seed.as_deref(), Some(&second.seed[..]));
+    assert!(ring[0].retired_at.is_none());
+    assert_eq!(ring[1].seed, None, "a retired key can never sign again");
+    assert_eq!(ring[1].public, first.public);
+    assert_eq!(ring[1].retired_at, Some(NOW));
+    // Once its tokens can no longer be live, the retired key is not read.
+    let later: Vec<String> =
+        store.signing_keys(NOW).await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(later, [second.kid]);
+}
+
+async fn concurrent_key_rotations_leave_exactly_one_current_key(store: Store) {
+    store.insert_first_signing_key(&keys::generate(), NOW - 100).await.unwrap();
+    let mut rotations = JoinSet::new();
+    for _ in 0..5 {
+        let store = store.clone();
+        rotations.spawn(async move { store.rotate_signing_key(keys::generate(), NOW).await });
+    }
+    let new_kids: HashSet<String> =
+        rotations.join_all().await.into_iter().map(Result::unwrap).collect();
+    let all = store.signing_keys(i64::MIN).await.unwrap();
+    assert_eq!(all.len(), 6);
+    let current: Vec<_> = all.iter().filter(|k| k.retired_at.is_none()).collect();
+    assert_eq!(current.len(), 1, "exactly one current key");
+    assert!(new_kids.contains(&current[0].kid));
+    assert!(all.iter().filter(|k| k.retired_at.is_some()).all(|k| k.seed.is_none()));
+}
+
+async fn failures_are_counted_per_key_and_windows_start_over(store: Store) {
+    const WINDOW: i64 = 900;
+    let fresh = store.failure_count("user:alice").await.unwrap();
+    assert_eq!((fresh.failures, fresh.window_start), (0, 0));
+    for i in 0..3 {
+        store.record_failure(&["user:alice", "ip:203.0.113.7"], NOW + i, WINDOW).await.unwrap();
+    }
+    let user = store.failure_count("user:alice").await.unwrap();
+    assert_eq!((user.failures, user.window_start), (3, NOW));
+    assert_eq!(store.failure_count("ip:203.0.113.7").await.unwrap().failures, 3);
+
+    // The window has ended: counting starts over from this failure.
+    store.record_failure(&["user:alice"], NOW + WINDOW, WINDOW).await.unwrap();
+    let user = store.failure_count("user:alice").await.unwrap();
+    assert_eq!((user.failures, user.window_start), (1, NOW + WINDOW));
+
+    store.clear_failures("user:alice").await.unwrap();
+    assert_eq!(store.failure_count("user:alice").await.unwrap().failures, 0);
+    assert_eq!(store.failure_count("ip:203.0.113.7").await.unwrap().failures, 3, "IP kept");
+}
+
+async fn concurrent_failures_are_all_counted(store: Store) {
+    let mut attempts = JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        attempts.spawn(async move { store.record_failure(&["user:x", "ip:y"], NOW, 900).await });
+    }
+    for result in attempts.join_all().await {
+        result.unwrap();
+    }
+    assert_eq!(store.failure_count("user:x").await.unwrap().failures, 20);
+    assert_eq!(store.failure_count("ip:y").await.unwrap().failures, 20);
+}
+
+async fn prune_deletes_only_what_can_no_longer_matter(store: Store) {
+    let alice = user(&store, "alice").await;
+    let live = session(&store, &alice, NOW, b"live").await;
+    let ended_long_ago = session(&store, &alice, NOW - 10_000, b"old").await;
+    store.end_session(&ended_long_ago, EndReason::Logout, NOW - 9_000, NOW - 8_000).await.unwrap();
+    let ended_recently = session(&store, &alice, NOW - 100, b"recent").await;
+    store.end_session(&ended_recently, EndReason::Logout, NOW - 50, NOW + 250).await.unwrap();
+    store.record_failure(&["user:stale"], NOW - 2_000, 900).await.unwrap();
+    store.record_failure(&["user:fresh"], NOW - 100, 900).await.unwrap();
+
+    store.prune(NOW, NOW - 1_000, 900).await.unwrap();
+    assert!(store.find_session(&ended_long_ago).await.unwrap().is_none());
+    assert!(store.find_refresh(b"old").await.unwrap().is_none(), "its tokens went with it");
+    assert!(store.find_session(&ended_recently).await.unwrap().is_some());
+    assert!(store.find_session(&live).await.unwrap().is_some());
+    assert!(store.find_refresh(b"live").await.unwrap().is_some());
+    assert_eq!(read_feed(&store, 0).await.0, [ended_recently], "expired revocations go");
+    assert_eq!(store.failure_count("user:stale").await.unwrap().failures, 0);
+    assert_eq!(store.failure_count("user:fresh").await.unwrap().failures, 1);
+}

@@ -1,0 +1,396 @@
+//! `cloakroom-bench`: the load driver behind `just bench`.
+//!
+//! It starts release builds of both servers as child processes on ports the
+//! kernel picks on 127.0.0.1, each stack on a fresh database, runs the
+//! benchmarks of `scenarios` (bounded in count and time), stops the servers
+//! and writes BENCHMARKS.md, adding criterion's micro-benchmark estimates
+//! (`cargo bench -p frontend`, run by `just bench` first).
+//!
+//! The frontend must be built with `--features bench` for the naïve
+//! baseline; the driver checks that before it measures anything.
+
+mod flows;
+mod http;
+mod load;
+mod report;
+mod scenarios;
+mod servers;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use clap::Parser;
+use http::{Conn, Error, Req};
+use scenarios::Scale;
+use servers::{Env, Server};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks Cloakroom's release builds and writes BENCHMARKS.md")]
+struct Args {
+    /// Folder holding the release `auth-api` and `frontend` binaries.
+    #[arg(long)]
+    bin_dir: PathBuf,
+    /// Where criterion wrote its estimates (`$CARGO_TARGET_DIR/criterion`).
+    #[arg(long)]
+    criterion_dir: PathBuf,
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// The command to record in the report.
+    #[arg(long, default_value = "just bench")]
+    command: String,
+    /// A smoke run: fewer rounds, users and trials (the report says so).
+    #[arg(long)]
+    quick: bool,
+    /// An admin URL of a throwaway PostgreSQL server, for the PostgreSQL rows
+    /// (`scripts/pg.sh` sets it).
+    #[arg(long, env = "TEST_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Instead of benchmarking: load one page for `--seconds` (signed in with
+    /// `--signed-in`) and print the frontend's pid, for `perf record -p`.
+    #[arg(long, value_name = "PATH")]
+    profile_page: Option<String>,
+    #[arg(long, requires = "profile_page")]
+    signed_in: bool,
+    /// Instead of benchmarking: refresh grants at the auth-api alone for
+    /// `--seconds`, printing the auth-api's pid, for `perf record -p`.
+    #[arg(long, conflicts_with = "profile_page")]
+    profile_grants: bool,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+}
+
+/// Access-token lifetime of the short-token stack (benchmarks 3 and 4).
+const SHORT_TTL: i64 = 20;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = Args::parse();
+    let dir = match tempfile::Builder::new().prefix("cloakroom-bench-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("bench: no temporary folder: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = run(args, dir.path()).await {
+        // Keep the servers' logs for whoever reads this.
+        eprintln!("bench: {e}\nbench: the servers' logs are in {}", dir.keep().display());
+        std::process::exit(1);
+    }
+}
+
+fn step(what: &str) {
+    eprintln!("bench: {what}");
+}
+
+async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
+    let scale = if args.quick { Scale::quick() } else { Scale::full() };
+    let workspace = std::env::current_dir()?;
+    let env = Arc::new(Env::new(args.bin_dir.clone(), workspace, dir.to_owned()));
+    let machine = report::Machine::read();
+    if let Some(path) = &args.profile_page {
+        return profile_page(&env, dir, path, args.signed_in, args.seconds).await;
+    }
+    if args.profile_grants {
+        let db = format!("sqlite://{}/p.db", dir.display());
+        env.add_user(&db).await?;
+        let auth = env.start_auth_api("auth-p", &db, 300).await?;
+        eprintln!("bench: auth-api pid {} under load", auth.pid().unwrap_or(0));
+        let scale = Scale { rounds: 1, measure: Duration::from_secs(args.seconds), ..scale };
+        let g = scenarios::refresh_grants("profile".into(), &[auth.addr], &env, scale).await?;
+        eprintln!(
+            "bench: grants: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            g.throughput().median,
+            g.p50().median,
+            g.p99().median
+        );
+        auth.stop().await;
+        return Ok(());
+    }
+
+    step("timing one argon2id hash (machine otherwise idle)");
+    let hash = scenarios::time_one_hash(10).await?;
+    let parallel_hashes = scenarios::parallel_hash_rate(machine.cores, 10).await?;
+
+    // ---- stack A: default token lifetime ----
+    let db_a = format!("sqlite://{}/a.db", dir.display());
+    env.add_user(&db_a).await?;
+    let auth_a = env.start_auth_api("auth-a", &db_a, 300).await?;
+    let front_a = env.start_frontend("front-a", &auth_a).await?;
+    let with_baseline = baseline_available(&front_a, &env).await?;
+    if !with_baseline {
+        return Err("the frontend was built without `--features bench`; run `just bench`".into());
+    }
+
+    step("1, 9: protected vs public vs naïve pages");
+    let pages = scenarios::pages(front_a.addr, &env, scale, with_baseline).await?;
+    step("2: auth-api calls per 1,000 protected views");
+    let calls = scenarios::calls_per_views(front_a.addr, auth_a.addr, &env).await?;
+    step("7: revocation latency");
+    let revocation =
+        scenarios::revocation_latency(front_a.addr, auth_a.addr, &env, scale.trials).await?;
+    step("6: refresh grants, SQLite");
+    let mut grants = vec![
+        scenarios::refresh_grants("SQLite, 1 instance".into(), &[auth_a.addr], &env, scale).await?,
+    ];
+    front_a.stop().await;
+    auth_a.stop().await;
+
+    // ---- stack B: short-lived access tokens ----
+    let db_b = format!("sqlite://{}/b.db", dir.display());
+    env.add_user(&db_b).await?;
+    let auth_b = env.start_auth_api("auth-b", &db_b, SHORT_TTL).await?;
+    let front_b = env.start_frontend("front-b", &auth_b).await?;
+    let storm_trials = if args.quick { 2 } else { 5 };
+    let (storm_cookies, _) = scenarios::sign_in_many(front_b.addr, &env, storm_trials, 1).await?;
+    let storm_expires = tokio::time::Instant::now() + Duration::from_secs(SHORT_TTL as u64 + 1);
+
+    step("5: login throughput");
+    let concurrency = 2 * machine.cores;
+    let (cookies, elapsed) =
+        scenarios::sign_in_many(front_b.addr, &env, scale.users, concurrency).await?;
+    let logins = scenarios::Logins {
+        count: cookies.len(),
+        concurrency,
+        elapsed,
+        hash,
+        cores: machine.cores,
+        parallel_hashes,
+    };
+    step("4: many users");
+    let crowd_time = if args.quick { Duration::from_secs(5) } else { Duration::from_secs(30) };
+    let crowds =
+        scenarios::many_users(front_b.addr, auth_b.addr, cookies, SHORT_TTL, crowd_time).await?;
+    step("3: refresh storm (once the storm sessions' access tokens have expired)");
+    tokio::time::sleep_until(storm_expires).await;
+    let storm = scenarios::refresh_storm(front_b.addr, auth_b.addr, storm_cookies).await?;
+    front_b.stop().await;
+    auth_b.stop().await;
+
+    // ---- PostgreSQL: refresh grants with one and two auth-api instances ----
+    let postgres_note = match &args.postgres_url {
+        Some(admin) => {
+            step("6: refresh grants, PostgreSQL");
+            let db = postgres::create_database(admin).await?;
+            env.add_user(&db.url).await?;
+            let one = env.start_auth_api("auth-pg-1", &db.url, 300).await?;
+            grants.push(
+                scenarios::refresh_grants(
+                    "PostgreSQL, 1 instance".into(),
+                    &[one.addr],
+                    &env,
+                    scale,
+                )
+                .await?,
+            );
+            let two = env.start_auth_api("auth-pg-2", &db.url, 300).await?;
+            grants.push(
+                scenarios::refresh_grants(
+                    "PostgreSQL, 2 instances (clients alternate)".into(),
+                    &[one.addr, two.addr],
+                    &env,
+                    scale,
+                )
+                .await?,
+            );
+            stop_all(vec![one, two]).await;
+            db.drop_database().await;
+            Some(format!(
+                "PostgreSQL: a throwaway local server from `scripts/pg.sh` (initdb defaults, \
+                 `fsync=off`), on the same machine. {}",
+                postgres::server_version(admin).await.unwrap_or_default()
+            ))
+        }
+        None => Some(
+            "PostgreSQL rows missing: PostgreSQL is not installed here (`scripts/pg.sh` found no \
+             server binaries)."
+                .to_owned(),
+        ),
+    };
+
+    let micro = [
+        ("cookie/seal", "seal the session cookie (AES-256-GCM)"),
+        ("cookie/open", "open it from the `Cookie` header"),
+        ("verify/cold", "verify an access token: EdDSA signature and claims"),
+        ("verify/cached", "verify a token this process verified before"),
+        ("guard/fast_path", "the guard's whole decision: cookie, revocations, token"),
+    ]
+    .into_iter()
+    .filter_map(|(id, what)| report::read_micro(&args.criterion_dir, id, what))
+    .collect::<Vec<_>>();
+    if micro.len() != 5 {
+        return Err(format!(
+            "criterion estimates missing under {}: run `cargo bench -p frontend --bench session` first",
+            args.criterion_dir.display()
+        )
+        .into());
+    }
+
+    let report = report::Report {
+        date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        commit: commit(),
+        command: args.command.clone(),
+        machine,
+        scale_note: if args.quick {
+            "`--quick`: a smoke run with fewer rounds, users and trials; not for comparison".into()
+        } else {
+            format!(
+                "{} rounds of {} s (+{} s warm-up) per page variant; {} users; {} revocation trials",
+                scale.rounds,
+                scale.measure.as_secs_f64(),
+                scale.warmup.as_secs_f64(),
+                scale.users,
+                scale.trials
+            )
+        },
+        pages,
+        calls,
+        storm,
+        crowds,
+        logins,
+        grants,
+        postgres_note,
+        revocation,
+        micro,
+    };
+    std::fs::write(&args.out, report.render())?;
+    step(&format!("wrote {}", args.out.display()));
+    Ok(())
+}
+
+/// Loads one page with the benchmark's 32 connections, for a profiler.
+async fn profile_page(
+    env: &Arc<Env>,
+    dir: &std::path::Path,
+    path: &str,
+    signed_in: bool,
+    seconds: u64,
+) -> Result<(), Error> {
+    let db = format!("sqlite://{}/p.db", dir.display());
+    env.add_user(&db).await?;
+    let auth = env.start_auth_api("auth-p", &db, 300).await?;
+    let front = env.start_frontend("front-p", &auth).await?;
+    let path: &'static str = Box::leak(path.to_owned().into_boxed_str());
+    let stats = scenarios::load_page(
+        front.addr,
+        env,
+        path,
+        signed_in,
+        Duration::from_secs(seconds),
+        || {
+            eprintln!("bench: frontend pid {} under load", front.pid().unwrap_or(0));
+        },
+    )
+    .await?;
+    eprintln!(
+        "bench: {path}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        stats.throughput(),
+        stats.p50(),
+        stats.p99(),
+        stats.errors
+    );
+    front.stop().await;
+    auth.stop().await;
+    Ok(())
+}
+
+/// True if the frontend honours `X-Bench-Mode` (built with the feature):
+/// a page view then swaps the refresh token, so the cookie changes.
+async fn baseline_available(front: &Server, env: &Env) -> Result<bool, Error> {
+    let mut conn = Conn::open(front.addr).await?;
+    let cookie = flows::sign_in(&mut conn, front.addr, env).await?;
+    let headers = [("x-bench-mode", "naive".to_owned())];
+    let resp = conn.send(Req::get("/profile").cookie(Some(&cookie)).headers(&headers)).await?;
+    Ok(resp.status == 200 && resp.set_cookie.is_some())
+}
+
+async fn stop_all(servers: Vec<Server>) {
+    for s in servers {
+        s.stop().await;
+    }
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn commit() -> String {
+    let head = command_output("git", &["rev-parse", "--short=12", "HEAD"]);
+    let dirty =
+        !command_output("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    if dirty { format!("{head} + uncommitted changes") } else { head }
+}
+
+mod postgres {
+    //! A database of its own on the throwaway server, dropped afterwards.
+
+    use sqlx::{Connection, Executor, PgConnection};
+
+    use crate::http::Error;
+
+    pub struct Database {
+        admin: String,
+        name: String,
+        pub url: String,
+    }
+
+    pub async fn create_database(admin: &str) -> Result<Database, Error> {
+        let name = format!("cloakroom_bench_{}", hex(&crate::servers::random::<6>()));
+        let mut conn = PgConnection::connect(admin).await?;
+        conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        let url = with_database(admin, &name);
+        Ok(Database { admin: admin.to_owned(), name, url })
+    }
+
+    impl Database {
+        pub async fn drop_database(self) {
+            if let Ok(mut conn) = PgConnection::connect(&self.admin).await {
+                let _ = conn
+                    .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+                    .await;
+            }
+        }
+    }
+
+    pub async fn server_version(admin: &str) -> Result<String, Error> {
+        let mut conn = PgConnection::connect(admin).await?;
+        let (v,): (String,) = sqlx::query_as("SELECT version()").fetch_one(&mut conn).await?;
+        Ok(v.split(" on ").next().unwrap_or(&v).to_owned() + ".")
+    }
+
+    /// The admin URL with its database replaced.
+    fn with_database(admin: &str, name: &str) -> String {
+        let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+        let mut url = format!("{}/{name}", &base[..path_start]);
+        if let Some(q) = query {
+            url = format!("{url}?{q}");
+        }
+        url
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn swaps_the_database_in_the_url() {
+            assert_eq!(
+                super::with_database("postgres://postgres@127.0.0.1:5433/postgres", "x"),
+                "postgres://postgres@127.0.0.1:5433/x"
+            );
+            assert_eq!(
+                super::with_database("postgres://u@h:1/db?host=/tmp/s", "x"),
+                "postgres://u@h:1/x?host=/tmp/s"
+            );
+            assert_eq!(super::with_database("postgres://h:1", "x"), "postgres://h:1/x");
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! The benchmarks of issue #6, one function each. Each returns its figures;
+//! `report` turns them into BENCHMARKS.md. Counts and durations are fixed
+//! (scaled by `Scale`) so a run is bounded.
+
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    flows::{self, Counters},
+    http::{Conn, Error, Req, next_cookie},
+    load::{self, Client, Outcome, Spread, Stats},
+    servers::Env,
+};
+
+/// How long and how often; `--quick` divides everything for a smoke run.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    pub rounds: usize,
+    pub warmup: Duration,
+    pub measure: Duration,
+    pub users: usize,
+    pub trials: usize,
+}
+
+impl Scale {
+    pub fn full() -> Self {
+        Self {
+            rounds: 5,
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs(3),
+            users: 1000,
+            trials: 100,
+        }
+    }
+
+    pub fn quick() -> Self {
+        Self {
+            rounds: 2,
+            warmup: Duration::from_millis(300),
+            measure: Duration::from_secs(1),
+            users: 100,
+            trials: 20,
+        }
+    }
+}
+
+pub const CONNECTIONS: usize = 32;
+
+/// Sign-ins through the frontend, `concurrency` at a time; the cookies and
+/// the wall-clock time it took.
+pub async fn sign_in_many(
+    frontend: SocketAddr,
+    env: &Arc<Env>,
+    count: usize,
+    concurrency: usize,
+) -> Result<(Vec<String>, Duration), Error> {
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.min(count) {
+        let (env, next) = (env.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(frontend).await?;
+            let mut cookies = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                cookies.push(flows::sign_in(&mut conn, frontend, &env).await?);
+            }
+            Ok::<_, Error>(cookies)
+        }));
+    }
+    let mut cookies = Vec::with_capacity(count);
+    for task in tasks {
+        cookies.extend(task.await??);
+    }
+    Ok((cookies, started.elapsed()))
+}
+
+// ---- 1 and 9: protected page vs public page vs the naïve baseline ----------
+
+/// A browser viewing one page over and over, carrying its cookie along.
+struct PageViewer {
+    addr: SocketAddr,
+    path: &'static str,
+    cookie: Option<String>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Client for PageViewer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn step(&mut self, conn: &mut Conn) -> Result<Outcome, Error> {
+        let resp = conn
+            .send(Req::get(self.path).cookie(self.cookie.as_deref()).headers(&self.headers))
+            .await?;
+        let tagged = resp.set_cookie.is_some();
+        self.cookie = next_cookie(self.cookie.take(), &resp);
+        Ok(Outcome { ok: resp.status == 200, tagged })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub body_bytes: usize,
+    pub runs: Vec<Stats>,
+}
+
+impl Variant {
+    pub fn throughput(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::throughput).collect::<Vec<_>>())
+    }
+    pub fn p99(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::p99).collect::<Vec<_>>())
+    }
+    pub fn p50(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::p50).collect::<Vec<_>>())
+    }
+    pub fn errors(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+    /// Per-round ratio of `self` to `base` (rounds ran side by side).
+    pub fn ratio(&self, base: &Variant, f: impl Fn(&Stats) -> f64) -> Spread {
+        let ratios: Vec<f64> = self.runs.iter().zip(&base.runs).map(|(a, b)| f(a) / f(b)).collect();
+        Spread::of(&ratios)
+    }
+}
+
+pub struct Pages {
+    pub public: Variant,
+    pub protected: Variant,
+    pub home: Variant,
+    pub naive: Option<Variant>,
+}
+
+pub async fn pages(
+    frontend: SocketAddr,
+    env: &Arc<Env>,
+    scale: Scale,
+    with_baseline: bool,
+) -> Result<Pages, Error> {
+    let (cookies, _) = sign_in_many(frontend, env, CONNECTIONS, 4).await?;
+    let (naive_cookies, _) = if with_baseline {
+        sign_in_many(frontend, env, CONNECTIONS, 4).await?
+    } else {
+        (Vec::new(), Duration::ZERO)
+    };
+    let size = |path: &'static str, cookie: Option<String>| async move {
+        let mut conn = Conn::open(frontend).await?;
+        let resp = conn.send(Req::get(path).cookie(cookie.as_deref())).await?;
+        if resp.status != 200 {
+            return Err::<usize, Error>(format!("GET {path} answered {}", resp.status).into());
+        }
+        Ok(resp.body.len())
+    };
+    let twin = [("x-bench-mode", "public-twin".to_owned())];
+    let naive = [("x-bench-mode", "naive".to_owned())];
+    let twin_size = {
+        let mut conn = Conn::open(frontend).await?;
+        let resp = conn.send(Req::get("/profile").headers(&twin)).await?;
+        if resp.status != 200 {
+            return Err(format!("the public twin of /profile answered {}", resp.status).into());
+        }
+        resp.body.len()
+    };
+    let mut variants = vec![
+        Variant {
+            name: "public",
+            what: "`GET /profile` as a public page: the same template for a fixed user, no session work (bench-only twin)",
+            body_bytes: twin_size,
+            runs: vec![],
+        },
+        Variant {
+            name: "protected",
+            what: "`GET /profile`, signed in: cookie, revocations, token (guard fast path)",
+            body_bytes: size("/profile", Some(cookies[0].clone())).await?,
+            runs: vec![],
+        },
+        Variant {
+            name: "home",
+            what: "`GET /`, signed out (no cookie): the real public home page, for scale",
+            body_bytes: size("/", None).await?,
+            runs: vec![],
+        },
+    ];
+    if with_baseline {
+        variants.push(Variant {
+            name: "naive",
+            what: "`GET /profile`, naïve baseline: refresh-token swap at the auth-api on every view",
+            body_bytes: variants[1].body_bytes,
+            runs: vec![],
+        });
+    }
+    let mut cookie_sets = [Vec::new(), cookies, Vec::new(), naive_cookies];
+    for round in 0..scale.rounds {
+        // Rotate the order each round so no variant always runs first (or
+        // always right after the baseline's writes).
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let (path, cookies, headers): (_, Vec<Option<String>>, &[(&'static str, String)]) =
+                match variants[i].name {
+                    "public" => ("/profile", vec![None; CONNECTIONS], &twin),
+                    "protected" => {
+                        ("/profile", cookie_sets[1].iter().cloned().map(Some).collect(), &[])
+                    }
+                    "home" => ("/", vec![None; CONNECTIONS], &[]),
+                    _ => ("/profile", cookie_sets[3].iter().cloned().map(Some).collect(), &naive),
+                };
+            let clients = cookies
+                .into_iter()
+                .map(|cookie| PageViewer {
+                    addr: frontend,
+                    path,
+                    cookie,
+                    headers: headers.to_vec(),
+                })
+                .collect();
+            let (run, clients) = load::run(clients, scale.warmup, scale.measure).await?;
+            if matches!(variants[i].name, "protected" | "naive") {
+                cookie_sets[i] = clients.into_iter().filter_map(|c| c.cookie).collect();
+                if cookie_sets[i].len() != CONNECTIONS {
+                    return Err(format!("{} lost sessions during the run", variants[i].name).into());
+                }
+            }
+            variants[i].runs.push(run.all);
+        }
+    }
+    let naive = if with_baseline { variants.pop() } else { None };
+    let home = variants.pop().expect("three variants");
+    let protected = variants.pop().expect("three variants");
+    let public = variants.pop().expect("three variants");
+    Ok(Pages { public, protected, home, naive })
+}
+
+/// One page, `CONNECTIONS` clients, for a profiler (`--profile-page`).
+pub async fn load_page(
+    frontend: SocketAddr,
+    env: &Arc<Env>,
+    path: &'static str,
+    signed_in: bool,
+    duration: Duration,
+    started: impl FnOnce(),
+) -> Result<Stats, Error> {
+    let cookies: Vec<Option<String>> = if signed_in {
+        sign_in_many(frontend, env, CONNECTIONS, 4).await?.0.into_iter().map(Some).collect()
+    } else {
+        vec![None; CONNECTIONS]
+    };
+    let clients = cookies
+        .into_iter()
+        .map(|cookie| PageViewer { addr: frontend, path, cookie, headers: vec![] })
+        .collect();
+    started();
+    Ok(load::run(clients, Duration::from_secs(1), duration).await?.0.all)
+}
+
+// ---- 2: auth-api calls per 1,000 protected page views ----------------------
+
+pub struct Calls {
+    pub sign_in: Counters,
+    pub views: u64,
+    pub during_views: Counters,
+    pub cookie_changes: u64,
+}
+
+pub async fn calls_per_views(
+    frontend: SocketAddr,
+    auth_api: SocketAddr,
+    env: &Arc<Env>,
+) -> Result<Calls, Error> {
+    const VIEWS: u64 = 1000;
+    const PARALLEL: u64 = 8;
+    let before = flows::counters(auth_api).await?;
+    let mut conn = Conn::open(frontend).await?;
+    let cookie = flows::sign_in(&mut conn, frontend, env).await?;
+    let signed_in = flows::counters(auth_api).await?;
+    let mut tasks = Vec::new();
+    for _ in 0..PARALLEL {
+        let cookie = cookie.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(frontend).await?;
+            let mut changes = 0;
+            for _ in 0..VIEWS / PARALLEL {
+                let resp = conn.send(Req::get("/profile").cookie(Some(&cookie))).await?;
+                if resp.status != 200 {
+                    return Err::<u64, Error>(format!("/profile answered {}", resp.status).into());
+                }
+                changes += u64::from(resp.set_cookie.is_some());
+            }
+            Ok(changes)
+        }));
+    }
+    let mut cookie_changes = 0;
+    for task in tasks {
+        cookie_changes += task.await??;
+    }
+    let after = flows::counters(auth_api).await?;
+    Ok(Calls {
+        sign_in: signed_in - before,
+        views: VIEWS,
+        during_views: after - signed_in,
+        cookie_changes,
+    })
+}
+
+// ---- 3: refresh storm -----------------------------------------------------
+
+#[derive(Debug, Default)]
+pub struct Storm {
+    pub trials: usize,
+    pub requests_per_trial: usize,
+    /// Token calls per trial.
+    pub token_calls: Vec<u64>,
+    pub ok: u64,
+    pub not_ok: u64,
+    pub sign_outs: u64,
+    pub alive_after: u64,
+}
+
+/// 50 requests at once, all carrying the same cookie whose access token has
+/// expired: one swap at the auth-api should serve all of them.
+pub async fn refresh_storm(
+    frontend: SocketAddr,
+    auth_api: SocketAddr,
+    cookies: Vec<String>,
+) -> Result<Storm, Error> {
+    const REQUESTS: usize = 50;
+    let mut storm =
+        Storm { trials: cookies.len(), requests_per_trial: REQUESTS, ..Storm::default() };
+    for cookie in cookies {
+        let mut conns = Vec::with_capacity(REQUESTS);
+        for _ in 0..REQUESTS {
+            conns.push(Conn::open(frontend).await?);
+        }
+        let before = flows::counters(auth_api).await?;
+        let barrier = Arc::new(tokio::sync::Barrier::new(REQUESTS));
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .map(|mut conn| {
+                let (cookie, barrier) = (cookie.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    conn.send(Req::get("/profile").cookie(Some(&cookie))).await
+                })
+            })
+            .collect();
+        let mut fresh = None;
+        for task in tasks {
+            let resp = task.await??;
+            if resp.status == 200 {
+                storm.ok += 1;
+            } else {
+                storm.not_ok += 1;
+            }
+            let signed_out = resp.status == 303
+                || resp.set_cookie.as_deref().is_some_and(crate::http::is_cleared);
+            storm.sign_outs += u64::from(signed_out);
+            if let Some(c) = resp.set_cookie.filter(|c| !crate::http::is_cleared(c)) {
+                fresh = Some(c);
+            }
+        }
+        storm.token_calls.push((flows::counters(auth_api).await? - before).token);
+        // The session must still work with the cookie the storm handed out.
+        if let Some(cookie) = fresh {
+            let mut conn = Conn::open(frontend).await?;
+            let resp = conn.send(Req::get("/profile").cookie(Some(&cookie))).await?;
+            storm.alive_after += u64::from(resp.status == 200);
+        }
+    }
+    Ok(storm)
+}
+
+// ---- 4 and 5: many users with short-lived access tokens; login throughput --
+
+/// One of the 32 connections, cycling through its share of the sessions.
+struct Crowd {
+    addr: SocketAddr,
+    cookies: Vec<String>,
+    next: usize,
+}
+
+impl Client for Crowd {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn step(&mut self, conn: &mut Conn) -> Result<Outcome, Error> {
+        let i = self.next % self.cookies.len();
+        self.next += 1;
+        let resp = conn.send(Req::get("/profile").cookie(Some(&self.cookies[i]))).await?;
+        let tagged = resp.set_cookie.is_some();
+        match next_cookie(Some(self.cookies[i].clone()), &resp) {
+            Some(c) => self.cookies[i] = c,
+            None => return Err("a session was signed out".into()),
+        }
+        Ok(Outcome { ok: resp.status == 200, tagged })
+    }
+}
+
+pub struct Crowds {
+    pub sessions: usize,
+    pub access_ttl: i64,
+    pub run: load::Run,
+    pub token_calls: u64,
+    pub elapsed: f64,
+}
+
+pub async fn many_users(
+    frontend: SocketAddr,
+    auth_api: SocketAddr,
+    cookies: Vec<String>,
+    access_ttl: i64,
+    duration: Duration,
+) -> Result<Crowds, Error> {
+    let sessions = cookies.len();
+    let mut shares: Vec<Vec<String>> = vec![Vec::new(); CONNECTIONS];
+    for (i, c) in cookies.into_iter().enumerate() {
+        shares[i % CONNECTIONS].push(c);
+    }
+    let clients: Vec<Crowd> = shares
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|cookies| Crowd { addr: frontend, cookies, next: 0 })
+        .collect();
+    let before = flows::counters(auth_api).await?;
+    let started = Instant::now();
+    let (run, _) = load::run(clients, Duration::from_secs(1), duration).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let token_calls = (flows::counters(auth_api).await? - before).token;
+    Ok(Crowds { sessions, access_ttl, run, token_calls, elapsed })
+}
+
+pub struct Logins {
+    pub count: usize,
+    pub concurrency: usize,
+    pub elapsed: Duration,
+    pub hash: Spread,
+    pub cores: usize,
+    /// Hashes per second with every core hashing at once (no server at all):
+    /// what the machine can really do, e.g. when its "cores" share a physical core.
+    pub parallel_hashes: f64,
+}
+
+impl Logins {
+    pub fn throughput(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64()
+    }
+    /// Logins per second if every core did nothing but argon2.
+    pub fn bound(&self) -> f64 {
+        self.cores as f64 / (self.hash.median / 1000.0)
+    }
+}
+
+/// `cores` hashes at a time, `rounds` times: hashes per second.
+pub async fn parallel_hash_rate(cores: usize, rounds: usize) -> Result<f64, Error> {
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let batch: Vec<_> = (0..cores)
+            .map(|_| {
+                tokio::spawn(async {
+                    let password =
+                        auth_api::domain::Password::parse("bench password, timed".to_owned())
+                            .map_err(|e| e.to_string())?;
+                    auth_api::passwords::Passwords::hash(password).await.map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for task in batch {
+            task.await??;
+        }
+    }
+    Ok((cores * rounds) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// One argon2id hash with the auth-api's own parameters, timed (ms).
+pub async fn time_one_hash(samples: usize) -> Result<Spread, Error> {
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let password = auth_api::domain::Password::parse("bench password, timed".to_owned())
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        auth_api::passwords::Passwords::hash(password).await.map_err(|e| e.to_string())?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(Spread::of(&times))
+}
+
+// ---- 6: the refresh grant at the auth-api alone -----------------------------
+
+/// A client of the auth-api rotating its own session's refresh token.
+struct Rotator {
+    addr: SocketAddr,
+    env: Arc<Env>,
+    refresh_token: String,
+}
+
+impl Client for Rotator {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn step(&mut self, conn: &mut Conn) -> Result<Outcome, Error> {
+        let tokens = flows::refresh_grant(conn, &self.env, &self.refresh_token).await?;
+        self.refresh_token = tokens.refresh_token;
+        Ok(Outcome { ok: true, tagged: false })
+    }
+}
+
+pub struct Grants {
+    pub label: String,
+    pub runs: Vec<Stats>,
+}
+
+impl Grants {
+    pub fn throughput(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::throughput).collect::<Vec<_>>())
+    }
+    pub fn p50(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::p50).collect::<Vec<_>>())
+    }
+    pub fn p99(&self) -> Spread {
+        Spread::of(&self.runs.iter().map(Stats::p99).collect::<Vec<_>>())
+    }
+    pub fn errors(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+}
+
+/// 32 clients, spread evenly over `instances`, each rotating its own token.
+pub async fn refresh_grants(
+    label: String,
+    instances: &[SocketAddr],
+    env: &Arc<Env>,
+    scale: Scale,
+) -> Result<Grants, Error> {
+    let mut clients = Vec::with_capacity(CONNECTIONS);
+    let mut conn = Conn::open(instances[0]).await?;
+    for i in 0..CONNECTIONS {
+        let tokens = flows::password_grant(&mut conn, env).await?;
+        clients.push(Rotator {
+            addr: instances[i % instances.len()],
+            env: env.clone(),
+            refresh_token: tokens.refresh_token,
+        });
+    }
+    let mut runs = Vec::new();
+    for _ in 0..scale.rounds.min(3) {
+        let (run, back) = load::run(clients, scale.warmup, scale.measure).await?;
+        clients = back;
+        runs.push(run.all);
+    }
+    Ok(Grants { label, runs })
+}
+
+// ---- 7: revocation latency --------------------------------------------------
+
+pub struct Revocation {
+    /// Milliseconds from sending the end to the frontend's first refusal.
+    pub latencies: Stats,
+    pub refused_late: u64,
+}
+
+pub async fn revocation_latency(
+    frontend: SocketAddr,
+    auth_api: SocketAddr,
+    env: &Arc<Env>,
+    trials: usize,
+) -> Result<Revocation, Error> {
+    let mut front = Conn::open(frontend).await?;
+    let mut auth = Conn::open(auth_api).await?;
+    let mut latencies = Vec::with_capacity(trials);
+    let mut refused_late = 0;
+    let mut actor = flows::password_grant(&mut auth, env).await?;
+    let mut actor_since = Instant::now();
+    for _ in 0..trials {
+        if actor_since.elapsed() > Duration::from_secs(60) {
+            actor = flows::refresh_grant(&mut auth, env, &actor.refresh_token).await?;
+            actor_since = Instant::now();
+        }
+        let cookie = flows::sign_in(&mut front, frontend, env).await?;
+        let profile = front.send(Req::get("/profile").cookie(Some(&cookie))).await?;
+        let sid = flows::session_id_on_profile(&String::from_utf8_lossy(&profile.body))
+            .ok_or("no session id on /profile")?;
+        let started = Instant::now();
+        flows::end_session(&mut auth, &actor.access_token, &sid).await?;
+        loop {
+            let resp = front.send(Req::get("/profile").cookie(Some(&cookie))).await?;
+            if resp.status == 303 {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(5) {
+                refused_late += 1;
+                break;
+            }
+        }
+        latencies.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+    Ok(Revocation { latencies: Stats::from_latencies(latencies, 0, 0.0), refused_late })
+}
