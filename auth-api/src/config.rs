@@ -26,8 +26,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
+    /// May carry a password (`postgres://user:password@…`): see `Debug` below.
     pub database_url: String,
     /// `host:port`; port 0 binds an ephemeral port (read it from `Application::port`).
     pub addr: String,
@@ -40,6 +41,23 @@ pub struct Settings {
     pub session_absolute_ttl: i64,
     pub refresh_reuse_grace: i64,
     pub throttle: ThrottleSettings,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &crate::store::redacted_url(&self.database_url))
+            .field("addr", &self.addr)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("session_idle_ttl", &self.session_idle_ttl)
+            .field("session_absolute_ttl", &self.session_absolute_ttl)
+            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
+            .field("throttle", &self.throttle)
+            .finish()
+    }
 }
 
 /// Login throttling: failures counted per username and per client IP inside
@@ -112,5 +130,34 @@ impl Settings {
             return Err(ConfigError::AbsoluteShorterThanIdle);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_database_password_and_the_client_secret() {
+        let settings = Settings {
+            database_url: "postgres://cloakroom:hunter2-db@db.internal/cloakroom".into(),
+            addr: "127.0.0.1:0".into(),
+            issuer: "http://issuer".into(),
+            client_id: "frontend".into(),
+            client_secret: Secret::new("client-secret-0123456789"),
+            access_token_ttl: 300,
+            session_idle_ttl: 3600,
+            session_absolute_ttl: 86400,
+            refresh_reuse_grace: 10,
+            throttle: ThrottleSettings {
+                max_failures_per_user: 5,
+                max_failures_per_ip: 50,
+                window: 900,
+            },
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2-db"), "{shown}");
+        assert!(!shown.contains("client-secret-0123456789"), "{shown}");
+        assert!(shown.contains("db.internal"), "the rest of the URL stays useful: {shown}");
     }
 }

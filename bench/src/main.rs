@@ -50,6 +50,9 @@ struct Args {
     profile_page: Option<String>,
     #[arg(long, requires = "profile_page")]
     signed_in: bool,
+    /// With `--profile-page`: the request carries `X-Bench-Mode: public-twin`.
+    #[arg(long, requires = "profile_page")]
+    twin: bool,
     /// Instead of benchmarking: refresh grants at the auth-api alone for
     /// `--seconds`, printing the auth-api's pid, for `perf record -p`.
     #[arg(long, conflicts_with = "profile_page")]
@@ -88,7 +91,8 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let env = Arc::new(Env::new(args.bin_dir.clone(), workspace, dir.to_owned()));
     let machine = report::Machine::read();
     if let Some(path) = &args.profile_page {
-        return profile_page(&env, dir, path, args.signed_in, args.seconds).await;
+        let mode = if args.twin { Some("public-twin") } else { None };
+        return profile_page(&env, dir, path, args.signed_in, mode, args.seconds).await;
     }
     if args.profile_grants {
         let db = format!("sqlite://{}/p.db", dir.display());
@@ -106,10 +110,6 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         auth.stop().await;
         return Ok(());
     }
-
-    step("timing one argon2id hash (machine otherwise idle)");
-    let hash = scenarios::time_one_hash(10).await?;
-    let parallel_hashes = scenarios::parallel_hash_rate(machine.cores, 10).await?;
 
     // ---- stack A: default token lifetime ----
     let db_a = format!("sqlite://{}/a.db", dir.display());
@@ -145,6 +145,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let storm_expires = tokio::time::Instant::now() + Duration::from_secs(SHORT_TTL as u64 + 1);
 
     step("5: login throughput");
+    let hash = scenarios::time_one_login(auth_b.addr, &env, 10).await?;
     let concurrency = 2 * machine.cores;
     let (cookies, elapsed) =
         scenarios::sign_in_many(front_b.addr, &env, scale.users, concurrency).await?;
@@ -154,7 +155,6 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         elapsed,
         hash,
         cores: machine.cores,
-        parallel_hashes,
     };
     step("4: many users");
     let crowd_time = if args.quick { Duration::from_secs(5) } else { Duration::from_secs(30) };
@@ -263,6 +263,7 @@ async fn profile_page(
     dir: &std::path::Path,
     path: &str,
     signed_in: bool,
+    mode: Option<&str>,
     seconds: u64,
 ) -> Result<(), Error> {
     let db = format!("sqlite://{}/p.db", dir.display());
@@ -275,6 +276,7 @@ async fn profile_page(
         env,
         path,
         signed_in,
+        mode,
         Duration::from_secs(seconds),
         || {
             eprintln!("bench: frontend pid {} under load", front.pid().unwrap_or(0));

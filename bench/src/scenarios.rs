@@ -28,7 +28,7 @@ pub struct Scale {
 impl Scale {
     pub fn full() -> Self {
         Self {
-            rounds: 5,
+            rounds: 8,
             warmup: Duration::from_secs(1),
             measure: Duration::from_secs(3),
             users: 1000,
@@ -86,6 +86,8 @@ struct PageViewer {
     path: &'static str,
     cookie: Option<String>,
     headers: Vec<(&'static str, String)>,
+    /// `cookie`, ready to send; rebuilt only when the cookie changes.
+    prepared: Option<(String, hyper::header::HeaderValue)>,
 }
 
 impl Client for PageViewer {
@@ -94,9 +96,15 @@ impl Client for PageViewer {
     }
 
     async fn step(&mut self, conn: &mut Conn) -> Result<Outcome, Error> {
-        let resp = conn
-            .send(Req::get(self.path).cookie(self.cookie.as_deref()).headers(&self.headers))
-            .await?;
+        if self.prepared.as_ref().map(|p| &p.0) != self.cookie.as_ref() {
+            self.prepared = match &self.cookie {
+                Some(c) => Some((c.clone(), hyper::header::HeaderValue::from_str(c)?)),
+                None => None,
+            };
+        }
+        let value = self.prepared.as_ref().map(|p| p.1.clone());
+        let resp =
+            conn.send(Req::get(self.path).cookie_value(value).headers(&self.headers)).await?;
         let tagged = resp.set_cookie.is_some();
         self.cookie = next_cookie(self.cookie.take(), &resp);
         Ok(Outcome { ok: resp.status == 200, tagged })
@@ -197,38 +205,45 @@ pub async fn pages(
         });
     }
     let mut cookie_sets = [Vec::new(), cookies, Vec::new(), naive_cookies];
+    // The ratio's two sides alternate (order swapped every round), so drift
+    // in the machine hits both alike; the scale and baseline rows run after,
+    // so the baseline's database writes never sit next to them.
+    let mut schedule: Vec<usize> = Vec::new();
     for round in 0..scale.rounds {
-        // Rotate the order each round so no variant always runs first (or
-        // always right after the baseline's writes).
-        for k in 0..variants.len() {
-            let i = (k + round) % variants.len();
-            let (path, cookies, headers): (_, Vec<Option<String>>, &[(&'static str, String)]) =
-                match variants[i].name {
-                    "public" => ("/profile", vec![None; CONNECTIONS], &twin),
-                    "protected" => {
-                        ("/profile", cookie_sets[1].iter().cloned().map(Some).collect(), &[])
-                    }
-                    "home" => ("/", vec![None; CONNECTIONS], &[]),
-                    _ => ("/profile", cookie_sets[3].iter().cloned().map(Some).collect(), &naive),
-                };
-            let clients = cookies
-                .into_iter()
-                .map(|cookie| PageViewer {
-                    addr: frontend,
-                    path,
-                    cookie,
-                    headers: headers.to_vec(),
-                })
-                .collect();
-            let (run, clients) = load::run(clients, scale.warmup, scale.measure).await?;
-            if matches!(variants[i].name, "protected" | "naive") {
-                cookie_sets[i] = clients.into_iter().filter_map(|c| c.cookie).collect();
-                if cookie_sets[i].len() != CONNECTIONS {
-                    return Err(format!("{} lost sessions during the run", variants[i].name).into());
+        schedule.extend(if round % 2 == 0 { [0, 1] } else { [1, 0] });
+    }
+    for round in 0..scale.rounds.div_ceil(2) {
+        schedule.extend(if round % 2 == 0 { vec![2, 3] } else { vec![3, 2] });
+    }
+    let count = variants.len();
+    for i in schedule.into_iter().filter(|&i| i < count) {
+        let (path, cookies, headers): (_, Vec<Option<String>>, &[(&'static str, String)]) =
+            match variants[i].name {
+                "public" => ("/profile", vec![None; CONNECTIONS], &twin),
+                "protected" => {
+                    ("/profile", cookie_sets[1].iter().cloned().map(Some).collect(), &[])
                 }
+                "home" => ("/", vec![None; CONNECTIONS], &[]),
+                _ => ("/profile", cookie_sets[3].iter().cloned().map(Some).collect(), &naive),
+            };
+        let clients = cookies
+            .into_iter()
+            .map(|cookie| PageViewer {
+                addr: frontend,
+                path,
+                cookie,
+                headers: headers.to_vec(),
+                prepared: None,
+            })
+            .collect();
+        let (run, clients) = load::run(clients, scale.warmup, scale.measure).await?;
+        if matches!(variants[i].name, "protected" | "naive") {
+            cookie_sets[i] = clients.into_iter().filter_map(|c| c.cookie).collect();
+            if cookie_sets[i].len() != CONNECTIONS {
+                return Err(format!("{} lost sessions during the run", variants[i].name).into());
             }
-            variants[i].runs.push(run.all);
         }
+        variants[i].runs.push(run.all);
     }
     let naive = if with_baseline { variants.pop() } else { None };
     let home = variants.pop().expect("three variants");
@@ -243,9 +258,12 @@ pub async fn load_page(
     env: &Arc<Env>,
     path: &'static str,
     signed_in: bool,
+    mode: Option<&str>,
     duration: Duration,
     started: impl FnOnce(),
 ) -> Result<Stats, Error> {
+    let headers: Vec<(&'static str, String)> =
+        mode.map(|m| ("x-bench-mode", m.to_owned())).into_iter().collect();
     let cookies: Vec<Option<String>> = if signed_in {
         sign_in_many(frontend, env, CONNECTIONS, 4).await?.0.into_iter().map(Some).collect()
     } else {
@@ -253,7 +271,13 @@ pub async fn load_page(
     };
     let clients = cookies
         .into_iter()
-        .map(|cookie| PageViewer { addr: frontend, path, cookie, headers: vec![] })
+        .map(|cookie| PageViewer {
+            addr: frontend,
+            path,
+            cookie,
+            headers: headers.clone(),
+            prepared: None,
+        })
         .collect();
     started();
     Ok(load::run(clients, Duration::from_secs(1), duration).await?.0.all)
@@ -441,9 +465,6 @@ pub struct Logins {
     pub elapsed: Duration,
     pub hash: Spread,
     pub cores: usize,
-    /// Hashes per second with every core hashing at once (no server at all):
-    /// what the machine can really do, e.g. when its "cores" share a physical core.
-    pub parallel_hashes: f64,
 }
 
 impl Logins {
@@ -456,35 +477,18 @@ impl Logins {
     }
 }
 
-/// `cores` hashes at a time, `rounds` times: hashes per second.
-pub async fn parallel_hash_rate(cores: usize, rounds: usize) -> Result<f64, Error> {
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let batch: Vec<_> = (0..cores)
-            .map(|_| {
-                tokio::spawn(async {
-                    let password =
-                        auth_api::domain::Password::parse("bench password, timed".to_owned())
-                            .map_err(|e| e.to_string())?;
-                    auth_api::passwords::Passwords::hash(password).await.map_err(|e| e.to_string())
-                })
-            })
-            .collect();
-        for task in batch {
-            task.await??;
-        }
-    }
-    Ok((cores * rounds) as f64 / started.elapsed().as_secs_f64())
-}
-
-/// One argon2id hash with the auth-api's own parameters, timed (ms).
-pub async fn time_one_hash(samples: usize) -> Result<Spread, Error> {
+/// One sign-in at the auth-api alone, nothing else running, timed (ms): one
+/// argon2id verification plus a few hundred microseconds of the rest.
+pub async fn time_one_login(
+    auth_api: SocketAddr,
+    env: &Env,
+    samples: usize,
+) -> Result<Spread, Error> {
+    let mut conn = Conn::open(auth_api).await?;
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let password = auth_api::domain::Password::parse("bench password, timed".to_owned())
-            .map_err(|e| e.to_string())?;
         let started = Instant::now();
-        auth_api::passwords::Passwords::hash(password).await.map_err(|e| e.to_string())?;
+        flows::password_grant(&mut conn, env).await?;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(Spread::of(&times))

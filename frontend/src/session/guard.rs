@@ -78,12 +78,7 @@ pub async fn session_guard(
     let client =
         req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
 
-    let cookie_headers: Vec<String> = req
-        .headers()
-        .get_all(header::COOKIE)
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    let cookies = cookie_headers.iter().map(String::as_str);
+    let cookies = req.headers().get_all(header::COOKIE).filter_map(|v| v.to_str().ok());
     let (auth, update) = match bench::mode(&req) {
         bench::Mode::Off => decide(&state, &client, cookies).await,
         bench::Mode::Naive => decide_inner(&state, &client, cookies, true).await,
