@@ -138,6 +138,33 @@ pub async fn run<C: Client>(
     ))
 }
 
+/// The same measurement repeated, summarised as median and spread.
+#[derive(Debug, Clone, Default)]
+pub struct Rounds(pub Vec<Stats>);
+
+impl Rounds {
+    fn spread(&self, f: impl Fn(&Stats) -> f64) -> Spread {
+        Spread::of(&self.0.iter().map(f).collect::<Vec<_>>())
+    }
+    pub fn throughput(&self) -> Spread {
+        self.spread(Stats::throughput)
+    }
+    pub fn p50(&self) -> Spread {
+        self.spread(Stats::p50)
+    }
+    pub fn p99(&self) -> Spread {
+        self.spread(Stats::p99)
+    }
+    pub fn errors(&self) -> u64 {
+        self.0.iter().map(|r| r.errors).sum()
+    }
+    /// Per-round ratio of `self` to `base` (rounds ran side by side).
+    pub fn ratio(&self, base: &Rounds, f: impl Fn(&Stats) -> f64) -> Spread {
+        let ratios: Vec<f64> = self.0.iter().zip(&base.0).map(|(a, b)| f(a) / f(b)).collect();
+        Spread::of(&ratios)
+    }
+}
+
 /// Median and spread (min, max) of repeated measurements.
 #[derive(Debug, Clone, Copy)]
 pub struct Spread {

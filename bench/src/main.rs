@@ -103,9 +103,9 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         let g = scenarios::refresh_grants("profile".into(), &[auth.addr], &env, scale).await?;
         eprintln!(
             "bench: grants: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-            g.throughput().median,
-            g.p50().median,
-            g.p99().median
+            g.runs.throughput().median,
+            g.runs.p50().median,
+            g.runs.p99().median
         );
         auth.stop().await;
         return Ok(());

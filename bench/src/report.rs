@@ -102,8 +102,8 @@ impl Report {
         let mut md = String::new();
         let m = &self.machine;
         let p = &self.pages;
-        let tput = p.protected.ratio(&p.public, |s| s.throughput());
-        let p99 = p.protected.ratio(&p.public, |s| s.p99());
+        let tput = p.protected.runs.ratio(&p.public.runs, |s| s.throughput());
+        let p99 = p.protected.runs.ratio(&p.public.runs, |s| s.p99());
         let c = &self.crowds;
         let swaps_per_session = c.token_calls as f64 / c.sessions as f64;
         let allowed_per_session = lifetimes(c.elapsed, c.access_ttl);
@@ -203,8 +203,8 @@ impl Report {
             let _ = writeln!(
                 md,
                 "| 6 | Refresh grant, auth-api alone, 32 concurrent, SQLite: p99 | ≤ 5 ms | {} ms | {} |",
-                spread(g.p99(), 2),
-                verdict(g.p99().median <= 5.0)
+                spread(g.runs.p99(), 2),
+                verdict(g.runs.p99().median <= 5.0)
             );
         }
         let _ = writeln!(
@@ -224,7 +224,10 @@ impl Report {
         }
         if let Some(naive) = &p.naive {
             // Not side by side round for round: a ratio of the two medians.
-            let x = Spread::of(&[p.protected.throughput().median / naive.throughput().median]);
+            let x =
+                Spread::of(
+                    &[p.protected.runs.throughput().median / naive.runs.throughput().median],
+                );
             let _ = writeln!(
                 md,
                 "| 9 | Protected-page throughput, Cloakroom / naïve swap-per-view | (reported) | × {:.1} | |",
@@ -238,8 +241,8 @@ impl Report {
             "{} rounds of public and protected, alternating (order swapped every round), then {} \
              rounds of the home page and the naïve baseline; each run is {}. The protected/public \
              ratios are taken per round, then summarised; the baseline multiple is a ratio of medians.\n",
-            p.public.runs.len(),
-            p.home.runs.len(),
+            p.public.runs.0.len(),
+            p.home.runs.0.len(),
             self.scale_note_pages()
         );
         let _ = writeln!(
@@ -255,10 +258,10 @@ impl Report {
                 v.name,
                 v.what,
                 v.body_bytes,
-                spread(v.throughput(), 0),
-                spread(v.p50(), 2),
-                spread(v.p99(), 2),
-                v.errors()
+                spread(v.runs.throughput(), 0),
+                spread(v.runs.p50(), 2),
+                spread(v.runs.p99(), 2),
+                v.runs.errors()
             );
         }
         let _ = writeln!(
@@ -384,10 +387,10 @@ impl Report {
                 md,
                 "| {} | {} | {} | {} | {} |",
                 g.label,
-                spread(g.throughput(), 0),
-                spread(g.p50(), 2),
-                spread(g.p99(), 2),
-                g.errors()
+                spread(g.runs.throughput(), 0),
+                spread(g.runs.p50(), 2),
+                spread(g.runs.p99(), 2),
+                g.runs.errors()
             );
         }
         if let Some(note) = &self.postgres_note {
@@ -435,7 +438,7 @@ impl Report {
     }
 
     fn scale_note_pages(&self) -> String {
-        let s = &self.pages.public.runs.first();
+        let s = &self.pages.public.runs.0.first();
         s.map_or_else(String::new, |r| format!("{:.1} s measured after a warm-up", r.seconds))
     }
 }

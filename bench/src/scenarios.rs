@@ -11,7 +11,7 @@ use std::{
 use crate::{
     flows::{self, Counters},
     http::{Conn, Error, Req, next_cookie},
-    load::{self, Client, Outcome, Spread, Stats},
+    load::{self, Client, Outcome, Rounds, Spread, Stats},
     servers::Env,
 };
 
@@ -116,27 +116,7 @@ pub struct Variant {
     pub name: &'static str,
     pub what: &'static str,
     pub body_bytes: usize,
-    pub runs: Vec<Stats>,
-}
-
-impl Variant {
-    pub fn throughput(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::throughput).collect::<Vec<_>>())
-    }
-    pub fn p99(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::p99).collect::<Vec<_>>())
-    }
-    pub fn p50(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::p50).collect::<Vec<_>>())
-    }
-    pub fn errors(&self) -> u64 {
-        self.runs.iter().map(|r| r.errors).sum()
-    }
-    /// Per-round ratio of `self` to `base` (rounds ran side by side).
-    pub fn ratio(&self, base: &Variant, f: impl Fn(&Stats) -> f64) -> Spread {
-        let ratios: Vec<f64> = self.runs.iter().zip(&base.runs).map(|(a, b)| f(a) / f(b)).collect();
-        Spread::of(&ratios)
-    }
+    pub runs: Rounds,
 }
 
 pub struct Pages {
@@ -181,19 +161,19 @@ pub async fn pages(
             name: "public",
             what: "`GET /profile` as a public page: the same template for a fixed user, no session work (bench-only twin)",
             body_bytes: twin_size,
-            runs: vec![],
+            runs: Rounds::default(),
         },
         Variant {
             name: "protected",
             what: "`GET /profile`, signed in: cookie, revocations, token (guard fast path)",
             body_bytes: size("/profile", Some(cookies[0].clone())).await?,
-            runs: vec![],
+            runs: Rounds::default(),
         },
         Variant {
             name: "home",
             what: "`GET /`, signed out (no cookie): the real public home page, for scale",
             body_bytes: size("/", None).await?,
-            runs: vec![],
+            runs: Rounds::default(),
         },
     ];
     if with_baseline {
@@ -201,7 +181,7 @@ pub async fn pages(
             name: "naive",
             what: "`GET /profile`, naïve baseline: refresh-token swap at the auth-api on every view",
             body_bytes: variants[1].body_bytes,
-            runs: vec![],
+            runs: Rounds::default(),
         });
     }
     let mut cookie_sets = [Vec::new(), cookies, Vec::new(), naive_cookies];
@@ -243,7 +223,7 @@ pub async fn pages(
                 return Err(format!("{} lost sessions during the run", variants[i].name).into());
             }
         }
-        variants[i].runs.push(run.all);
+        variants[i].runs.0.push(run.all);
     }
     let naive = if with_baseline { variants.pop() } else { None };
     let home = variants.pop().expect("three variants");
@@ -517,22 +497,7 @@ impl Client for Rotator {
 
 pub struct Grants {
     pub label: String,
-    pub runs: Vec<Stats>,
-}
-
-impl Grants {
-    pub fn throughput(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::throughput).collect::<Vec<_>>())
-    }
-    pub fn p50(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::p50).collect::<Vec<_>>())
-    }
-    pub fn p99(&self) -> Spread {
-        Spread::of(&self.runs.iter().map(Stats::p99).collect::<Vec<_>>())
-    }
-    pub fn errors(&self) -> u64 {
-        self.runs.iter().map(|r| r.errors).sum()
-    }
+    pub runs: Rounds,
 }
 
 /// 32 clients, spread evenly over `instances`, each rotating its own token.
@@ -558,7 +523,7 @@ pub async fn refresh_grants(
         clients = back;
         runs.push(run.all);
     }
-    Ok(Grants { label, runs })
+    Ok(Grants { label, runs: Rounds(runs) })
 }
 
 // ---- 7: revocation latency --------------------------------------------------

@@ -216,6 +216,7 @@ async fn decide_inner<'a>(
 
     match state.flights.refresh(client, &cookie.refresh_token).await {
         Ok(tokens) => {
+            warn_if_too_short(tokens.expires_in);
             let fresh = SessionCookie::from_tokens(&tokens, now);
             match state.jwks.verify_or_refetch(client, &fresh.access_token, expected, now).await {
                 Ok(claims) if !state.revoked.contains(&claims.sid) => {
@@ -241,6 +242,23 @@ async fn decide_inner<'a>(
                 None => (AuthState::Unavailable, CookieUpdate::Keep),
             }
         }
+    }
+}
+
+/// Tokens that live no longer than `REFRESH_MARGIN` are due for a refresh
+/// the moment they arrive: every page view would call the auth-api. Nothing
+/// breaks, so say it once, loudly, rather than refuse to serve.
+fn warn_if_too_short(expires_in: u64) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if expires_in as i64 <= REFRESH_MARGIN
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            expires_in,
+            refresh_margin = REFRESH_MARGIN,
+            "access tokens live no longer than the refresh margin: every page view will call the \
+             auth-api; raise ACCESS_TOKEN_TTL well above {REFRESH_MARGIN} s"
+        );
     }
 }
 
