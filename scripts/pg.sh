@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL from Debian's `postgresql` package: a new cluster in
 # a temporary folder, listening on 127.0.0.1 only (and a Unix socket in that
-# folder), on a free port, trusting every local login, without fsync. It is
+# folder), on a free port, with a random superuser password (so no other local
+# user can log in and run code as us), without fsync. It is
 # stopped and deleted on exit, however the script ends (Ctrl-C included).
 #
 #   scripts/pg.sh             prints the server's URL and runs until Ctrl-C (`just pg`)
 #   scripts/pg.sh CMD ARGS    runs CMD with TEST_POSTGRES_URL set to the server's
-#                             admin URL (postgres://postgres@127.0.0.1:PORT/postgres),
+#                             admin URL (postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres),
 #                             then stops the server and exits with CMD's status
 #
 # Without PostgreSQL installed, CMD still runs and its PostgreSQL tests skip,
@@ -59,7 +60,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync \
+password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+printf '%s\n' "$password" > "$dir/pwfile"
+[[ ${#as_owner[@]} -gt 0 ]] && chown postgres: "$dir/pwfile"
+"${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 \
+    --pwfile="$dir/pwfile" --no-sync \
     --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
     exit 1
@@ -94,16 +99,17 @@ if [[ -z $port ]]; then
     exit 1
 fi
 
-export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+rm -f "$dir/pwfile"
+export TEST_POSTGRES_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
 if [[ $# -eq 0 ]]; then
     echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') is running (deleted on Ctrl-C):"
     echo "  TEST_POSTGRES_URL=$TEST_POSTGRES_URL"
-    echo "  an auth-api on it: $bindir/createdb -h 127.0.0.1 -p $port -U postgres cloakroom"
-    echo "  then DATABASE_URL=postgres://postgres@127.0.0.1:$port/cloakroom"
+    echo "  an auth-api on it: PGPASSWORD=$password $bindir/createdb -h 127.0.0.1 -p $port -U postgres cloakroom"
+    echo "  then DATABASE_URL=postgres://postgres:$password@127.0.0.1:$port/cloakroom"
     wait "$server"
     exit
 fi
-echo "postgres: throwaway server at $TEST_POSTGRES_URL" >&2
+echo "postgres: throwaway server at postgres://postgres:***@127.0.0.1:$port/postgres" >&2
 status=0
 "$@" || status=$?
 exit "$status"

@@ -91,10 +91,11 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// How many swaps a session may make in `seconds`: one per access token it
-/// runs through (tokens are swapped `REFRESH_MARGIN` s before expiry).
+/// uses up (a token is swapped `REFRESH_MARGIN` s before it expires, so each
+/// serves `access_ttl - REFRESH_MARGIN` seconds of browsing).
 pub fn lifetimes(seconds: f64, access_ttl: i64) -> f64 {
     const REFRESH_MARGIN: f64 = 10.0;
-    (seconds / (access_ttl as f64 - REFRESH_MARGIN)).ceil() + 1.0
+    (seconds / (access_ttl as f64 - REFRESH_MARGIN)).ceil()
 }
 
 impl Report {
@@ -164,7 +165,7 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| 2 | Swaps per session over {:.0} s with {} s access tokens | ≤ 1 per token lifetime (≤ {:.0}) | {:.2} | {} |",
+            "| 2 | Swaps per session over {:.0} s with {} s access tokens | ≤ 1 per token used up (≤ {:.0}) | {:.2} | {} |",
             c.elapsed,
             c.access_ttl,
             allowed_per_session,
@@ -360,16 +361,23 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| Sign-ins | Seconds | Logins/s | Bound | Ratio |\n|---|---|---|---|---|"
+            "| Sign-ins | Seconds | Logins/s | Bound (median login) | Ratio | Bound (fastest login) | Ratio |\n|---|---|---|---|---|---|---|"
         );
         let _ = writeln!(
             md,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.2} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} |",
             l.count,
             l.elapsed.as_secs_f64(),
             l.throughput(),
             l.bound(),
-            login_ratio
+            login_ratio,
+            l.bound_fastest(),
+            l.throughput() / l.bound_fastest()
+        );
+        let _ = writeln!(
+            md,
+            "\nThe single-login times spread widely on this VM, so the bound is uncertain: a \
+             ratio above 1 means concurrent logins ran faster than the lone ones were timed."
         );
 
         let _ = writeln!(md, "\n## 6. Refresh grant at the auth-api alone\n");
@@ -447,8 +455,8 @@ impl Report {
 mod tests {
     #[test]
     fn a_session_may_swap_once_per_token_it_uses() {
-        // 30 s with 20 s tokens swapped 10 s early: tokens last 10 s, so at
-        // most 3 swaps plus the one in flight when the run started.
-        assert_eq!(super::lifetimes(30.0, 20), 4.0);
+        // 31 s with 20 s tokens swapped 10 s early: each token serves 10 s.
+        assert_eq!(super::lifetimes(31.0, 20), 4.0);
+        assert_eq!(super::lifetimes(30.0, 20), 3.0);
     }
 }

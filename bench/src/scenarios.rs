@@ -455,6 +455,9 @@ impl Logins {
     pub fn bound(&self) -> f64 {
         self.cores as f64 / (self.hash.median / 1000.0)
     }
+    pub fn bound_fastest(&self) -> f64 {
+        self.cores as f64 / (self.hash.min / 1000.0)
+    }
 }
 
 /// One sign-in at the auth-api alone, nothing else running, timed (ms): one

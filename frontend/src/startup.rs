@@ -153,6 +153,18 @@ impl Application {
         let bind_err = |source| StartupError::Bind { addr: addr.to_string(), source };
         let listener = TcpListener::bind(addr).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
+        #[cfg(feature = "bench")]
+        {
+            // The bench modes serve a fixed user with no session check: this
+            // build must never face anything but the benchmark's own driver.
+            if !local.ip().is_loopback() {
+                return Err(StartupError::Bind {
+                    addr: addr.to_string(),
+                    source: std::io::Error::other("a `bench` build listens on loopback only"),
+                });
+            }
+            tracing::warn!("built with the bench-only `bench` feature: never deploy this binary");
+        }
         let public_origin =
             settings.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
 

@@ -361,7 +361,7 @@ impl SqliteStore {
     }
 
     /// One statement, and SQLite runs one writer at a time: the check and
-    /// the insert cannot interleave with another instance's.
+    /// the insert cannot interleave with another writer's.
     pub async fn insert_first_signing_key(&self, key: &NewKey, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_key, public_key, created_at)

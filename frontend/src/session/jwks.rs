@@ -42,6 +42,9 @@ pub struct JwksCache {
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
     /// SHA-256 of a token → its verified claims.
     verified: RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>,
+    /// Bumped by every `install`: a verification that started under an older
+    /// key set is not remembered (it may vouch for a key just removed).
+    generation: std::sync::atomic::AtomicU64,
     /// No fetch is attempted before this instant.
     next_fetch: Mutex<Option<Instant>>,
 }
@@ -61,8 +64,12 @@ impl JwksCache {
             check_time(&claims, now)?;
             return Ok(claims);
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let claims = Arc::new(self.verify_uncached(token, expected, now)?);
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+            return Ok(claims);
+        }
         if verified.len() >= MAX_VERIFIED {
             verified.retain(|_, c| check_time(c, now).is_ok());
             if verified.len() >= MAX_VERIFIED {
@@ -95,7 +102,15 @@ impl JwksCache {
         match self.verify(token, expected, now) {
             Err(VerifyError::UnknownKey(_)) => {
                 self.refetch(client).await;
-                self.verify(token, expected, now)
+                let again = self.verify(token, expected, now);
+                if matches!(again, Err(VerifyError::UnknownKey(_))) {
+                    // The fetch worked but lacked this kid: behind a load
+                    // balancer it may have reached an auth-api that has not
+                    // reloaded a just-rotated key yet (they reload every 5 s).
+                    // Ask again soon rather than after the full interval.
+                    self.retry_soon();
+                }
+                again
             }
             other => other,
         }
@@ -128,6 +143,14 @@ impl JwksCache {
         }
     }
 
+    fn retry_soon(&self) {
+        let soon = Instant::now() + RETRY_AFTER_FAILURE;
+        let mut next = self.next_fetch.lock().unwrap_or_else(|e| e.into_inner());
+        if next.is_none_or(|t| t > soon) {
+            *next = Some(soon);
+        }
+    }
+
     /// Replaces the key set with the usable keys of `set`. True if it had any.
     pub fn install(&self, set: &JwkSet) -> bool {
         let keys: HashMap<_, _> = set
@@ -147,7 +170,9 @@ impl JwksCache {
         tracing::debug!(keys = keys.len(), "loaded the auth-api's signing keys");
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         // A key that left the set must stop vouching for tokens at once.
-        self.verified.write().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        verified.clear();
         true
     }
 }
