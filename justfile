@@ -40,7 +40,7 @@ bench *ARGS:
     # --benches too: built in one go, the servers and criterion share one set of
     # dependency features, so `cargo bench` below has nothing left to compile.
     cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bins --benches
-    cargo bench --locked --profile benchmark -p frontend --features bench --bench session -- --warm-up-time 1 --measurement-time 3
+    cargo bench --locked --profile benchmark -p auth-api -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 3
     scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
 
 # Format the code.

@@ -10,7 +10,8 @@ use argon2::{
 
 use crate::{domain::Password, error::ApiError};
 
-fn argon2() -> Argon2<'static> {
+/// The hasher with the parameters above (public for `benches/argon2.rs`).
+pub fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }

@@ -11,7 +11,7 @@ use std::{
 use crate::{
     flows::{self, Counters},
     http::{Conn, Error, Req, next_cookie},
-    load::{self, Client, Outcome, Rounds, Spread, Stats},
+    load::{self, Client, Outcome, Rounds, Stats},
     servers::Env,
 };
 
@@ -443,7 +443,8 @@ pub struct Logins {
     pub count: usize,
     pub concurrency: usize,
     pub elapsed: Duration,
-    pub hash: Spread,
+    /// One argon2id hash, median of criterion's samples (ms).
+    pub hash_ms: f64,
     pub cores: usize,
 }
 
@@ -453,28 +454,8 @@ impl Logins {
     }
     /// Logins per second if every core did nothing but argon2.
     pub fn bound(&self) -> f64 {
-        self.cores as f64 / (self.hash.median / 1000.0)
+        self.cores as f64 / (self.hash_ms / 1000.0)
     }
-    pub fn bound_fastest(&self) -> f64 {
-        self.cores as f64 / (self.hash.min / 1000.0)
-    }
-}
-
-/// One sign-in at the auth-api alone, nothing else running, timed (ms): one
-/// argon2id verification plus a few hundred microseconds of the rest.
-pub async fn time_one_login(
-    auth_api: SocketAddr,
-    env: &Env,
-    samples: usize,
-) -> Result<Spread, Error> {
-    let mut conn = Conn::open(auth_api).await?;
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let started = Instant::now();
-        flows::password_grant(&mut conn, env).await?;
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    Ok(Spread::of(&times))
 }
 
 // ---- 6: the refresh grant at the auth-api alone -----------------------------
