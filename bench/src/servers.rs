@@ -203,7 +203,8 @@ pub fn random<const N: usize>() -> [u8; N] {
 }
 
 fn random_b64(n: usize) -> String {
-    let bytes: Vec<u8> = (0..n).map(|_| random::<1>()[0]).collect();
+    let mut bytes = vec![0u8; n];
+    getrandom::getrandom(&mut bytes).expect("the OS random source works");
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
 }
 

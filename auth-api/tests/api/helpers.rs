@@ -1,7 +1,7 @@
 //! Test plumbing: fresh databases, spawn an app, make clients, create users.
 //! Helpers hide plumbing, never assertions.
 
-use std::{io::Write, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{dev::ServerHandle, web};
 use auth_api::{
@@ -14,7 +14,6 @@ use auth_api::{
 use awc::http::StatusCode;
 use serde_json::{Value, json};
 use shared::{Role, TokenResponse};
-use sqlx::Connection;
 
 pub const CLIENT_ID: &str = "cloakroom-frontend";
 pub const CLIENT_SECRET: &str = "test-client-secret-0123456789abcdef";
@@ -71,10 +70,9 @@ pub async fn spawn_app_on(
     start(settings, clock.clone(), db.dir.clone()).await
 }
 
-/// The variable naming a PostgreSQL server for the PostgreSQL tests: an
-/// admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`
-/// (`scripts/pg.sh` starts a throwaway server and sets it).
-pub const POSTGRES_VAR: &str = "TEST_POSTGRES_URL";
+#[path = "../support/postgres.rs"]
+mod postgres;
+pub use postgres::POSTGRES_VAR;
 
 /// A fresh, empty database for one test.
 pub struct TestDb {
@@ -97,32 +95,9 @@ impl TestDb {
     /// The databases are left behind; the throwaway server of `scripts/pg.sh`
     /// is deleted whole.
     pub async fn postgres() -> Option<Self> {
-        let Some(admin) = std::env::var(POSTGRES_VAR).ok().filter(|url| !url.is_empty()) else {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "{POSTGRES_VAR} is not set but CI=true: the PostgreSQL tests must run in CI \
-                 (run them through scripts/pg.sh)"
-            );
-            let test = std::thread::current().name().unwrap_or("?").to_owned();
-            // Straight to stderr: libtest hides what `eprintln!` prints in passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: {POSTGRES_VAR} not set (PostgreSQL not installed?)"
-            );
-            return None;
-        };
-        let name = format!("cloakroom_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_VAR}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create a test database");
-        conn.close().await.expect("close the admin connection");
+        let (_, url, _) = postgres::fresh_database("cloakroom_test").await?;
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        Some(Self { url: with_database(&admin, &name), dir })
+        Some(Self { url, dir })
     }
 
     /// The store on this database, migrated.
@@ -131,15 +106,6 @@ impl TestDb {
         store.migrate().await.expect("store migrates");
         store
     }
-}
-
-/// `url` (a `postgres://` URL) pointing at database `name` instead.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
-    let (scheme, rest) = base.split_once("://").expect("a postgres://... URL");
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
-    format!("{scheme}://{authority}/{name}{query}")
 }
 
 async fn start(settings: Settings, clock: ManualClock, dir: Arc<tempfile::TempDir>) -> TestApp {

@@ -40,10 +40,9 @@ use sqlx::Connection;
 
 use crate::harness::{CLIENT_ID, CLIENT_SECRET, PASSWORD};
 
-/// The variable naming a PostgreSQL server for these tests: an admin URL
-/// such as `postgres://postgres@127.0.0.1:5432/postgres` (`scripts/pg.sh`
-/// starts a throwaway server and sets it).
-pub const POSTGRES_VAR: &str = "TEST_POSTGRES_URL";
+// The auth-api tests' scratch-database helper, shared rather than copied.
+#[path = "../../../auth-api/tests/support/postgres.rs"]
+mod postgres;
 const ISSUER: &str = "http://auth.cloakroom.test";
 /// How long a process may take to announce its port.
 const STARTUP: Duration = Duration::from_secs(30);
@@ -91,7 +90,7 @@ impl Cluster {
     /// Starts everything on a fresh database, or returns `None` (the test is
     /// then skipped, saying why) when no PostgreSQL server is configured.
     pub async fn start(options: Options) -> Option<Self> {
-        let (admin_url, db_url, database) = fresh_database().await?;
+        let (admin_url, db_url, database) = postgres::fresh_database("cloakroom_e2e").await?;
         // Migrated here so users can be added before the first request; the
         // auth-apis find the schema current.
         let store = Store::connect(&db_url).await.expect("the test database");
@@ -226,54 +225,6 @@ fn unix_now() -> i64 {
 /// One random cookie key, as `COOKIE_KEYS` spells it; both frontends get it.
 fn cookie_keys() -> String {
     base64::engine::general_purpose::STANDARD.encode(cookie::Key::generate().master())
-}
-
-/// A new, empty database on the server at `TEST_POSTGRES_URL`: its admin
-/// URL, its URL and its name. `None` when the variable is not set: the test
-/// is then skipped, saying why on stderr; in CI (`CI=true`) it fails instead.
-/// The databases are left behind; `scripts/pg.sh` deletes its server whole.
-async fn fresh_database() -> Option<(String, String, String)> {
-    let Some(admin) = std::env::var(POSTGRES_VAR).ok().filter(|url| !url.is_empty()) else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "{POSTGRES_VAR} is not set but CI=true: the PostgreSQL tests must run in CI \
-             (run them through scripts/pg.sh)"
-        );
-        let test = std::thread::current().name().unwrap_or("?").to_owned();
-        // Straight to stderr: libtest hides what `eprintln!` prints in passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: skipped: {POSTGRES_VAR} not set (PostgreSQL not installed?)"
-        );
-        return None;
-    };
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos();
-    let name = format!(
-        "cloakroom_e2e_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_VAR}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    conn.close().await.expect("close the admin connection");
-    let url = with_database(&admin, &name);
-    Some((admin, url, name))
-}
-
-/// `url` (a `postgres://` URL) pointing at database `name` instead.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
-    let (scheme, rest) = base.split_once("://").expect("a postgres://... URL");
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
-    format!("{scheme}://{authority}/{name}{query}")
 }
 
 /// Every variable either server reads, cleared before a child gets its own:
