@@ -37,10 +37,11 @@ wasm profile="dev":
 # the bench-only request modes), runs them all on 127.0.0.1 (~5 min) and rewrites BENCHMARKS.md.
 # `just bench --quick` is a smoke run. PostgreSQL rows need PostgreSQL installed.
 bench *ARGS:
-    # --benches too: built in one go, the servers and criterion share one set of
-    # dependency features, so `cargo bench` below has nothing left to compile.
-    cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bins --benches
-    cargo bench --locked --profile benchmark -p auth-api -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 3
+    # The criterion benches too: built in one go, the servers and criterion share
+    # one set of dependency features, so `cargo bench` below has nothing left to
+    # compile. Named, not `--benches`, which would add every lib's unit tests.
+    cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bins --bench session --bench argon2
+    cargo bench --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 3
     scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
 
 # Format the code.

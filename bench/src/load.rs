@@ -86,19 +86,53 @@ pub async fn run<C: Client>(
     warmup: Duration,
     measure: Duration,
 ) -> Result<(Run, Vec<C>), Error> {
+    drive(clients, warmup, measure, None).await
+}
+
+/// Like `run`, but open loop: the clients together send `rate` requests per
+/// second on a fixed schedule, staggered evenly, whatever the answers take.
+/// Latency runs from each request's *scheduled* time, so a server that falls
+/// behind is charged for the wait (no coordinated omission).
+pub async fn run_paced<C: Client>(
+    clients: Vec<C>,
+    warmup: Duration,
+    measure: Duration,
+    rate: f64,
+) -> Result<(Run, Vec<C>), Error> {
+    drive(clients, warmup, measure, Some(rate)).await
+}
+
+async fn drive<C: Client>(
+    clients: Vec<C>,
+    warmup: Duration,
+    measure: Duration,
+    rate: Option<f64>,
+) -> Result<(Run, Vec<C>), Error> {
     let start = Instant::now() + Duration::from_millis(50);
+    let interval = rate.map(|r| Duration::from_secs_f64(clients.len() as f64 / r));
+    let n = clients.len() as u32;
     let measure_from = start + warmup;
     let until = measure_from + measure;
     let barrier = Arc::new(tokio::sync::Barrier::new(clients.len()));
     let mut tasks = Vec::with_capacity(clients.len());
-    for mut client in clients {
+    for (i, mut client) in clients.into_iter().enumerate() {
         let barrier = barrier.clone();
+        // Client i's first slot is i/n of an interval after the start.
+        let mut slot = interval.map(|every| start + every * i as u32 / n);
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(client.addr()).await?;
             barrier.wait().await;
             let (mut all, mut tagged, mut errors) = (Vec::new(), Vec::new(), 0u64);
             loop {
-                let sent = Instant::now();
+                let sent = match (&mut slot, interval) {
+                    (Some(at), Some(every)) => {
+                        let due = *at;
+                        *at += every;
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    _ => Instant::now(),
+                };
                 if sent >= until {
                     break;
                 }
@@ -207,5 +241,38 @@ mod tests {
         let s = Spread::of(&[3.0, 1.0, 2.0, f64::NAN]);
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Spread::of(&[1.0, 2.0]).median, 1.5);
+    }
+
+    /// Answers at once without touching the connection.
+    struct Instant200(SocketAddr);
+
+    impl Client for Instant200 {
+        fn addr(&self) -> SocketAddr {
+            self.0
+        }
+        async fn step(&mut self, _: &mut Conn) -> Result<Outcome, Error> {
+            Ok(Outcome { ok: true, tagged: false })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paced_run_sends_on_schedule_not_as_fast_as_it_can() {
+        // Conn::open needs something listening; the handshake is lazy.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accept = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let clients = (0..4).map(|_| Instant200(addr)).collect();
+        let measure = Duration::from_millis(500);
+        let (paced, _) = run_paced(clients, Duration::ZERO, measure, 200.0).await.unwrap();
+        // 200/s for 0.5 s is 100 slots; the schedule never allows more. A
+        // closed loop of instant answers would send millions.
+        assert!(paced.all.requests <= 100, "{} requests", paced.all.requests);
+        assert!(paced.all.requests >= 50, "{} requests", paced.all.requests);
+        accept.abort();
     }
 }

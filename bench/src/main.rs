@@ -57,12 +57,21 @@ struct Args {
     /// `--seconds`, printing the auth-api's pid, for `perf record -p`.
     #[arg(long, conflicts_with = "profile_page")]
     profile_grants: bool,
+    /// With `--profile-grants`: offer this many grants per second (open loop)
+    /// instead of a closed loop.
+    #[arg(long, requires = "profile_grants")]
+    offered: Option<f64>,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
 }
 
 /// Access-token lifetime of the short-token stack (benchmarks 3 and 4).
 const SHORT_TTL: i64 = 20;
+
+/// The open-loop rate of benchmark 6's second row: well under what the
+/// closed loop reaches here, so it shows a grant's own latency rather than
+/// the queue of 32 clients waiting for 2 cores.
+const PACED_GRANTS: f64 = 1000.0;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -100,7 +109,9 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         let auth = env.start_auth_api("auth-p", &db, 300).await?;
         eprintln!("bench: auth-api pid {} under load", auth.pid().unwrap_or(0));
         let scale = Scale { rounds: 1, measure: Duration::from_secs(args.seconds), ..scale };
-        let g = scenarios::refresh_grants("profile".into(), &[auth.addr], &env, scale).await?;
+        let g =
+            scenarios::refresh_grants("profile".into(), &[auth.addr], &env, scale, args.offered)
+                .await?;
         eprintln!(
             "bench: grants: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
             g.runs.throughput().median,
@@ -129,8 +140,17 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let revocation =
         scenarios::revocation_latency(front_a.addr, auth_a.addr, &env, scale.trials).await?;
     step("6: refresh grants, SQLite");
+    let sqlite = [auth_a.addr];
     let mut grants = vec![
-        scenarios::refresh_grants("SQLite, 1 instance".into(), &[auth_a.addr], &env, scale).await?,
+        scenarios::refresh_grants("SQLite, 1 instance".into(), &sqlite, &env, scale, None).await?,
+        scenarios::refresh_grants(
+            format!("SQLite, 1 instance, {PACED_GRANTS} grants/s offered (open loop)"),
+            &sqlite,
+            &env,
+            scale,
+            Some(PACED_GRANTS),
+        )
+        .await?,
     ];
     front_a.stop().await;
     auth_a.stop().await;
@@ -147,6 +167,8 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     step("5: login throughput");
     let hash = report::read_micro(&args.criterion_dir, "argon2/hash", "")
         .ok_or("criterion's argon2/hash estimate is missing: run `just bench`")?;
+    let together = report::read_micro(&args.criterion_dir, "argon2/hash_on_every_core", "")
+        .ok_or("criterion's argon2/hash_on_every_core estimate is missing: run `just bench`")?;
     let concurrency = 2 * machine.cores;
     let (cookies, elapsed) =
         scenarios::sign_in_many(front_b.addr, &env, scale.users, concurrency).await?;
@@ -155,6 +177,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         concurrency,
         elapsed,
         hash_ms: hash.median_ns / 1e6,
+        together_ms: together.median_ns / 1e6,
         cores: machine.cores,
     };
     step("4: many users");
@@ -180,6 +203,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &[one.addr],
                     &env,
                     scale,
+                    None,
                 )
                 .await?,
             );
@@ -190,6 +214,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &[one.addr, two.addr],
                     &env,
                     scale,
+                    None,
                 )
                 .await?,
             );
@@ -215,11 +240,12 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         ("verify/cached", "verify a token this process verified before"),
         ("guard/fast_path", "the guard's whole decision: cookie, revocations, token"),
         ("argon2/hash", "one argon2id hash, the auth-api's parameters (m = 19 MiB, t = 2, p = 1)"),
+        ("argon2/hash_on_every_core", "one such hash on each core at once: the whole round"),
     ]
     .into_iter()
     .filter_map(|(id, what)| report::read_micro(&args.criterion_dir, id, what))
     .collect::<Vec<_>>();
-    if micro.len() != 6 {
+    if micro.len() != 7 {
         return Err(format!(
             "criterion estimates missing under {}: run `cargo bench -p frontend --bench session` first",
             args.criterion_dir.display()

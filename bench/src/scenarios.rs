@@ -159,7 +159,7 @@ pub async fn pages(
     let mut variants = vec![
         Variant {
             name: "public",
-            what: "`GET /profile` as a public page: the same template for a fixed user, no session work (bench-only twin)",
+            what: "`GET /profile` as a public page: the same template for a fixed user, no session work (bench-only twin); sent the same session cookies, which it ignores",
             body_bytes: twin_size,
             runs: Rounds::default(),
         },
@@ -199,7 +199,11 @@ pub async fn pages(
     for i in schedule.into_iter().filter(|&i| i < count) {
         let (path, cookies, headers): (_, Vec<Option<String>>, &[(&'static str, String)]) =
             match variants[i].name {
-                "public" => ("/profile", vec![None; CONNECTIONS], &twin),
+                // A browser sends the session cookie to every page of the
+                // origin, public ones too: the twin gets the same cookies and
+                // ignores them, so the ratio prices the session check, not
+                // the bytes of being signed in.
+                "public" => ("/profile", cookie_sets[1].iter().cloned().map(Some).collect(), &twin),
                 "protected" => {
                     ("/profile", cookie_sets[1].iter().cloned().map(Some).collect(), &[])
                 }
@@ -445,6 +449,8 @@ pub struct Logins {
     pub elapsed: Duration,
     /// One argon2id hash, median of criterion's samples (ms).
     pub hash_ms: f64,
+    /// One hash on every core at once, the whole round (ms).
+    pub together_ms: f64,
     pub cores: usize,
 }
 
@@ -455,6 +461,11 @@ impl Logins {
     /// Logins per second if every core did nothing but argon2.
     pub fn bound(&self) -> f64 {
         self.cores as f64 / (self.hash_ms / 1000.0)
+    }
+    /// Logins per second if every core did nothing but argon2, at the speed
+    /// the cores actually hash when they all do it at once.
+    pub fn capacity(&self) -> f64 {
+        self.cores as f64 / (self.together_ms / 1000.0)
     }
 }
 
@@ -481,15 +492,20 @@ impl Client for Rotator {
 
 pub struct Grants {
     pub label: String,
+    /// Requests per second offered on a fixed schedule; `None`: closed loop.
+    pub offered: Option<f64>,
     pub runs: Rounds,
 }
 
-/// 32 clients, spread evenly over `instances`, each rotating its own token.
+/// 32 clients, spread evenly over `instances`, each rotating its own token,
+/// as fast as answers come back or, with `offered`, at that many grants per
+/// second in total (open loop).
 pub async fn refresh_grants(
     label: String,
     instances: &[SocketAddr],
     env: &Arc<Env>,
     scale: Scale,
+    offered: Option<f64>,
 ) -> Result<Grants, Error> {
     let mut clients = Vec::with_capacity(CONNECTIONS);
     let mut conn = Conn::open(instances[0]).await?;
@@ -503,11 +519,14 @@ pub async fn refresh_grants(
     }
     let mut runs = Vec::new();
     for _ in 0..scale.rounds.min(3) {
-        let (run, back) = load::run(clients, scale.warmup, scale.measure).await?;
+        let (run, back) = match offered {
+            Some(rate) => load::run_paced(clients, scale.warmup, scale.measure, rate).await?,
+            None => load::run(clients, scale.warmup, scale.measure).await?,
+        };
         clients = back;
         runs.push(run.all);
     }
-    Ok(Grants { label, runs: Rounds(runs) })
+    Ok(Grants { label, offered, runs: Rounds(runs) })
 }
 
 // ---- 7: revocation latency --------------------------------------------------
