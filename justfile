@@ -41,7 +41,7 @@ bench *ARGS:
     # one set of dependency features, so `cargo bench` below has nothing left to
     # compile. Named, not `--benches`, which would add every lib's unit tests.
     cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bins --bench session --bench argon2
-    cargo bench --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 3
+    cargo bench --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 2
     scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
 
 # Format the code.

@@ -28,9 +28,12 @@ pub struct Scale {
 impl Scale {
     pub fn full() -> Self {
         Self {
+            // Connections are open before a run starts, so half a second
+            // warms the servers; 8 rounds keep the ratio's spread honest
+            // within a `just bench` of a few minutes.
             rounds: 8,
-            warmup: Duration::from_secs(1),
-            measure: Duration::from_secs(3),
+            warmup: Duration::from_millis(500),
+            measure: Duration::from_millis(2500),
             users: 1000,
             trials: 100,
         }

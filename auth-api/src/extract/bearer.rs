@@ -34,7 +34,26 @@ impl FromRequest for AuthUser {
             let state = state.ok_or(ApiError::Internal("no state".into()))?;
             let token = token.map_err(|_| ApiError::InvalidToken)?;
             let now = state.now();
-            let claims = access::verify(&token, &state.keys.snapshot(), &state.audience(), now)?;
+            let keys = state.keys.snapshot();
+            let claims = match access::verify(&token, &keys, &state.audience(), now) {
+                Ok(claims) => claims,
+                Err(e) => {
+                    // Signed with a key this instance has not loaded yet
+                    // (rotated through another instance)? Reload, judge again.
+                    let unknown = jsonwebtoken::decode_header(&token)
+                        .ok()
+                        .and_then(|h| h.kid)
+                        .filter(|kid| !keys.verifiers.contains_key(kid));
+                    match unknown {
+                        Some(kid)
+                            if state.keys.knows_after_reload(&kid, &state.store, now).await? =>
+                        {
+                            access::verify(&token, &state.keys.snapshot(), &state.audience(), now)?
+                        }
+                        _ => return Err(e),
+                    }
+                }
+            };
             let session = state.store.find_session(&claims.sid).await?;
             let live =
                 session.is_some_and(|s| s.user_id == claims.sub && state.policy().is_live(&s, now));

@@ -7,7 +7,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -90,6 +93,8 @@ fn encoding_key(kid: &str, seed: &[u8]) -> Result<EncodingKey, StoreError> {
 pub struct KeyRing {
     current: Arc<RwLock<Arc<KeySet>>>,
     access_ttl: i64,
+    /// The clock second of the last reload forced by an unknown `kid`.
+    last_forced: Arc<AtomicI64>,
 }
 
 impl KeyRing {
@@ -97,7 +102,11 @@ impl KeyRing {
     pub async fn load(store: &Store, access_ttl: i64, now: i64) -> Result<Self, StoreError> {
         store.insert_first_signing_key(&generate(), now).await?;
         let set = Self::read(store, access_ttl, now).await?;
-        Ok(Self { current: Arc::new(RwLock::new(Arc::new(set))), access_ttl })
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(set))),
+            access_ttl,
+            last_forced: Arc::new(AtomicI64::new(i64::MIN)),
+        })
     }
 
     async fn read(store: &Store, access_ttl: i64, now: i64) -> Result<KeySet, StoreError> {
@@ -111,6 +120,27 @@ impl KeyRing {
         let set = Self::read(store, self.access_ttl, now).await?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
         Ok(())
+    }
+
+    /// Whether `kid` is known, reloading first if it is not. Another
+    /// instance may have rotated the key moments ago, and its tokens are not
+    /// forgeries for being early: without this they would get 401 here until
+    /// the periodic reload. Anyone can send a made-up `kid`, so unknown kids
+    /// force at most one reload per clock second.
+    pub async fn knows_after_reload(
+        &self,
+        kid: &str,
+        store: &Store,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if self.snapshot().verifiers.contains_key(kid) {
+            return Ok(true);
+        }
+        if self.last_forced.swap(now, Ordering::Relaxed) == now {
+            return Ok(false);
+        }
+        self.reload(store, now).await?;
+        Ok(self.snapshot().verifiers.contains_key(kid))
     }
 
     pub fn snapshot(&self) -> Arc<KeySet> {

@@ -98,6 +98,22 @@ async fn a_key_rotated_through_one_instance_is_served_by_the_other_after_its_rel
     assert_eq!(b.get_bearer("/auth/userinfo", &before.access_token).await.status, StatusCode::OK);
 }
 
+#[actix_web::test]
+async fn a_token_signed_with_a_key_the_other_instance_has_not_loaded_yet_is_accepted() {
+    let Some((a, b, _db)) = two_instances().await else { return };
+    a.add_user("alice", &[]).await;
+    let new_kid = a.state.store.rotate_signing_key(keys::generate(), a.state.now()).await.unwrap();
+    // A has reloaded (it rotated); B's periodic reload has not come yet.
+    a.state.keys.reload(&a.state.store, a.state.now()).await.unwrap();
+    let tokens = a.login_ok("alice").await;
+    assert_eq!(kid_of(&tokens.access_token), new_kid);
+    assert!(!b.state.keys.snapshot().verifiers.contains_key(&new_kid), "B is behind");
+
+    let res = b.get_bearer("/auth/userinfo", &tokens.access_token).await;
+    assert_eq!(res.status, StatusCode::OK, "B reloads on the unknown kid: {}", res.body);
+    assert!(b.state.keys.snapshot().verifiers.contains_key(&new_kid));
+}
+
 /// Ends a session with `end`, while a long-poll waits on `poller`; returns
 /// the poll's answer and how long after the end it came.
 async fn poll_across(

@@ -45,6 +45,7 @@ contract! {
     a_refresh_token_is_found_with_its_session_and_user,
     rotation_replaces_a_token_once_and_not_in_an_ended_session,
     concurrent_rotations_of_one_token_produce_exactly_one_successor,
+    a_failing_rotation_fails_alone_and_leaves_nothing_behind,
     ended_sessions_are_published_once_in_cursor_order,
     a_reader_following_the_cursor_during_concurrent_ends_sees_each_end_once,
     racing_first_starts_insert_exactly_one_signing_key,
@@ -214,6 +215,28 @@ async fn rotation_replaces_a_token_once_and_not_in_an_ended_session(store: Store
     // Nothing of the refused rotation stayed.
     assert!(store.find_refresh(b"second").await.unwrap().unwrap().rotated_at.is_none());
     assert!(store.find_refresh(b"fourth").await.unwrap().is_none());
+}
+
+/// A rotation that cannot be applied (its successor's hash is taken) fails
+/// without half-applying, and without failing one running beside it (on
+/// SQLite they may share a group-commit batch; `group_commit`'s own test
+/// puts them in one for certain).
+async fn a_failing_rotation_fails_alone_and_leaves_nothing_behind(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"doomed").await;
+    let other = session(&store, &alice, NOW - 100, b"fine").await;
+    let owner = session(&store, &alice, NOW - 100, b"taken").await;
+    let (doomed, fine) = tokio::join!(
+        store.rotate_refresh(b"doomed", b"taken", b"x", &sid, NOW),
+        store.rotate_refresh(b"fine", b"fine-2", b"y", &other, NOW),
+    );
+    assert!(doomed.is_err(), "a successor hash that exists already: {doomed:?}");
+    assert_eq!(fine.unwrap(), Rotation::Rotated);
+    let old = store.find_refresh(b"doomed").await.unwrap().unwrap();
+    assert!(old.rotated_at.is_none(), "the failed rotation left no trace");
+    assert_eq!(old.session.last_seen_at, NOW - 100);
+    assert_eq!(store.find_refresh(b"taken").await.unwrap().unwrap().session.id, owner);
+    assert_eq!(store.find_refresh(b"fine-2").await.unwrap().unwrap().session.id, other);
 }
 
 async fn concurrent_rotations_of_one_token_produce_exactly_one_successor(store: Store) {

@@ -77,32 +77,36 @@ impl GroupCommit {
 async fn run(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match apply(&writer, &batch).await {
-            Ok(winners) => {
-                for job in batch.drain(..) {
-                    let won = winners.contains(&job.rotation.new);
-                    // A caller that has gone away (its request was cancelled)
-                    // no longer needs the answer; its rotation stands.
-                    let _ = job.reply.send(Ok(won));
-                }
+        commit(&writer, &mut batch).await;
+    }
+}
+
+/// Applies `batch`, answers every job in it and leaves it empty.
+async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
+    match apply(writer, batch).await {
+        Ok(winners) => {
+            for job in batch.drain(..) {
+                let won = winners.contains(&job.rotation.new);
+                // A caller that has gone away (its request was cancelled)
+                // no longer needs the answer; its rotation stands.
+                let _ = job.reply.send(Ok(won));
             }
-            // The statement failed as a whole and left nothing behind. Apply
-            // the rotations one by one so each caller gets its own error
-            // (a full disk, a busy database) and one bad rotation cannot
-            // fail the others.
-            Err(_) if batch.len() > 1 => {
-                for job in batch.drain(..) {
-                    let result = apply(&writer, std::slice::from_ref(&job))
-                        .await
-                        .map(|winners| winners.contains(&job.rotation.new))
-                        .map_err(StoreError::from);
-                    let _ = job.reply.send(result);
-                }
+        }
+        // The statement failed as a whole and left nothing behind. Apply the
+        // rotations one by one so each caller gets its own error (a full
+        // disk, a busy database) and one bad rotation cannot fail the others.
+        Err(_) if batch.len() > 1 => {
+            for job in batch.drain(..) {
+                let result = apply(writer, std::slice::from_ref(&job))
+                    .await
+                    .map(|winners| winners.contains(&job.rotation.new))
+                    .map_err(StoreError::from);
+                let _ = job.reply.send(result);
             }
-            Err(e) => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(e.into()));
-                }
+        }
+        Err(e) => {
+            if let Some(job) = batch.pop() {
+                let _ = job.reply.send(Err(e.into()));
             }
         }
     }
@@ -160,6 +164,71 @@ fn statement(rows: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    fn job(
+        old: &[u8],
+        new: &[u8],
+        session_id: &str,
+    ) -> (Job, oneshot::Receiver<Result<bool, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let rotation = Rotate {
+            old: old.to_vec(),
+            new: new.to_vec(),
+            sealed_successor: b"sealed".to_vec(),
+            session_id: session_id.into(),
+            now: 1_800_000_000,
+        };
+        (Job { rotation, reply }, answer)
+    }
+
+    async fn rotated_at(store: &SqliteStore, hash: &[u8]) -> Option<i64> {
+        sqlx::query_scalar("SELECT rotated_at FROM refresh_tokens WHERE hash = ?")
+            .bind(hash)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_has_one_winner_per_token_and_a_failure_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        store.migrate().await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO users VALUES ('u', 'alice', 'x', 'user', 0);
+             INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember)
+                 VALUES ('s', 'u', 0, 0, 9999999999, 1);
+             INSERT INTO refresh_tokens (hash, session_id, issued_at)
+             SELECT CAST(value AS BLOB), 's', 0 FROM json_each('[\"a\", \"b\", \"c\", \"d\", \"taken\"]');",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+
+        // Two rotations of `a` in one statement: `RETURNING` names the winner.
+        let (first, first_answer) = job(b"a", b"a2", "s");
+        let (racer, racer_answer) = job(b"a", b"a3", "s");
+        let (other, other_answer) = job(b"b", b"b2", "s");
+        let mut batch = vec![first, racer, other];
+        commit(&store.writer, &mut batch).await;
+        assert!(batch.is_empty());
+        let first = first_answer.await.unwrap().unwrap();
+        let racer = racer_answer.await.unwrap().unwrap();
+        assert!(first ^ racer, "exactly one rotation of `a` wins: {first}, {racer}");
+        assert!(other_answer.await.unwrap().unwrap());
+
+        // A successor hash that exists already fails the statement; the
+        // rotation beside it must still go through, the failed one leave nothing.
+        let (doomed, doomed_answer) = job(b"c", b"taken", "s");
+        let (bystander, bystander_answer) = job(b"d", b"d2", "s");
+        commit(&store.writer, &mut vec![doomed, bystander]).await;
+        assert!(doomed_answer.await.unwrap().is_err());
+        assert!(bystander_answer.await.unwrap().unwrap());
+        assert!(rotated_at(&store, b"c").await.is_none(), "the failed rotation left nothing");
+        assert!(rotated_at(&store, b"d").await.is_some());
+    }
 
     #[test]
     fn the_statement_has_five_parameters_per_rotation() {
