@@ -38,7 +38,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Refresh-token rotations, batched onto `writer`.
     rotations: GroupCommit,
-    /// Checkpoints the WAL on a reader connection, so the writer never does.
+    /// Checkpoints the WAL, mostly on a reader connection.
     _checkpoints: Checkpointer,
 }
 
@@ -63,12 +63,18 @@ impl SqliteStore {
                 source,
             })?;
         }
-        // The writer first: it creates the file. It never checkpoints (see
-        // `checkpoint`); without that task the WAL would grow unbounded.
+        // The writer first: it creates the file. It does not checkpoint by
+        // itself (see `checkpoint`); without that task the WAL would grow
+        // without bound.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", checkpoint::WAL_SIZE_LIMIT),
+            )
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -76,7 +82,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let rotations = GroupCommit::start(writer.clone());
-        let _checkpoints = Checkpointer::start(pool.clone());
+        let _checkpoints = Checkpointer::start(pool.clone(), writer.clone());
         Ok(Self { pool, writer, rotations, _checkpoints })
     }
 
