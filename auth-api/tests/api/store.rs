@@ -481,8 +481,8 @@ async fn wait_for(ready: impl Fn() -> bool, value: impl Fn() -> u64) -> u64 {
 }
 
 /// SQLite only: under writes that never pause, the WAL still starts over
-/// and stays bounded (without the writer-side catch-up it grew by the size
-/// of everything written: tens of MB here, until the disk was full).
+/// and stays bounded (without the writer-side catch-up it grows by the size
+/// of everything written, until the disk is full).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_the_wal_bounded_under_sustained_writes() {
     let db = crate::helpers::TestDb::sqlite();
@@ -512,9 +512,11 @@ async fn sqlite_keeps_the_wal_bounded_under_sustained_writes() {
         }
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
+    // Unbounded, it reached 364 MB here; bounded, 16–20 MB alone and up to
+    // 50 MB beside the other tests (the checkpointer's rounds come late).
     let written = 16 * 2000 * 3 * 4096;
     assert!(
-        largest < 40 << 20,
+        largest < 128 << 20,
         "WAL reached {largest} bytes for ~{written} bytes of pages written"
     );
 }
