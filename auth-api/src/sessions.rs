@@ -171,7 +171,10 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                     }
                 }
             }
-            Some(rotated_at) if now - rotated_at <= policy.grace => {
+            // Strictly less: the clock counts whole seconds, so `<=` would
+            // forgive up to a second past the window, and a grace of 0 would
+            // still forgive a reuse within the same second.
+            Some(rotated_at) if now - rotated_at < policy.grace => {
                 let successor = record
                     .successor_sealed
                     .as_deref()

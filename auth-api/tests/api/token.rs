@@ -172,6 +172,19 @@ async fn reused_refresh_token_after_grace_ends_the_session() {
 }
 
 #[actix_web::test]
+async fn with_no_grace_any_reuse_ends_the_session_even_within_the_second() {
+    let app = spawn_app_with(|s| s.refresh_reuse_grace = 0).await;
+    app.add_user("alice", &[]).await;
+    let first = app.login_ok("alice").await;
+    assert_eq!(app.refresh(&first.refresh_token).await.status, StatusCode::OK);
+    // Same clock second: nothing is forgiven.
+    let reuse = app.refresh(&first.refresh_token).await;
+    assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reuse.error(), "invalid_grant");
+    assert_eq!(app.metric("refresh_reuse_detections_total").await, 1.0);
+}
+
+#[actix_web::test]
 async fn unknown_refresh_token_is_an_invalid_grant() {
     let app = spawn_app().await;
     let reply = app.refresh("bm90LWEtcmVhbC10b2tlbi1ub3QtYS1yZWFsLXRva2Vu").await;
