@@ -102,6 +102,19 @@ pub async fn run_paced<C: Client>(
     drive(clients, warmup, measure, Some(rate)).await
 }
 
+/// A closed-loop run with no warm-up, with the CPU of `pids` (and the
+/// machine's) accounted over it: for a per-request cost, every request of
+/// the window counts.
+pub async fn run_metered<C: Client>(
+    clients: Vec<C>,
+    measure: Duration,
+    pids: &[u32],
+) -> Result<(Run, Vec<C>, crate::cpu::Accounting), Error> {
+    let meter = crate::cpu::Meter::start(pids);
+    let (run, back) = drive(clients, Duration::ZERO, measure, None).await?;
+    Ok((run, back, meter.stop()))
+}
+
 async fn drive<C: Client>(
     clients: Vec<C>,
     warmup: Duration,

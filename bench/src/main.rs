@@ -9,6 +9,7 @@
 //! The frontend must be built with `--features bench` for the naïve
 //! baseline; the driver checks that before it measures anything.
 
+mod cpu;
 mod flows;
 mod http;
 mod load;
@@ -109,9 +110,15 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         let auth = env.start_auth_api("auth-p", &db, 300).await?;
         eprintln!("bench: auth-api pid {} under load", auth.pid().unwrap_or(0));
         let scale = Scale { rounds: 1, measure: Duration::from_secs(args.seconds), ..scale };
-        let g =
-            scenarios::refresh_grants("profile".into(), &[auth.addr], &env, scale, args.offered)
-                .await?;
+        let g = scenarios::refresh_grants(
+            "profile".into(),
+            &[auth.addr],
+            &env,
+            scale,
+            args.offered,
+            None,
+        )
+        .await?;
         eprintln!(
             "bench: grants: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
             g.runs.throughput().median,
@@ -133,7 +140,10 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     }
 
     step("1, 9: protected vs public vs naïve pages");
-    let pages = scenarios::pages(front_a.addr, &env, scale, with_baseline).await?;
+    let me = std::process::id();
+    let pages =
+        scenarios::pages(front_a.addr, &env, scale, with_baseline, front_a.pid().map(|p| [p, me]))
+            .await?;
     step("2: auth-api calls per 1,000 protected views");
     let calls = scenarios::calls_per_views(front_a.addr, auth_a.addr, &env).await?;
     step("7: revocation latency");
@@ -142,13 +152,22 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     step("6: refresh grants, SQLite");
     let sqlite = [auth_a.addr];
     let mut grants = vec![
-        scenarios::refresh_grants("SQLite, 1 instance".into(), &sqlite, &env, scale, None).await?,
+        scenarios::refresh_grants(
+            "SQLite, 1 instance".into(),
+            &sqlite,
+            &env,
+            scale,
+            None,
+            auth_a.pid().map(|p| [p, me]),
+        )
+        .await?,
         scenarios::refresh_grants(
             format!("SQLite, 1 instance, {PACED_GRANTS} grants/s offered (open loop)"),
             &sqlite,
             &env,
             scale,
             Some(PACED_GRANTS),
+            None,
         )
         .await?,
     ];
@@ -204,6 +223,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &env,
                     scale,
                     None,
+                    None,
                 )
                 .await?,
             );
@@ -214,6 +234,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &[one.addr, two.addr],
                     &env,
                     scale,
+                    None,
                     None,
                 )
                 .await?,

@@ -9,6 +9,7 @@ use std::{
 };
 
 use crate::{
+    cpu::Accounting,
     flows::{self, Counters},
     http::{Conn, Error, Req, next_cookie},
     load::{self, Client, Outcome, Rounds, Stats},
@@ -127,13 +128,37 @@ pub struct Pages {
     pub protected: Variant,
     pub home: Variant,
     pub naive: Option<Variant>,
+    /// One more run of public and of protected with the CPU accounted.
+    pub cpu: Option<[Metered; 2]>,
 }
 
+/// A run with where the CPU went: processes in the order they were given.
+#[derive(Debug, Clone, Default)]
+pub struct Metered {
+    pub run: Stats,
+    pub used: Accounting,
+}
+
+impl Metered {
+    /// CPU of process `i` per request answered, in µs.
+    pub fn cpu_per_request(&self, i: usize) -> f64 {
+        let used = self.used.processes.get(i).map_or(0.0, |u| u.cpu.as_secs_f64());
+        used * 1e6 / self.run.requests.max(1) as f64
+    }
+
+    pub fn switches_per_request(&self, i: usize) -> f64 {
+        let used = self.used.processes.get(i).map_or(0, |u| u.switches);
+        used as f64 / self.run.requests.max(1) as f64
+    }
+}
+
+/// `pids`: the frontend's, then the driver's, for the CPU-accounted runs.
 pub async fn pages(
     frontend: SocketAddr,
     env: &Arc<Env>,
     scale: Scale,
     with_baseline: bool,
+    pids: Option<[u32; 2]>,
 ) -> Result<Pages, Error> {
     let (cookies, _) = sign_in_many(frontend, env, CONNECTIONS, 4).await?;
     let (naive_cookies, _) = if with_baseline {
@@ -199,7 +224,13 @@ pub async fn pages(
         schedule.extend(if round % 2 == 0 { vec![2, 3] } else { vec![3, 2] });
     }
     let count = variants.len();
-    for i in schedule.into_iter().filter(|&i| i < count) {
+    let mut schedule: Vec<(usize, bool)> =
+        schedule.into_iter().filter(|&i| i < count).map(|i| (i, false)).collect();
+    if pids.is_some() {
+        schedule.extend([(0, true), (1, true)]);
+    }
+    let mut metered: [Metered; 2] = Default::default();
+    for (i, meter) in schedule {
         let (path, cookies, headers): (_, Vec<Option<String>>, &[(&'static str, String)]) =
             match variants[i].name {
                 // A browser sends the session cookie to every page of the
@@ -223,20 +254,29 @@ pub async fn pages(
                 prepared: None,
             })
             .collect();
-        let (run, clients) = load::run(clients, scale.warmup, scale.measure).await?;
+        let (run, clients) = match pids.filter(|_| meter) {
+            Some(pids) => {
+                let (run, clients, used) = load::run_metered(clients, scale.measure, &pids).await?;
+                metered[i] = Metered { run: run.all.clone(), used };
+                (run, clients)
+            }
+            None => load::run(clients, scale.warmup, scale.measure).await?,
+        };
         if matches!(variants[i].name, "protected" | "naive") {
             cookie_sets[i] = clients.into_iter().filter_map(|c| c.cookie).collect();
             if cookie_sets[i].len() != CONNECTIONS {
                 return Err(format!("{} lost sessions during the run", variants[i].name).into());
             }
         }
-        variants[i].runs.0.push(run.all);
+        if !meter {
+            variants[i].runs.0.push(run.all);
+        }
     }
     let naive = if with_baseline { variants.pop() } else { None };
     let home = variants.pop().expect("three variants");
     let protected = variants.pop().expect("three variants");
     let public = variants.pop().expect("three variants");
-    Ok(Pages { public, protected, home, naive })
+    Ok(Pages { public, protected, home, naive, cpu: pids.map(|_| metered) })
 }
 
 /// One page, `CONNECTIONS` clients, for a profiler (`--profile-page`).
@@ -498,6 +538,8 @@ pub struct Grants {
     /// Requests per second offered on a fixed schedule; `None`: closed loop.
     pub offered: Option<f64>,
     pub runs: Rounds,
+    /// One more closed-loop run with the CPU accounted (auth-api, driver).
+    pub cpu: Option<Metered>,
 }
 
 /// 32 clients, spread evenly over `instances`, each rotating its own token,
@@ -509,6 +551,7 @@ pub async fn refresh_grants(
     env: &Arc<Env>,
     scale: Scale,
     offered: Option<f64>,
+    pids: Option<[u32; 2]>,
 ) -> Result<Grants, Error> {
     let mut clients = Vec::with_capacity(CONNECTIONS);
     let mut conn = Conn::open(instances[0]).await?;
@@ -529,7 +572,14 @@ pub async fn refresh_grants(
         clients = back;
         runs.push(run.all);
     }
-    Ok(Grants { label, offered, runs: Rounds(runs) })
+    let cpu = match pids {
+        Some(pids) => {
+            let (run, _, used) = load::run_metered(clients, scale.measure, &pids).await?;
+            Some(Metered { run: run.all, used })
+        }
+        None => None,
+    };
+    Ok(Grants { label, offered, runs: Rounds(runs), cpu })
 }
 
 // ---- 7: revocation latency --------------------------------------------------
