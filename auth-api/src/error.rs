@@ -9,6 +9,7 @@ use actix_web::{
     http::{StatusCode, header},
 };
 use shared::{ErrorBody, ErrorCode};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,8 +35,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("rate limited for {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// Shared: one failed group commit answers every rotation it carried.
     #[error("storage unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -79,6 +81,7 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         match err {
             crate::store::StoreError::Database(e) => e.into(),
+            crate::store::StoreError::Shared(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -86,19 +89,21 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            // A database that cannot be reached, is locked past the busy
-            // timeout or has a full disk is a temporary condition: the caller
-            // may retry and nothing was half-written (every write is one
-            // transaction).
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                ApiError::Unavailable(err)
-            }
-            sqlx::Error::Database(ref db) if db.code().as_deref().is_some_and(is_temporary) => {
-                ApiError::Unavailable(err)
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
+        Arc::new(err).into()
+    }
+}
+
+impl From<Arc<sqlx::Error>> for ApiError {
+    fn from(err: Arc<sqlx::Error>) -> Self {
+        // A database that cannot be reached, is locked past the busy timeout
+        // or has a full disk is a temporary condition: the caller may retry
+        // and nothing was half-written (every write is one transaction).
+        let temporary = match &*err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => db.code().as_deref().is_some_and(is_temporary),
+            _ => false,
+        };
+        if temporary { ApiError::Unavailable(err) } else { ApiError::Internal(err.to_string()) }
     }
 }
 

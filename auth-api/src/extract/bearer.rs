@@ -44,13 +44,18 @@ impl FromRequest for AuthUser {
                         .ok()
                         .and_then(|h| h.kid)
                         .filter(|kid| !keys.verifiers.contains_key(kid));
-                    match unknown {
-                        Some(kid)
-                            if state.keys.knows_after_reload(&kid, &state.store, now).await? =>
-                        {
+                    let Some(kid) = unknown else { return Err(e) };
+                    // A failed reload does not make a token we cannot
+                    // verify anything but unverifiable: still 401.
+                    match state.keys.knows_after_reload(&kid, &state.store, now).await {
+                        Ok(true) => {
                             access::verify(&token, &state.keys.snapshot(), &state.audience(), now)?
                         }
-                        _ => return Err(e),
+                        Ok(false) => return Err(e),
+                        Err(reload) => {
+                            tracing::warn!(error = %reload, "could not reload signing keys");
+                            return Err(e);
+                        }
                     }
                 }
             };

@@ -270,6 +270,9 @@ pub enum StoreError {
     CreateDir { path: String, source: std::io::Error },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// One error answering several callers (a failed group commit).
+    #[error("database error: {0}")]
+    Shared(std::sync::Arc<sqlx::Error>),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]

@@ -185,6 +185,18 @@ async fn with_no_grace_any_reuse_ends_the_session_even_within_the_second() {
 }
 
 #[actix_web::test]
+async fn the_grace_window_ends_when_its_seconds_have_passed() {
+    let app = spawn_app().await; // REFRESH_REUSE_GRACE = 10
+    app.add_user("alice", &[]).await;
+    let first = app.login_ok("alice").await;
+    assert_eq!(app.refresh(&first.refresh_token).await.status, StatusCode::OK);
+    app.clock.advance(10);
+    let reuse = app.refresh(&first.refresh_token).await;
+    assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.metric("refresh_reuse_detections_total").await, 1.0);
+}
+
+#[actix_web::test]
 async fn unknown_refresh_token_is_an_invalid_grant() {
     let app = spawn_app().await;
     let reply = app.refresh("bm90LWEtcmVhbC10b2tlbi1ub3QtYS1yZWFsLXRva2Vu").await;

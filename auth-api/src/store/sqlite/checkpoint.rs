@@ -15,10 +15,13 @@
 //!    while it copies), and SQLite only starts the WAL over once a
 //!    checkpoint has caught up: measured at 5,000 grants/s the WAL grew by
 //!    70 MB a second until the disk was full. So once the WAL holds more than
-//!    `WAL_LIMIT_PAGES`, the same checkpoint runs on the *writer's*
+//!    `WAL_LIMIT_PAGES`, a RESTART checkpoint runs on the *writer's*
 //!    connection: no write can land while it holds it, it catches up (step 1
-//!    has copied nearly everything already, so it is short), and the next
-//!    write starts the WAL over. `journal_size_limit` then trims the file.
+//!    has copied nearly everything already, so it is short), and it waits
+//!    for readers still on old frames so that the next write starts the WAL
+//!    over — but only `RESTART_WAIT`, so a long read costs the writer a few
+//!    milliseconds, not the 5 s busy timeout; if it gives up, the next round
+//!    tries again. `journal_size_limit` then trims the file.
 
 use std::time::Duration;
 
@@ -29,6 +32,12 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 /// About 16 MiB of 4 KiB pages.
 const WAL_LIMIT_PAGES: i64 = 4096;
+
+/// How long the writer-side checkpoint waits for readers (ms).
+const RESTART_WAIT: &str = "20";
+
+/// The writer's usual busy timeout (ms), as `SqliteStore::connect` sets it.
+const BUSY_TIMEOUT: &str = "5000";
 
 /// What the WAL file is trimmed to when SQLite starts it over (bytes).
 pub(super) const WAL_SIZE_LIMIT: &str = "16777216";
@@ -77,17 +86,16 @@ impl Checkpointer {
 }
 
 async fn round(readers: &SqlitePool, writer: &SqlitePool) -> Result<(), sqlx::Error> {
-    let wal_pages = checkpoint(readers).await?;
-    if wal_pages > WAL_LIMIT_PAGES {
-        checkpoint(writer).await?;
-    }
-    Ok(())
-}
-
-/// One PASSIVE checkpoint; the number of pages in the WAL when it ran.
-async fn checkpoint(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
     // (busy, pages in the WAL, pages copied); -1s when not in WAL mode.
     let (_busy, wal_pages, _copied): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
-    Ok(wal_pages)
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(readers).await?;
+    if wal_pages > WAL_LIMIT_PAGES {
+        let mut conn = writer.acquire().await?;
+        sqlx::query(&format!("PRAGMA busy_timeout = {RESTART_WAIT}")).execute(&mut *conn).await?;
+        let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *conn).await;
+        // Restore the timeout whatever happened: every write waits by it.
+        sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT}")).execute(&mut *conn).await?;
+        restarted?;
+    }
+    Ok(())
 }

@@ -92,10 +92,13 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
                 let _ = job.reply.send(Ok(won));
             }
         }
-        // The statement failed as a whole and left nothing behind. Apply the
-        // rotations one by one so each caller gets its own error (a full
-        // disk, a busy database) and one bad rotation cannot fail the others.
-        Err(_) if batch.len() > 1 => {
+        // The statement failed as a whole and left nothing behind. If one
+        // rotation broke a constraint (its successor's hash exists), apply
+        // them one by one so that only it fails. Any other error (busy,
+        // full disk, pool timeout) would hit each retry alike, each after
+        // its own timeout, with every queued rotation waiting: answer them
+        // all with it at once.
+        Err(e) if batch.len() > 1 && breaks_a_constraint(&e) => {
             for job in batch.drain(..) {
                 let result = apply(writer, std::slice::from_ref(&job))
                     .await
@@ -105,11 +108,16 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
             }
         }
         Err(e) => {
-            if let Some(job) = batch.pop() {
-                let _ = job.reply.send(Err(e.into()));
+            let e = std::sync::Arc::new(e);
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(StoreError::Shared(e.clone())));
             }
         }
     }
+}
+
+fn breaks_a_constraint(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() != sqlx::error::ErrorKind::Other)
 }
 
 /// Applies the batch in one statement and returns the successor hashes of
@@ -228,6 +236,28 @@ mod tests {
         assert!(bystander_answer.await.unwrap().unwrap());
         assert!(rotated_at(&store, b"c").await.is_none(), "the failed rotation left nothing");
         assert!(rotated_at(&store, b"d").await.is_some());
+    }
+
+    /// An error that is not one rotation's fault (here: the store closed)
+    /// answers every rotation of the batch at once, without retrying each.
+    #[tokio::test]
+    async fn a_batch_that_cannot_run_answers_every_caller_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        store.writer.close().await;
+        let (one, one_answer) = job(b"a", b"a2", "s");
+        let (two, two_answer) = job(b"b", b"b2", "s");
+        let mut batch = vec![one, two];
+        commit(&store.writer, &mut batch).await;
+        assert!(batch.is_empty());
+        for answer in [one_answer, two_answer] {
+            let err = answer.await.unwrap().unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Shared(e) if matches!(**e, sqlx::Error::PoolClosed)),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]
