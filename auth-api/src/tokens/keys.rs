@@ -7,10 +7,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, RwLock,
-        atomic::{AtomicI64, Ordering},
-    },
+    sync::{Arc, RwLock},
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -93,8 +90,10 @@ fn encoding_key(kid: &str, seed: &[u8]) -> Result<EncodingKey, StoreError> {
 pub struct KeyRing {
     current: Arc<RwLock<Arc<KeySet>>>,
     access_ttl: i64,
-    /// The clock second of the last reload forced by an unknown `kid`.
-    last_forced: Arc<AtomicI64>,
+    /// The clock second of the last reload forced by an unknown `kid`; held
+    /// during that reload, so requests that arrive meanwhile wait for its
+    /// keys instead of being refused.
+    last_forced: Arc<tokio::sync::Mutex<i64>>,
 }
 
 impl KeyRing {
@@ -105,7 +104,7 @@ impl KeyRing {
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(set))),
             access_ttl,
-            last_forced: Arc::new(AtomicI64::new(i64::MIN)),
+            last_forced: Arc::new(tokio::sync::Mutex::new(i64::MIN)),
         })
     }
 
@@ -136,9 +135,15 @@ impl KeyRing {
         if self.snapshot().verifiers.contains_key(kid) {
             return Ok(true);
         }
-        if self.last_forced.swap(now, Ordering::Relaxed) == now {
+        let mut last_forced = self.last_forced.lock().await;
+        // The reload this request waited for may have brought the key.
+        if self.snapshot().verifiers.contains_key(kid) {
+            return Ok(true);
+        }
+        if *last_forced == now {
             return Ok(false);
         }
+        *last_forced = now;
         self.reload(store, now).await?;
         Ok(self.snapshot().verifiers.contains_key(kid))
     }

@@ -109,8 +109,15 @@ async fn a_token_signed_with_a_key_the_other_instance_has_not_loaded_yet_is_acce
     assert_eq!(kid_of(&tokens.access_token), new_kid);
     assert!(!b.state.keys.snapshot().verifiers.contains_key(&new_kid), "B is behind");
 
-    let res = b.get_bearer("/auth/userinfo", &tokens.access_token).await;
-    assert_eq!(res.status, StatusCode::OK, "B reloads on the unknown kid: {}", res.body);
+    // Several at once: one reloads, the others wait for its keys.
+    let (one, two, three) = tokio::join!(
+        b.get_bearer("/auth/userinfo", &tokens.access_token),
+        b.get_bearer("/auth/userinfo", &tokens.access_token),
+        b.get_bearer("/auth/userinfo", &tokens.access_token),
+    );
+    for res in [one, two, three] {
+        assert_eq!(res.status, StatusCode::OK, "B reloads on the unknown kid: {}", res.body);
+    }
     assert!(b.state.keys.snapshot().verifiers.contains_key(&new_kid));
 }
 
