@@ -242,21 +242,9 @@ impl TestApp {
     }
 }
 
-/// Every variable the auth-api reads (each also a `--flag`).
-pub const VARIABLES: &[&str] = &[
-    "DATABASE_URL",
-    "AUTH_API_ADDR",
-    "AUTH_ISSUER",
-    "AUTH_CLIENT_ID",
-    "AUTH_CLIENT_SECRET",
-    "ACCESS_TOKEN_TTL",
-    "SESSION_IDLE_TTL",
-    "SESSION_ABSOLUTE_TTL",
-    "REFRESH_REUSE_GRACE",
-    "LOGIN_MAX_FAILURES_PER_USER",
-    "LOGIN_MAX_FAILURES_PER_IP",
-    "LOGIN_FAILURE_WINDOW",
-];
+#[path = "../support/variables.rs"]
+mod variables;
+pub use variables::VARIABLES;
 
 /// The binary, isolated from the developer's setup: it reads `.env` from its
 /// working directory and the ones above it (a checkout where `just dev` ran

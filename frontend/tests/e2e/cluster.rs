@@ -43,6 +43,8 @@ use crate::harness::{CLIENT_ID, CLIENT_SECRET, PASSWORD};
 // The auth-api tests' scratch-database helper, shared rather than copied.
 #[path = "../../../auth-api/tests/support/postgres.rs"]
 mod postgres;
+#[path = "../../../auth-api/tests/support/variables.rs"]
+mod variables;
 const ISSUER: &str = "http://auth.cloakroom.test";
 /// How long a process may take to announce its port.
 const STARTUP: Duration = Duration::from_secs(30);
@@ -227,31 +229,15 @@ fn cookie_keys() -> String {
     base64::engine::general_purpose::STANDARD.encode(cookie::Key::generate().master())
 }
 
-/// Every variable either server reads, cleared before a child gets its own:
-/// nothing from the developer's shell may leak into a test deployment.
-const VARIABLES: &[&str] = &[
-    "DATABASE_URL",
-    "AUTH_API_ADDR",
-    "AUTH_ISSUER",
-    "AUTH_CLIENT_ID",
-    "AUTH_CLIENT_SECRET",
-    "ACCESS_TOKEN_TTL",
-    "SESSION_IDLE_TTL",
-    "SESSION_ABSOLUTE_TTL",
-    "REFRESH_REUSE_GRACE",
-    "LOGIN_MAX_FAILURES_PER_USER",
-    "LOGIN_MAX_FAILURES_PER_IP",
-    "LOGIN_FAILURE_WINDOW",
-    "AUTH_API_URL",
-    "COOKIE_KEYS",
-    "COOKIE_SECURE",
-    "PUBLIC_ORIGIN",
-    "RUST_LOG",
-];
+/// The frontend's own variables; with the auth-api's, every one either server
+/// reads, cleared before a child gets its own: nothing from the developer's
+/// shell may leak into a test deployment.
+const FRONTEND_VARIABLES: &[&str] =
+    &["AUTH_API_URL", "COOKIE_KEYS", "COOKIE_SECURE", "PUBLIC_ORIGIN", "RUST_LOG"];
 
 fn clean_command(program: &Path) -> Command {
     let mut cmd = Command::new(program);
-    for var in VARIABLES {
+    for var in variables::VARIABLES.iter().chain(FRONTEND_VARIABLES) {
         cmd.env_remove(var);
     }
     for (var, _) in std::env::vars_os() {

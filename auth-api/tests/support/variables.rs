@@ -1,0 +1,19 @@
+//! Every variable the auth-api reads (each also a `--flag`): the auth-api's
+//! tests check its `--help` against it, and every test that starts the
+//! binary clears them so nothing from the developer's shell leaks in. Shared
+//! with the frontend's multi-process tests (included there by `#[path]`).
+
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "AUTH_API_ADDR",
+    "AUTH_ISSUER",
+    "AUTH_CLIENT_ID",
+    "AUTH_CLIENT_SECRET",
+    "ACCESS_TOKEN_TTL",
+    "SESSION_IDLE_TTL",
+    "SESSION_ABSOLUTE_TTL",
+    "REFRESH_REUSE_GRACE",
+    "LOGIN_MAX_FAILURES_PER_USER",
+    "LOGIN_MAX_FAILURES_PER_IP",
+    "LOGIN_FAILURE_WINDOW",
+];
