@@ -81,7 +81,6 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         match err {
             crate::store::StoreError::Database(e) => e.into(),
-            crate::store::StoreError::Shared(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }

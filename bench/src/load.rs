@@ -130,21 +130,22 @@ async fn drive<C: Client>(
     let mut tasks = Vec::with_capacity(clients.len());
     for (i, mut client) in clients.into_iter().enumerate() {
         let barrier = barrier.clone();
-        // Client i's first slot is i/n of an interval after the start.
-        let mut slot = interval.map(|every| start + every * i as u32 / n);
+        // Client i's next slot and the interval between its slots; the first
+        // is i/n of an interval after the start.
+        let mut schedule = interval.map(|every| (start + every * i as u32 / n, every));
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(client.addr()).await?;
             barrier.wait().await;
             let (mut all, mut tagged, mut errors) = (Vec::new(), Vec::new(), 0u64);
             loop {
-                let sent = match (&mut slot, interval) {
-                    (Some(at), Some(every)) => {
-                        let due = *at;
-                        *at += every;
+                let sent = match &mut schedule {
+                    Some((next, every)) => {
+                        let due = *next;
+                        *next += *every;
                         tokio::time::sleep_until(due.into()).await;
                         due
                     }
-                    _ => Instant::now(),
+                    None => Instant::now(),
                 };
                 if sent >= until {
                     break;

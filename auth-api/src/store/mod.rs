@@ -268,15 +268,19 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("could not create the database folder {path}: {source}")]
     CreateDir { path: String, source: std::io::Error },
+    /// Shared, because one failed group commit answers several callers.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// One error answering several callers (a failed group commit).
-    #[error("database error: {0}")]
-    Shared(std::sync::Arc<sqlx::Error>),
+    Database(std::sync::Arc<sqlx::Error>),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(std::sync::Arc::new(err))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -42,6 +42,9 @@ pub struct SqliteStore {
     _checkpoints: Checkpointer,
 }
 
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 const LIVE: &str = "s.ended_at IS NULL AND s.expires_at > ? AND s.last_seen_at > ?";
 
 impl SqliteStore {
@@ -54,7 +57,7 @@ impl SqliteStore {
             // transaction), the usual trade for WAL.
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let path = options.get_filename();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -33,11 +33,8 @@ const INTERVAL: Duration = Duration::from_millis(100);
 /// About 16 MiB of 4 KiB pages.
 const WAL_LIMIT_PAGES: i64 = 4096;
 
-/// How long the writer-side checkpoint waits for readers (ms).
-const RESTART_WAIT: &str = "20";
-
-/// The writer's usual busy timeout (ms), as `SqliteStore::connect` sets it.
-const BUSY_TIMEOUT: &str = "5000";
+/// How long the writer-side checkpoint waits for readers.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
 
 /// What the WAL file is trimmed to when SQLite starts it over (bytes).
 pub(super) const WAL_SIZE_LIMIT: &str = "16777216";
@@ -91,10 +88,11 @@ async fn round(readers: &SqlitePool, writer: &SqlitePool) -> Result<(), sqlx::Er
         sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(readers).await?;
     if wal_pages > WAL_LIMIT_PAGES {
         let mut conn = writer.acquire().await?;
-        sqlx::query(&format!("PRAGMA busy_timeout = {RESTART_WAIT}")).execute(&mut *conn).await?;
+        let busy_timeout = |wait: Duration| format!("PRAGMA busy_timeout = {}", wait.as_millis());
+        sqlx::query(&busy_timeout(RESTART_WAIT)).execute(&mut *conn).await?;
         let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *conn).await;
         // Restore the timeout whatever happened: every write waits by it.
-        sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT}")).execute(&mut *conn).await?;
+        sqlx::query(&busy_timeout(super::BUSY_TIMEOUT)).execute(&mut *conn).await?;
         restarted?;
     }
     Ok(())

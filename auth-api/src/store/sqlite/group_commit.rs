@@ -68,7 +68,7 @@ impl GroupCommit {
         let (reply, answer) = oneshot::channel();
         // The task is gone only once the runtime that ran it has shut down:
         // for the caller, a closed store.
-        let closed = || StoreError::Database(sqlx::Error::PoolClosed);
+        let closed = || StoreError::from(sqlx::Error::PoolClosed);
         self.jobs.send(Job { rotation, reply }).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
@@ -110,7 +110,7 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
         Err(e) => {
             let e = std::sync::Arc::new(e);
             for job in batch.drain(..) {
-                let _ = job.reply.send(Err(StoreError::Shared(e.clone())));
+                let _ = job.reply.send(Err(StoreError::Database(e.clone())));
             }
         }
     }
@@ -254,7 +254,7 @@ mod tests {
         for answer in [one_answer, two_answer] {
             let err = answer.await.unwrap().unwrap_err();
             assert!(
-                matches!(&err, StoreError::Shared(e) if matches!(**e, sqlx::Error::PoolClosed)),
+                matches!(&err, StoreError::Database(e) if matches!(**e, sqlx::Error::PoolClosed)),
                 "{err:?}"
             );
         }
