@@ -49,8 +49,7 @@ pub fn sign(
         exp: now + ttl,
         jti: uuid::Uuid::new_v4().simple().to_string(),
     };
-    jsonwebtoken::encode(&header, &claims, &signer.key)
-        .map_err(|e| ApiError::Internal(format!("signing failed: {e}")))
+    signer.sign(&header, &claims).map_err(|e| ApiError::Internal(format!("signing failed: {e}")))
 }
 
 /// Verifies signature, algorithm, type, issuer, audience and time (the rules

@@ -29,7 +29,7 @@ fn b64(v: &Value) -> String {
 fn sign_with_server_key(app: &TestApp, header: &Header, claims: &Value) -> String {
     let keys = app.state.keys.snapshot();
     let signer = keys.signer.as_ref().unwrap();
-    jsonwebtoken::encode(header, claims, &signer.key).unwrap()
+    signer.sign(header, claims).unwrap()
 }
 
 async fn signed_in(app: &TestApp) -> (String, Value, Value) {
