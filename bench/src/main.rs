@@ -62,6 +62,10 @@ struct Args {
     /// instead of a closed loop.
     #[arg(long, requires = "profile_grants")]
     offered: Option<f64>,
+    /// With `--profile-grants`: after the grants, as many clients fetching
+    /// JWKS (what HTTP alone costs).
+    #[arg(long, requires = "profile_grants")]
+    floor: bool,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
 }
@@ -116,6 +120,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
             &env,
             scale,
             args.offered,
+            args.floor,
             None,
         )
         .await?;
@@ -125,6 +130,14 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
             g.runs.p50().median,
             g.runs.p99().median
         );
+        if let Some(f) = &g.floor {
+            eprintln!(
+                "bench: floor (JWKS): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+                f.throughput().median,
+                f.p50().median,
+                f.p99().median
+            );
+        }
         auth.stop().await;
         return Ok(());
     }
@@ -158,6 +171,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
             &env,
             scale,
             None,
+            true,
             auth_a.pid().map(|p| [p, me]),
         )
         .await?,
@@ -167,6 +181,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
             &env,
             scale,
             Some(PACED_GRANTS),
+            false,
             None,
         )
         .await?,
@@ -223,6 +238,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &env,
                     scale,
                     None,
+                    false,
                     None,
                 )
                 .await?,
@@ -235,6 +251,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                     &env,
                     scale,
                     None,
+                    false,
                     None,
                 )
                 .await?,

@@ -533,24 +533,47 @@ impl Client for Rotator {
     }
 }
 
+/// A client of the auth-api asking for its cheapest answer (JWKS, served
+/// from memory): what HTTP alone costs on these connections and cores.
+struct Prober {
+    addr: SocketAddr,
+}
+
+impl Client for Prober {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn step(&mut self, conn: &mut Conn) -> Result<Outcome, Error> {
+        let resp = conn.send(Req::get("/.well-known/jwks.json")).await?;
+        Ok(Outcome { ok: resp.status == 200, tagged: false })
+    }
+}
+
 pub struct Grants {
     pub label: String,
     /// Requests per second offered on a fixed schedule; `None`: closed loop.
     pub offered: Option<f64>,
     pub runs: Rounds,
+    /// With `floor`: the same clients' rounds on JWKS, each run just after
+    /// the grant round it pairs with.
+    pub floor: Option<Rounds>,
     /// One more closed-loop run with the CPU accounted (auth-api, driver).
     pub cpu: Option<Metered>,
 }
 
 /// 32 clients, spread evenly over `instances`, each rotating its own token,
 /// as fast as answers come back or, with `offered`, at that many grants per
-/// second in total (open loop).
+/// second in total (open loop). With `floor` (closed loop only), each round
+/// is paired with one of as many clients fetching JWKS from the same
+/// instances.
 pub async fn refresh_grants(
     label: String,
     instances: &[SocketAddr],
     env: &Arc<Env>,
     scale: Scale,
     offered: Option<f64>,
+    floor: bool,
     pids: Option<[u32; 2]>,
 ) -> Result<Grants, Error> {
     let mut clients = Vec::with_capacity(CONNECTIONS);
@@ -563,7 +586,10 @@ pub async fn refresh_grants(
             refresh_token: tokens.refresh_token,
         });
     }
+    let mut probers: Vec<Prober> =
+        (0..CONNECTIONS).map(|i| Prober { addr: instances[i % instances.len()] }).collect();
     let mut runs = Vec::new();
+    let mut floor_runs = Vec::new();
     for _ in 0..scale.rounds.min(3) {
         let (run, back) = match offered {
             Some(rate) => load::run_paced(clients, scale.warmup, scale.measure, rate).await?,
@@ -571,6 +597,11 @@ pub async fn refresh_grants(
         };
         clients = back;
         runs.push(run.all);
+        if floor && offered.is_none() {
+            let (run, back) = load::run(probers, scale.warmup, scale.measure).await?;
+            probers = back;
+            floor_runs.push(run.all);
+        }
     }
     let cpu = match pids {
         Some(pids) => {
@@ -579,7 +610,8 @@ pub async fn refresh_grants(
         }
         None => None,
     };
-    Ok(Grants { label, offered, runs: Rounds(runs), cpu })
+    let floor = (!floor_runs.is_empty()).then_some(Rounds(floor_runs));
+    Ok(Grants { label, offered, runs: Rounds(runs), floor, cpu })
 }
 
 // ---- 7: revocation latency --------------------------------------------------
