@@ -9,6 +9,9 @@ use frontend::{
     telemetry,
 };
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
