@@ -276,7 +276,14 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         ("cookie/open", "open it from the `Cookie` header"),
         ("verify/cold", "verify an access token: EdDSA signature and claims"),
         ("verify/cached", "verify a token this process verified before"),
-        ("guard/fast_path", "the guard's whole decision: cookie, revocations, token"),
+        (
+            "guard/fast_path",
+            "the guard's whole decision on a cookie it has seen: digest, revocations, token time",
+        ),
+        (
+            "guard/first_view",
+            "… on a cookie it has not seen (token verified before): open, verify, remember",
+        ),
         ("argon2/hash", "one argon2id hash, the auth-api's parameters (m = 19 MiB, t = 2, p = 1)"),
         ("argon2/hash_on_every_core", "one such hash on each core at once: the whole round"),
     ]

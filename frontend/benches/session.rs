@@ -1,121 +1,20 @@
 //! Micro-benchmarks of what every page view pays: opening (and sealing) the
 //! session cookie, verifying the access token (cold: the signature; cached:
-//! a verified token seen before), and the guard's whole decision on its fast
-//! path. `just bench` runs them and copies the medians into BENCHMARKS.md.
+//! a verified token seen before), and the guard's whole decision: on a
+//! cookie it has seen (the fast path every page view after the first takes)
+//! and on one it has not. `just bench` copies the medians into BENCHMARKS.md.
 
-use std::{
-    hint::black_box,
-    pin::pin,
-    sync::Arc,
-    task::{Context, Poll, Waker},
-};
+use std::hint::black_box;
 
-use cookie::Key;
 use criterion::{Criterion, criterion_group, criterion_main};
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use frontend::{
-    auth_client::AuthClient,
-    config::{CookieKeys, Secret, Settings},
-    session::{
-        AuthState,
-        cookie::{SessionCookie, VERSION},
-        guard::decide,
-    },
-    startup::FrontendState,
-};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::JwkSet};
-use shared::{AccessClaims, Role};
+use frontend::session::{AuthState, guard::decide};
 
-const ISSUER: &str = "http://auth.cloakroom.bench";
-const CLIENT_ID: &str = "cloakroom-frontend";
-const NOW: i64 = 1_800_000_000;
-const KID: &str = "bench-key";
+// Shared with the guard's tests, which use more of it.
+#[path = "../tests/support/guard_fixture.rs"]
+#[allow(dead_code)]
+mod fixture;
 
-/// A frontend state as a running server holds it: keys loaded, the
-/// revocation feed answered, and one signed-in user's sealed cookie.
-struct Fixture {
-    state: FrontendState,
-    client: AuthClient,
-    cookie: SessionCookie,
-    cookie_header: String,
-}
-
-fn fixture() -> Fixture {
-    let seed = [7u8; 32];
-    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let der = signing.to_pkcs8_der().expect("pkcs8");
-    let encoding = EncodingKey::from_ed_der(der.as_bytes());
-    let x = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        signing.verifying_key().to_bytes(),
-    );
-    let jwks: JwkSet = serde_json::from_value(serde_json::json!({
-        "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": KID, "x": x }]
-    }))
-    .expect("jwks");
-
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.typ = Some(shared::ACCESS_TOKEN_TYPE.into());
-    header.kid = Some(KID.into());
-    let claims = AccessClaims {
-        iss: ISSUER.into(),
-        aud: CLIENT_ID.into(),
-        sub: "0b7e6f1c-3f5e-4a8e-9a53-2f1d2c3b4a59".into(),
-        sid: "5f0c1a2b-7d3e-4f6a-8b9c-0d1e2f3a4b5c".into(),
-        username: "alice".into(),
-        roles: vec![Role::User],
-        iat: NOW,
-        nbf: NOW,
-        exp: NOW + 300,
-        jti: "3c2b1a09f8e7d6c5b4a3928170615243".into(),
-    };
-    let access_token = jsonwebtoken::encode(&header, &claims, &encoding).expect("sign");
-    let cookie = SessionCookie {
-        version: VERSION,
-        session_id: claims.sid.clone(),
-        // The auth-api's refresh tokens are 32 random bytes, base64url.
-        refresh_token: "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c".into(),
-        access_token,
-        access_expires_at: NOW + 300,
-        session_expires_at: NOW + 86_400,
-        remember: false,
-    };
-
-    let mut leptos = leptos::config::get_configuration(Some(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../Leptos.toml"
-    )))
-    .expect("Leptos.toml")
-    .leptos_options;
-    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
-    let settings = Settings {
-        leptos,
-        // Nothing listens there: the fast path must never call it.
-        auth_api_url: "http://127.0.0.1:9".into(),
-        issuer: ISSUER.into(),
-        client_id: CLIENT_ID.into(),
-        client_secret: Secret::new("bench-client-secret-0123456789abcdef"),
-        cookie_keys: CookieKeys::from_keys(vec![Key::generate()]),
-        cookie_secure: false,
-        public_origin: None,
-    };
-    let client = AuthClient::new(&settings);
-    let state = FrontendState::new(settings, Arc::new(|| NOW), "http://127.0.0.1:0".into());
-    assert!(state.jwks.install(&jwks));
-    state.revoked.answered();
-    let sealed = state.codec.seal(&cookie, NOW);
-    let pair = sealed.split(';').next().expect("name=value").to_owned();
-    Fixture { state, client, cookie, cookie_header: format!("theme=dark; {pair}") }
-}
-
-/// Polls a future that must not wait for anything: the fast path never does.
-fn ready<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the fast path waited on I/O"),
-    }
-}
+use fixture::{NOW, fixture, ready};
 
 fn benches(c: &mut Criterion) {
     let f = fixture();
@@ -143,6 +42,19 @@ fn benches(c: &mut Criterion) {
     let mut guard = c.benchmark_group("guard");
     guard.bench_function("fast_path", |b| {
         b.iter(|| {
+            let (auth, _) =
+                ready(decide(&f.state, &f.client, std::iter::once(black_box(&*f.cookie_header))));
+            assert!(matches!(auth, AuthState::SignedIn(_)));
+        })
+    });
+    // A cookie this process has not opened yet (its token verified before):
+    // open it, check the token, remember the cookie.
+    let digest = frontend::session::known::digest(
+        f.state.codec.find(std::iter::once(&*f.cookie_header)).expect("the cookie").value(),
+    );
+    guard.bench_function("first_view", |b| {
+        b.iter(|| {
+            f.state.known.forget(&digest);
             let (auth, _) =
                 ready(decide(&f.state, &f.client, std::iter::once(black_box(&*f.cookie_header))));
             assert!(matches!(auth, AuthState::SignedIn(_)));

@@ -30,6 +30,7 @@ use crate::{
         cookie::CookieCodec,
         guard::session_guard,
         jwks::JwksCache,
+        known::KnownCookies,
         refresh::RefreshFlights,
         revocations::{self, RevokedSessions},
     },
@@ -52,6 +53,7 @@ pub struct FrontendState {
     pub settings: Settings,
     pub codec: CookieCodec,
     pub jwks: JwksCache,
+    pub known: KnownCookies,
     pub flights: RefreshFlights,
     pub revoked: Arc<RevokedSessions>,
     pub public_origin: String,
@@ -64,6 +66,7 @@ impl FrontendState {
         Self {
             codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
             jwks: JwksCache::default(),
+            known: KnownCookies::default(),
             flights: RefreshFlights::default(),
             revoked: Arc::new(RevokedSessions::default()),
             public_origin,

@@ -92,16 +92,16 @@ impl CookieCodec {
 
     /// Finds and opens the session cookie among the request's `Cookie` headers.
     pub fn open_from_headers<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Opened {
-        let name = self.name();
-        let raw = headers
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned());
-        match raw {
+        match self.find(headers) {
             None => Opened::Absent,
-            Some(raw) => self.open(&raw),
+            Some(found) => self.open(found.value()),
         }
+    }
+
+    /// The session cookie among the request's `Cookie` headers, still sealed.
+    pub fn find<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Option<Cookie<'a>> {
+        let name = self.name();
+        headers.flat_map(Cookie::split_parse).filter_map(Result::ok).find(|c| c.name() == name)
     }
 
     pub fn open(&self, raw: &str) -> Opened {

@@ -1,10 +1,14 @@
 //! The guard: once per request, before any handler runs or any byte of a
 //! page is produced, decide who the browser is.
 //!
+//! 0. This exact cookie opened here before, its token is not about to expire
+//!    and its session was not ended: signed in, without opening it again
+//!    (`known`: one hash and one lookup).
 //! 1. Open the cookie. None: signed out. Unreadable: signed out, cookie cleared.
 //! 2. A session ended anywhere (revocation feed): signed out, cookie cleared.
 //! 3. The cached access token verifies locally and is not about to expire:
-//!    signed in, with **no call to the auth-api**.
+//!    signed in, with **no call to the auth-api**; the cookie is remembered
+//!    for step 0.
 //! 4. Otherwise swap the refresh token (single-flight). `invalid_grant`:
 //!    signed out, cookie cleared. Auth-api down: a still-valid cached token
 //!    keeps working; without one the state is `Unavailable`.
@@ -29,6 +33,7 @@ use actix_web::{
 use super::{
     AuthState, CookieSlot, CookieUpdate, SignedIn,
     cookie::{Opened, SessionCookie},
+    known::{self, Known},
 };
 use crate::{
     app::types::CurrentUser,
@@ -183,7 +188,33 @@ async fn decide_inner<'a>(
     cookie_headers: impl Iterator<Item = &'a str>,
     always_refresh: bool,
 ) -> (AuthState, CookieUpdate) {
-    let (cookie, stale_key) = match state.codec.open_from_headers(cookie_headers) {
+    let Some(found) = state.codec.find(cookie_headers) else {
+        return (AuthState::SignedOut, CookieUpdate::Keep);
+    };
+    let now = state.now();
+    // The revocation set is trusted only while the feed is being followed:
+    // with the feed silent, a session ended elsewhere could live on here for
+    // a whole access-token lifetime, so ask the auth-api instead (and fall
+    // back to the cached token only if it cannot answer).
+    let feed_current = state.revoked.is_current();
+
+    // The fast path: this very cookie opened here before (see `known`).
+    let digest = known::digest(found.value());
+    let generation = state.jwks.generation();
+    if let Some(hit) = state.known.get(&digest, generation) {
+        if state.revoked.contains(&hit.signed_in.user.session_id) {
+            return (AuthState::SignedOut, CookieUpdate::Clear);
+        }
+        if hit.is_fresh(now) && feed_current && !always_refresh {
+            return (AuthState::SignedIn(hit.signed_in.clone()), CookieUpdate::Keep);
+        }
+        if !hit.is_fresh(now) {
+            // Due for a swap: this cookie is about to be replaced for good.
+            state.known.forget(&digest);
+        }
+    }
+
+    let (cookie, stale_key) = match state.codec.open(found.value()) {
         Opened::Absent => return (AuthState::SignedOut, CookieUpdate::Keep),
         Opened::Invalid => return (AuthState::SignedOut, CookieUpdate::Clear),
         Opened::Valid { cookie, stale_key } => (cookie, stale_key),
@@ -191,14 +222,8 @@ async fn decide_inner<'a>(
     if state.revoked.contains(&cookie.session_id) {
         return (AuthState::SignedOut, CookieUpdate::Clear);
     }
-    let now = state.now();
     let expected = state.expected();
 
-    // The revocation set is trusted only while the feed is being followed:
-    // with the feed silent, a session ended elsewhere could live on here for
-    // a whole access-token lifetime, so ask the auth-api instead (and fall
-    // back to the cached token only if it cannot answer).
-    let feed_current = state.revoked.is_current();
     let cached = if cookie.access_expires_at > now {
         state.jwks.verify_or_refetch(client, &cookie.access_token, expected, now).await.ok()
     } else {
@@ -210,8 +235,18 @@ async fn decide_inner<'a>(
         && feed_current
         && !always_refresh
     {
-        let update = if stale_key { CookieUpdate::Set(cookie.clone()) } else { CookieUpdate::Keep };
-        return (signed_in(claims, &cookie), update);
+        let signed_in = signed_in(claims, &cookie);
+        if stale_key {
+            return (AuthState::SignedIn(signed_in), CookieUpdate::Set(cookie));
+        }
+        let known = Known {
+            signed_in: signed_in.clone(),
+            claims: claims.clone(),
+            access_expires_at: cookie.access_expires_at,
+            generation,
+        };
+        state.known.remember(digest, known, now);
+        return (AuthState::SignedIn(signed_in), CookieUpdate::Keep);
     }
 
     match state.flights.refresh(client, &cookie.refresh_token).await {
@@ -220,7 +255,7 @@ async fn decide_inner<'a>(
             let fresh = SessionCookie::from_tokens(&tokens, now);
             match state.jwks.verify_or_refetch(client, &fresh.access_token, expected, now).await {
                 Ok(claims) if !state.revoked.contains(&claims.sid) => {
-                    (signed_in(&claims, &fresh), CookieUpdate::Set(fresh))
+                    (AuthState::SignedIn(signed_in(&claims, &fresh)), CookieUpdate::Set(fresh))
                 }
                 Ok(_) => (AuthState::SignedOut, CookieUpdate::Clear),
                 Err(e) => {
@@ -238,7 +273,9 @@ async fn decide_inner<'a>(
             match cached {
                 // The auth-api is down but the cached token is still valid:
                 // keep serving this user until it expires.
-                Some(claims) => (signed_in(&claims, &cookie), CookieUpdate::Keep),
+                Some(claims) => {
+                    (AuthState::SignedIn(signed_in(&claims, &cookie)), CookieUpdate::Keep)
+                }
                 None => (AuthState::Unavailable, CookieUpdate::Keep),
             }
         }
@@ -262,8 +299,8 @@ fn warn_if_too_short(expires_in: u64) {
     }
 }
 
-fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> AuthState {
-    AuthState::SignedIn(Arc::new(SignedIn {
+fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<SignedIn> {
+    Arc::new(SignedIn {
         user: CurrentUser {
             user_id: claims.sub.clone(),
             username: claims.username.clone(),
@@ -272,7 +309,7 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> AuthState
         },
         access_token: cookie.access_token.clone(),
         refresh_token: cookie.refresh_token.clone(),
-    }))
+    })
 }
 
 fn append_cookie(headers: &mut actix_web::http::header::HeaderMap, value: &str) {

@@ -80,6 +80,12 @@ impl JwksCache {
         Ok(claims)
     }
 
+    /// Which key set is installed; changes with every `install`. A decision
+    /// remembered under one generation must not outlive it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The signature and claims check itself, ignoring what was verified before.
     pub fn verify_uncached(
         &self,

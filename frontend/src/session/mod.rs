@@ -9,6 +9,7 @@ pub mod context;
 pub mod cookie;
 pub mod guard;
 pub mod jwks;
+pub mod known;
 pub mod refresh;
 pub mod revocations;
 

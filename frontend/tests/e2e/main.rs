@@ -7,6 +7,7 @@ mod cluster;
 mod cookies;
 mod csrf;
 mod flows;
+mod guard;
 mod harness;
 mod instances;
 mod outage;
