@@ -99,6 +99,24 @@ fn step(what: &str) {
     eprintln!("bench: {what}");
 }
 
+/// Criterion's benchmarks copied into BENCHMARKS.md: id and what it measures.
+const MICRO: [(&str, &str); 8] = [
+    ("cookie/seal", "seal the session cookie (AES-256-GCM)"),
+    ("cookie/open", "open it from the `Cookie` header"),
+    ("verify/cold", "verify an access token: EdDSA signature and claims"),
+    ("verify/cached", "verify a token this process verified before"),
+    (
+        "guard/fast_path",
+        "the guard's whole decision on a cookie it has seen: digest, revocations, token time",
+    ),
+    (
+        "guard/first_view",
+        "… on a cookie it has not seen (token verified before): open, verify, remember",
+    ),
+    ("argon2/hash", "one argon2id hash, the auth-api's parameters (m = 19 MiB, t = 2, p = 1)"),
+    ("argon2/hash_on_every_core", "one such hash on each core at once: the whole round"),
+];
+
 async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let scale = if args.quick { Scale::quick() } else { Scale::full() };
     let workspace = std::env::current_dir()?;
@@ -140,6 +158,18 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         }
         auth.stop().await;
         return Ok(());
+    }
+    // Before any server starts: a missing estimate would fail the run at its end.
+    let micro = MICRO
+        .into_iter()
+        .filter_map(|(id, what)| report::read_micro(&args.criterion_dir, id, what))
+        .collect::<Vec<_>>();
+    if micro.len() != MICRO.len() {
+        return Err(format!(
+            "criterion estimates missing under {}: run `just bench`, which runs criterion first",
+            args.criterion_dir.display()
+        )
+        .into());
     }
 
     // ---- stack A: default token lifetime ----
@@ -199,10 +229,10 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let storm_expires = tokio::time::Instant::now() + Duration::from_secs(SHORT_TTL as u64 + 1);
 
     step("5: login throughput");
-    let hash = report::read_micro(&args.criterion_dir, "argon2/hash", "")
-        .ok_or("criterion's argon2/hash estimate is missing: run `just bench`")?;
-    let together = report::read_micro(&args.criterion_dir, "argon2/hash_on_every_core", "")
-        .ok_or("criterion's argon2/hash_on_every_core estimate is missing: run `just bench`")?;
+    // Both were read at the start (the run stops there without them).
+    let median_ns =
+        |id: &str| micro.iter().find(|m| m.name == id).map_or(f64::NAN, |m| m.median_ns);
+    let (hash_ns, together_ns) = (median_ns("argon2/hash"), median_ns("argon2/hash_on_every_core"));
     let concurrency = 2 * machine.cores;
     let (cookies, elapsed) =
         scenarios::sign_in_many(front_b.addr, &env, scale.users, concurrency).await?;
@@ -210,8 +240,8 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         count: cookies.len(),
         concurrency,
         elapsed,
-        hash_ms: hash.median_ns / 1e6,
-        together_ms: together.median_ns / 1e6,
+        hash_ms: hash_ns / 1e6,
+        together_ms: together_ns / 1e6,
         cores: machine.cores,
     };
     step("4: many users");
@@ -270,33 +300,6 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
                 .to_owned(),
         ),
     };
-
-    let micro = [
-        ("cookie/seal", "seal the session cookie (AES-256-GCM)"),
-        ("cookie/open", "open it from the `Cookie` header"),
-        ("verify/cold", "verify an access token: EdDSA signature and claims"),
-        ("verify/cached", "verify a token this process verified before"),
-        (
-            "guard/fast_path",
-            "the guard's whole decision on a cookie it has seen: digest, revocations, token time",
-        ),
-        (
-            "guard/first_view",
-            "… on a cookie it has not seen (token verified before): open, verify, remember",
-        ),
-        ("argon2/hash", "one argon2id hash, the auth-api's parameters (m = 19 MiB, t = 2, p = 1)"),
-        ("argon2/hash_on_every_core", "one such hash on each core at once: the whole round"),
-    ]
-    .into_iter()
-    .filter_map(|(id, what)| report::read_micro(&args.criterion_dir, id, what))
-    .collect::<Vec<_>>();
-    if micro.len() != 7 {
-        return Err(format!(
-            "criterion estimates missing under {}: run `cargo bench -p frontend --bench session` first",
-            args.criterion_dir.display()
-        )
-        .into());
-    }
 
     let report = report::Report {
         date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
