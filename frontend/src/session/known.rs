@@ -7,7 +7,8 @@
 //! finding its token among the verified ones was most of the guard's fast
 //! path, and inside the server, its caches shared with page rendering, it
 //! cost twice what it costs in isolation (5.5 µs per view measured in
-//! place, 2.6 µs under criterion). A hit here is one hash and one lookup.
+//! place, 2.6 µs under criterion). A hit here is one hash and one lookup:
+//! 0.96 µs under criterion, 2.3 µs in place.
 //!
 //! Why it is as safe as opening the cookie again: the same sealed bytes
 //! always open to the same record, and equal digests mean equal bytes, so
