@@ -16,7 +16,11 @@ use serde::Deserialize;
 use crate::{
     app::types::LoginNotice,
     auth_client::{AuthClient, AuthError},
-    session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
+    session::{
+        AuthState, CookieSlot, CookieUpdate,
+        cookie::{Opened, SessionCookie},
+        guard::see_other,
+    },
     startup::FrontendState,
 };
 
@@ -88,7 +92,11 @@ pub async fn handle_login(
         Ok(tokens) => {
             // A browser signing in again replaces its session: end the old one
             // rather than leave it live and unreachable.
-            if let Some(AuthState::SignedIn(old)) = req.extensions().get::<AuthState>().cloned() {
+            let signed_in =
+                matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
+            if signed_in
+                && let Opened::Valid { cookie: old, .. } = state.codec.open_request(req.headers())
+            {
                 let client = client.clone();
                 actix_web::rt::spawn(async move {
                     if let Err(e) = client.revoke(&old.refresh_token).await {

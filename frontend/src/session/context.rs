@@ -1,14 +1,14 @@
 //! What server functions may know about the request they serve: the guard's
 //! decision, the per-worker auth-api client, the pending cookie change.
-//! Everything is read from the request, never from the cookie again.
-
-use std::sync::Arc;
+//! Everything is read from the request, never from the cookie again, except
+//! the refresh token at sign-out: decisions are kept in memory across
+//! requests (`known`), so they do not hold it.
 
 use actix_web::{HttpMessage, HttpRequest, http::StatusCode, web};
 use leptos::prelude::*;
 use leptos_actix::{Request, ResponseOptions};
 
-use super::{AuthState, CookieSlot, CookieUpdate, SignedIn};
+use super::{AuthState, CookieSlot, CookieUpdate};
 use crate::{
     app::types::{CurrentUser, LoginNotice},
     auth_client::{AuthClient, AuthError},
@@ -39,7 +39,6 @@ pub struct SignedInContext {
     pub user: CurrentUser,
     pub access_token: String,
     pub client: web::Data<AuthClient>,
-    session: Arc<SignedIn>,
 }
 
 pub fn signed_in() -> Result<SignedInContext, ServerFnError> {
@@ -53,7 +52,6 @@ pub fn signed_in() -> Result<SignedInContext, ServerFnError> {
             user: s.user.clone(),
             access_token: s.access_token.clone(),
             client,
-            session: s.clone(),
         }),
         Some(AuthState::Unavailable) => {
             set_status(StatusCode::SERVICE_UNAVAILABLE);
@@ -91,12 +89,17 @@ pub fn forget_session() {
 /// the auth-api confirmed the end.
 pub async fn sign_out() -> bool {
     let ended = match signed_in() {
-        Ok(ctx) => match ctx.client.revoke(&ctx.session.refresh_token).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "sign-out could not reach the auth-api; cookie cleared anyway");
-                false
-            }
+        Ok(ctx) => match refresh_token() {
+            // The guard opened this same cookie moments ago, so it opens; a
+            // token it rotated in this request still names the session.
+            None => false,
+            Some(token) => match ctx.client.revoke(&token).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sign-out could not reach the auth-api; cookie cleared anyway");
+                    false
+                }
+            },
         },
         // Nobody to sign out (or the session cannot be checked): clearing the
         // cookie is all there is to do.
@@ -104,6 +107,16 @@ pub async fn sign_out() -> bool {
     };
     forget_session();
     ended
+}
+
+/// The refresh token, from the request's own session cookie.
+fn refresh_token() -> Option<String> {
+    let req = request().ok()?;
+    let state = req.app_data::<web::Data<crate::startup::FrontendState>>()?;
+    match state.codec.open_request(req.headers()) {
+        super::cookie::Opened::Valid { cookie, .. } => Some(cookie.refresh_token.clone()),
+        _ => None,
+    }
 }
 
 /// After a state change: a plain form post (no JavaScript) is sent to `path`

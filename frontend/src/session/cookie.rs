@@ -98,6 +98,12 @@ impl CookieCodec {
         }
     }
 
+    /// Opens the session cookie of a request.
+    pub fn open_request(&self, headers: &actix_web::http::header::HeaderMap) -> Opened {
+        let values = headers.get_all(actix_web::http::header::COOKIE);
+        self.open_from_headers(values.filter_map(|v| v.to_str().ok()))
+    }
+
     /// The session cookie among the request's `Cookie` headers, still sealed.
     pub fn find<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Option<Cookie<'a>> {
         let name = self.name();

@@ -168,7 +168,6 @@ mod bench {
                 session_id: "00000000-0000-4000-8000-000000000001".into(),
             },
             access_token: String::new(),
-            refresh_token: String::new(),
         }))
     }
 }
@@ -203,6 +202,7 @@ async fn decide_inner<'a>(
     let generation = state.jwks.generation();
     if let Some(hit) = state.known.get(&digest, generation) {
         if state.revoked.contains(&hit.signed_in.user.session_id) {
+            state.known.forget(&digest);
             return (AuthState::SignedOut, CookieUpdate::Clear);
         }
         if hit.is_fresh(now) && feed_current && !always_refresh {
@@ -308,7 +308,6 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<Signe
             session_id: claims.sid.clone(),
         },
         access_token: cookie.access_token.clone(),
-        refresh_token: cookie.refresh_token.clone(),
     })
 }
 

@@ -19,10 +19,18 @@
 //! revocation feed, and the auth-api's key set (an entry remembered under
 //! an older key set never hits, as with verified tokens). Cookies opened by
 //! an older cookie key are not remembered: they must be re-sealed.
+//!
+//! Entries hold the user and the access token, never the refresh token, and
+//! go once they are no longer fresh: at the next sweep (at most a minute
+//! later), when their cookie comes back due for a swap, or when their
+//! session is found revoked.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use sha2::{Digest, Sha256};
@@ -30,10 +38,14 @@ use shared::{AccessClaims, verify::check_time};
 
 use super::{SignedIn, guard::REFRESH_MARGIN};
 
-/// Bound on remembered cookies (each ~2 KiB with its tokens). Only cookies
-/// sealed with our key get in, so this bounds memory, not an attacker's
-/// leverage; past it, cookies are opened the long way.
+/// Bound on remembered cookies (each ~1 KiB with its access token). Only
+/// cookies sealed with our key get in; a user minting many (by signing in
+/// over and over) can at worst fill it, which clears it: every cookie is
+/// then opened the long way again, slower but no less safe.
 const MAX_KNOWN: usize = 20_000;
+
+/// Entries no longer fresh are dropped this often (clock seconds).
+const SWEEP_EVERY: i64 = 60;
 
 pub type CookieDigest = [u8; 32];
 
@@ -63,6 +75,8 @@ impl Known {
 #[derive(Default)]
 pub struct KnownCookies {
     entries: RwLock<HashMap<CookieDigest, Arc<Known>>>,
+    /// Clock second of the next sweep.
+    next_sweep: AtomicI64,
 }
 
 impl KnownCookies {
@@ -72,10 +86,13 @@ impl KnownCookies {
         entries.get(digest).filter(|k| k.generation == generation).cloned()
     }
 
+    /// Remembers `known`; its generation is taken as the current one.
     pub fn remember(&self, digest: CookieDigest, known: Known, now: i64) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_KNOWN {
-            entries.retain(|_, k| k.is_fresh(now));
+        let sweep = now >= self.next_sweep.load(Ordering::Relaxed);
+        if sweep || entries.len() >= MAX_KNOWN {
+            self.next_sweep.store(now + SWEEP_EVERY, Ordering::Relaxed);
+            entries.retain(|_, k| k.generation == known.generation && k.is_fresh(now));
             if entries.len() >= MAX_KNOWN {
                 entries.clear();
             }
@@ -110,8 +127,8 @@ mod tests {
             sid: "s1".into(),
             username: "alice".into(),
             roles: vec![Role::User],
-            iat: NOW - 60,
-            nbf: NOW - 60,
+            iat: NOW - 600,
+            nbf: NOW - 600,
             exp,
             jti: "j".into(),
         };
@@ -123,7 +140,6 @@ mod tests {
                 session_id: "s1".into(),
             },
             access_token: "a.b.c".into(),
-            refresh_token: "r".into(),
         };
         Known {
             signed_in: Arc::new(signed_in),
@@ -161,14 +177,32 @@ mod tests {
     }
 
     #[test]
+    fn entries_that_are_no_longer_fresh_go_within_a_sweep() {
+        let cache = KnownCookies::default();
+        cache.remember(digest("short"), known(NOW + 20, 0), NOW);
+        cache.remember(digest("old-keys"), known(NOW + 300, 0), NOW);
+        cache.remember(digest("long"), known(NOW + 300, 1), NOW + SWEEP_EVERY - 1);
+        assert_eq!(cache.len(), 3, "no sweep before SWEEP_EVERY has passed");
+        cache.remember(digest("new"), known(NOW + 300, 1), NOW + SWEEP_EVERY);
+        assert!(cache.get(&digest("short"), 0).is_none(), "expired: swept");
+        assert!(cache.get(&digest("old-keys"), 0).is_none(), "older key set: swept");
+        assert!(cache.get(&digest("long"), 1).is_some());
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
     fn a_full_cache_drops_stale_entries_first() {
         let cache = KnownCookies::default();
+        let start = NOW - 100;
         for i in 0..MAX_KNOWN - 1 {
-            cache.remember(digest(&format!("stale-{i}")), known(NOW + 5, 0), NOW - 100);
+            // Fresh when remembered, due for a swap five seconds later.
+            let due = start + 5 + REFRESH_MARGIN;
+            cache.remember(digest(&format!("stale-{i}")), known(due, 0), start);
         }
-        cache.remember(digest("fresh"), known(NOW + 300, 0), NOW);
+        cache.remember(digest("fresh"), known(NOW + 300, 0), start);
         assert_eq!(cache.len(), MAX_KNOWN);
-        cache.remember(digest("newest"), known(NOW + 300, 0), NOW);
+        // Before the next sweep is due: the bound alone makes room.
+        cache.remember(digest("newest"), known(NOW + 300, 0), start + 5);
         assert_eq!(cache.len(), 2, "the stale entries went, the fresh ones stayed");
         assert!(cache.get(&digest("fresh"), 0).is_some());
     }

@@ -36,11 +36,13 @@ impl AuthState {
     }
 }
 
-/// A signed-in request: who, and the tokens to act for them at the auth-api.
+/// A signed-in request: who, and the access token to act for them at the
+/// auth-api. Not the refresh token: decisions are kept in memory across
+/// requests (`known`), and that token stays in the sealed cookie; sign-out
+/// reads it from there.
 pub struct SignedIn {
     pub user: CurrentUser,
     pub access_token: String,
-    pub refresh_token: String,
 }
 
 impl std::fmt::Debug for SignedIn {

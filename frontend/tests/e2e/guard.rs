@@ -4,7 +4,13 @@
 
 use std::{sync::Arc, sync::atomic::Ordering};
 
-use frontend::session::{AuthState, CookieUpdate, guard::decide};
+use cookie::Key;
+use frontend::{
+    config::CookieKeys,
+    session::{
+        AuthState, CookieUpdate, cookie::CookieCodec, guard::decide, revocations::RevokedSessions,
+    },
+};
 use shared::Revocation;
 
 #[path = "../support/guard_fixture.rs"]
@@ -69,4 +75,28 @@ async fn a_token_due_for_a_swap_is_not_served_from_memory() {
     let served = signed_in(&state);
     assert!(!Arc::ptr_eq(&first, &served), "decided from memory inside the refresh margin");
     assert!(matches!(update, CookieUpdate::Keep));
+}
+
+#[actix_web::test]
+async fn a_remembered_cookie_is_not_trusted_while_the_revocation_feed_is_silent() {
+    let mut f = fixture();
+    let first = signed_in(&decide_now(&f).await.0);
+    // A feed that has not answered: a session ended elsewhere could be
+    // missing from the set, so the guard must ask the auth-api (unreachable
+    // here: it falls back to the still-valid token, decided afresh).
+    f.state.revoked = Arc::new(RevokedSessions::default());
+    let (state, _) = decide_now(&f).await;
+    assert!(!Arc::ptr_eq(&first, &signed_in(&state)), "decided from memory with the feed silent");
+}
+
+#[actix_web::test]
+async fn a_cookie_sealed_with_an_older_key_is_resealed_every_time_not_remembered() {
+    let mut f = fixture();
+    let keys = CookieKeys::from_keys(vec![Key::generate(), f.cookie_key.clone()]);
+    f.state.codec = CookieCodec::new(keys, false);
+    for _ in 0..2 {
+        let (state, update) = decide_now(&f).await;
+        signed_in(&state);
+        assert!(matches!(update, CookieUpdate::Set(_)), "the old-key cookie must be re-sealed");
+    }
 }

@@ -38,6 +38,8 @@ pub struct Fixture {
     pub cookie_header: String,
     /// The token clock, starting at `NOW`; tests move it.
     pub clock: Arc<AtomicI64>,
+    /// The one key of `COOKIE_KEYS`, which sealed `cookie_header`.
+    pub cookie_key: Key,
 }
 
 /// A JWKS of one Ed25519 key (from `seed`) named `kid`, and that key to sign with.
@@ -85,6 +87,7 @@ pub fn fixture() -> Fixture {
         remember: false,
     };
 
+    let cookie_key = Key::generate();
     let mut leptos = leptos::config::get_configuration(Some(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../Leptos.toml"
@@ -99,7 +102,7 @@ pub fn fixture() -> Fixture {
         issuer: ISSUER.into(),
         client_id: CLIENT_ID.into(),
         client_secret: Secret::new("bench-client-secret-0123456789abcdef"),
-        cookie_keys: CookieKeys::from_keys(vec![Key::generate()]),
+        cookie_keys: CookieKeys::from_keys(vec![cookie_key.clone()]),
         cookie_secure: false,
         public_origin: None,
     };
@@ -115,7 +118,8 @@ pub fn fixture() -> Fixture {
     state.revoked.answered();
     let sealed = state.codec.seal(&cookie, NOW);
     let pair = sealed.split(';').next().expect("name=value").to_owned();
-    Fixture { state, client, cookie, cookie_header: format!("theme=dark; {pair}"), clock }
+    let cookie_header = format!("theme=dark; {pair}");
+    Fixture { state, client, cookie, cookie_header, clock, cookie_key }
 }
 
 /// Polls a future that must not wait for anything: the fast path never does.
