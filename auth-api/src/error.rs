@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Shared: one failed group commit answers every rotation it carried.
     #[error("storage unavailable: {0}")]
     Unavailable(#[source] Arc<sqlx::Error>),
+    /// Too many password verifications already waiting for a core.
+    #[error("busy: password verifications queued too long")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -55,7 +58,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
-            ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+            ApiError::Unavailable(_) | ApiError::Busy => ErrorCode::TemporarilyUnavailable,
             ApiError::Internal(_) => ErrorCode::ServerError,
         }
     }
@@ -69,6 +72,7 @@ impl ApiError {
                 Some(format!("too many failed attempts; retry in {retry_after} s"))
             }
             ApiError::PayloadTooLarge => Some("request body is larger than 16 KiB".into()),
+            ApiError::Busy => Some("too many sign-ins at once; retry shortly".into()),
             ApiError::UnsupportedMediaType => {
                 Some("expected Content-Type: application/json".into())
             }
@@ -132,7 +136,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,6 +144,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Unavailable(err) => tracing::warn!(error = %err, "storage unavailable"),
+            ApiError::Busy => {
+                tracing::warn!("password verifications queued too long; answered 503")
+            }
             ApiError::Internal(err) => tracing::error!(error = %err, "internal error"),
             _ => {}
         }
@@ -149,7 +156,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Busy => {
                 res.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::InvalidClient => {

@@ -104,7 +104,15 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         Err(_) => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state.passwords.verify(login.password, stored).await?;
+    let ok = match state.passwords.verify(login.password, stored, limiter.check(&keys, now)).await {
+        Ok(ok) => ok,
+        Err(err) => {
+            if matches!(err, ApiError::RateLimited { .. }) {
+                state.metrics.login("throttled");
+            }
+            return Err(err);
+        }
+    };
     let Some(user) = user.filter(|_| ok) else {
         limiter.failed(&keys, now).await?;
         state.metrics.login("failed");

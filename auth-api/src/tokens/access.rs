@@ -49,7 +49,7 @@ pub fn sign(
         exp: now + ttl,
         jti: uuid::Uuid::new_v4().simple().to_string(),
     };
-    signer.sign(&header, &claims).map_err(|e| ApiError::Internal(format!("signing failed: {e}")))
+    signer.sign(&header, &claims)
 }
 
 /// Verifies signature, algorithm, type, issuer, audience and time (the rules

@@ -18,7 +18,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::random_bytes;
-use crate::store::{NewKey, Store, StoreError, StoredKey};
+use crate::{
+    error::ApiError,
+    store::{NewKey, Store, StoreError, StoredKey},
+};
 
 /// Generates a key pair; its kid is the RFC 7638 JWK thumbprint.
 pub fn generate() -> NewKey {
@@ -55,11 +58,19 @@ impl Signer {
         Ok(Self { kid: kid.to_owned(), key: ed25519_dalek::SigningKey::from_bytes(&seed) })
     }
 
-    /// `header` and `claims` as a signed JWS in compact serialization.
-    pub fn sign(&self, header: &Header, claims: &impl Serialize) -> serde_json::Result<String> {
-        let mut jws = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+    /// `header` and `claims` as a signed JWS in compact serialization. The
+    /// header must say EdDSA: `jsonwebtoken::encode` refused a header that
+    /// disagreed with its key, and so does this.
+    pub fn sign(&self, header: &Header, claims: &impl Serialize) -> Result<String, ApiError> {
+        if header.alg != jsonwebtoken::Algorithm::EdDSA {
+            return Err(ApiError::Internal(format!("an Ed25519 key cannot sign {:?}", header.alg)));
+        }
+        let json = |v: serde_json::Result<Vec<u8>>| {
+            v.map_err(|e| ApiError::Internal(format!("serializing the token failed: {e}")))
+        };
+        let mut jws = URL_SAFE_NO_PAD.encode(json(serde_json::to_vec(header))?);
         jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut jws);
+        URL_SAFE_NO_PAD.encode_string(json(serde_json::to_vec(claims))?, &mut jws);
         let signature = self.key.sign(jws.as_bytes());
         jws.push('.');
         URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut jws);
@@ -202,6 +213,15 @@ mod tests {
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
                 .unwrap();
         assert_eq!(signer.sign(&header, &claims).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_header_that_is_not_eddsa_is_refused() {
+        let key = generate();
+        let signer = Signer::new(&key.kid, &key.seed).unwrap();
+        let header = Header::new(jsonwebtoken::Algorithm::HS256);
+        let signed = signer.sign(&header, &json!({ "sub": "u1" }));
+        assert!(matches!(signed, Err(ApiError::Internal(_))), "{signed:?}");
     }
 
     #[test]
