@@ -63,8 +63,8 @@ struct Args {
     #[arg(long, requires = "profile_grants")]
     offered: Option<f64>,
     /// With `--profile-grants`: after the grants, as many clients fetching
-    /// JWKS (what HTTP alone costs).
-    #[arg(long, requires = "profile_grants")]
+    /// JWKS (what HTTP alone costs). Closed loop only.
+    #[arg(long, requires = "profile_grants", conflicts_with = "offered")]
     floor: bool,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
