@@ -88,7 +88,7 @@ impl Passwords {
     ) -> Result<bool, ApiError> {
         let known = stored.is_some();
         let dummy = self.dummy_hash.clone();
-        let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = stored.unwrap_or_else(|| dummy.to_string());
         let slot = tokio::time::timeout(self.slot_wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| ApiError::Busy)?

@@ -16,11 +16,7 @@ use serde::Deserialize;
 use crate::{
     app::types::LoginNotice,
     auth_client::{AuthClient, AuthError},
-    session::{
-        AuthState, CookieSlot, CookieUpdate,
-        cookie::{Opened, SessionCookie},
-        guard::see_other,
-    },
+    session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
     startup::FrontendState,
 };
 
@@ -94,12 +90,10 @@ pub async fn handle_login(
             // rather than leave it live and unreachable.
             let signed_in =
                 matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
-            if signed_in
-                && let Opened::Valid { cookie: old, .. } = state.codec.open_request(req.headers())
-            {
+            if signed_in && let Some(old) = state.codec.refresh_token_of(req.headers()) {
                 let client = client.clone();
                 actix_web::rt::spawn(async move {
-                    if let Err(e) = client.revoke(&old.refresh_token).await {
+                    if let Err(e) = client.revoke(&old).await {
                         tracing::warn!(error = %e, "could not end the replaced session");
                     }
                 });

@@ -113,10 +113,7 @@ pub async fn sign_out() -> bool {
 fn refresh_token() -> Option<String> {
     let req = request().ok()?;
     let state = req.app_data::<web::Data<crate::startup::FrontendState>>()?;
-    match state.codec.open_request(req.headers()) {
-        super::cookie::Opened::Valid { cookie, .. } => Some(cookie.refresh_token.clone()),
-        _ => None,
-    }
+    state.codec.refresh_token_of(req.headers())
 }
 
 /// After a state change: a plain form post (no JavaScript) is sent to `path`

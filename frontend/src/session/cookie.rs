@@ -98,10 +98,13 @@ impl CookieCodec {
         }
     }
 
-    /// Opens the session cookie of a request.
-    pub fn open_request(&self, headers: &actix_web::http::header::HeaderMap) -> Opened {
+    /// The refresh token sealed in a request's session cookie, if it opens.
+    pub fn refresh_token_of(&self, headers: &actix_web::http::header::HeaderMap) -> Option<String> {
         let values = headers.get_all(actix_web::http::header::COOKIE);
-        self.open_from_headers(values.filter_map(|v| v.to_str().ok()))
+        match self.open_from_headers(values.filter_map(|v| v.to_str().ok())) {
+            Opened::Valid { cookie, .. } => Some(cookie.refresh_token),
+            Opened::Absent | Opened::Invalid => None,
+        }
     }
 
     /// The session cookie among the request's `Cookie` headers, still sealed.

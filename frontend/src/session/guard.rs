@@ -205,12 +205,11 @@ async fn decide_inner<'a>(
             state.known.forget(&digest);
             return (AuthState::SignedOut, CookieUpdate::Clear);
         }
-        if hit.is_fresh(now) && feed_current && !always_refresh {
-            return (AuthState::SignedIn(hit.signed_in.clone()), CookieUpdate::Keep);
-        }
         if !hit.is_fresh(now) {
             // Due for a swap: this cookie is about to be replaced for good.
             state.known.forget(&digest);
+        } else if feed_current && !always_refresh {
+            return (AuthState::SignedIn(hit.signed_in.clone()), CookieUpdate::Keep);
         }
     }
 

@@ -64,10 +64,10 @@ impl JwksCache {
             check_time(&claims, now)?;
             return Ok(claims);
         }
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let generation = self.generation();
         let claims = Arc::new(self.verify_uncached(token, expected, now)?);
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
-        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+        if self.generation() != generation {
             return Ok(claims);
         }
         if verified.len() >= MAX_VERIFIED {
