@@ -11,9 +11,8 @@ use shared::Role;
 
 use crate::{
     clock::{Clock, SystemClock},
-    domain::{Password, Username},
+    domain::{EndReason, Password, Username},
     passwords::Passwords,
-    sessions::EndReason,
     store::Store,
     tokens::keys,
 };

@@ -33,9 +33,15 @@
 //!   serves JWKS; `auth-api keys rotate` adds a key that every instance picks up.
 //!
 //! [`store`] is the only module that speaks SQL: SQLite for one instance,
-//! PostgreSQL for several, chosen by the `DATABASE_URL` scheme. [`clock`] is injected so
-//! expiry is tested without sleeping. [`startup::Application`] assembles it all
-//! and binds (port 0 works; tests use it).
+//! PostgreSQL for several, chosen by the `DATABASE_URL` scheme, each query
+//! written once for both. [`clock`] is injected so expiry is tested without
+//! sleeping. Handlers share one [`state::AppState`]; [`startup::Application`]
+//! assembles it all and binds (port 0 works; tests use it).
+//!
+//! Dependencies point down: [`domain`] (values such as `Username` and
+//! `EndReason`) and [`store`] at the bottom, [`state`] above them, the session
+//! rules and extractors above that, [`routes`] and [`startup`] on top. No
+//! module imports one that imports it back.
 
 pub mod cli;
 pub mod clock;
@@ -49,6 +55,7 @@ pub mod passwords;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

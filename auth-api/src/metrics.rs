@@ -10,7 +10,6 @@ use actix_web::{
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     middleware::Next,
-    web,
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -114,7 +113,7 @@ pub async fn count_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let metrics = req.app_data::<web::Data<crate::startup::AppState>>().map(|s| s.metrics.clone());
+    let metrics = req.app_data::<Metrics>().cloned();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let started = std::time::Instant::now();

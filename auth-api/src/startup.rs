@@ -22,9 +22,9 @@ use crate::{
     metrics::{Metrics, count_requests},
     passwords::Passwords,
     routes,
-    sessions::Policy,
+    state::AppState,
     store::{Store, StoreError},
-    tokens::{access::Audience, keys::KeyRing},
+    tokens::keys::KeyRing,
 };
 
 /// Largest request body accepted, in bytes.
@@ -33,36 +33,6 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// run anywhere, takes effect everywhere within this).
 const KEY_RELOAD: Duration = Duration::from_secs(5);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-
-/// Everything a handler may use; one per process, shared by all workers.
-pub struct AppState {
-    pub settings: Settings,
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub keys: KeyRing,
-    pub passwords: Passwords,
-    pub metrics: Metrics,
-    pub feed: FeedSignal,
-}
-
-impl AppState {
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    pub fn policy(&self) -> Policy {
-        Policy {
-            idle_ttl: self.settings.session_idle_ttl,
-            absolute_ttl: self.settings.session_absolute_ttl,
-            grace: self.settings.refresh_reuse_grace,
-            access_ttl: self.settings.access_token_ttl,
-        }
-    }
-
-    pub fn audience(&self) -> Audience<'_> {
-        Audience { issuer: &self.settings.issuer, client_id: &self.settings.client_id }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -125,6 +95,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                // Also on its own: the request counter reads it without
+                // knowing `AppState` (which holds it), so `metrics` imports
+                // nothing from above it.
+                .app_data(app_state.metrics.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY).error_handler(rejections::json),
                 )

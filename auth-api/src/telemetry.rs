@@ -9,12 +9,26 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 /// start's migration check draws). Safe to call more than once (later calls
 /// do nothing), which tests rely on.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     // Colours only for a person at a terminal; not in files, pipes or `just dev`'s prefixed log.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt::layer().with_target(true).with_ansi(ansi))
-        .try_init();
+    install(fmt::layer().with_target(true).with_ansi(ansi));
+}
+
+/// For servers started inside a test process: the same lines, written through
+/// the test harness's output capture, so a passing test's servers stay quiet
+/// and a failing test shows what its own servers logged.
+pub fn init_for_tests() {
+    install(fmt::layer().with_target(true).with_ansi(false).with_test_writer());
+}
+
+fn install<L>(layer: L)
+where
+    L: tracing_subscriber::Layer<
+            tracing_subscriber::layer::Layered<EnvFilter, tracing_subscriber::Registry>,
+        > + Send
+        + Sync,
+{
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
 }

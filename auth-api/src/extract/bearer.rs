@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::Header, we
 use actix_web_httpauth::headers::authorization::{Authorization, Bearer};
 use shared::{AccessClaims, Role};
 
-use crate::{error::ApiError, startup::AppState, tokens::access};
+use crate::{error::ApiError, state::AppState, tokens::access};
 
 #[derive(Debug, Clone)]
 pub struct AuthUser {

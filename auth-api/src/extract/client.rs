@@ -7,7 +7,7 @@ use actix_web_httpauth::headers::authorization::{Authorization, Basic};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{error::ApiError, startup::AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// Proof that the request came from the configured frontend.
 #[derive(Debug)]

@@ -1,12 +1,7 @@
 use actix_web::web;
 use shared::{AdminUserView, EndedSessions};
 
-use crate::{
-    error::ApiError,
-    extract::AdminUser,
-    sessions::{self, EndReason},
-    startup::AppState,
-};
+use crate::{domain::EndReason, error::ApiError, extract::AdminUser, sessions, state::AppState};
 
 /// `GET /admin/users`: every user with their live-session count.
 pub async fn list_users(

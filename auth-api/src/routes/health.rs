@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use crate::{error::ApiError, startup::AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// `GET /healthz`: 200 only if the database answers.
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /.well-known/jwks.json`: the current key and any retired key whose
 /// tokens may still be live.

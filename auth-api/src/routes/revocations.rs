@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::{Revocation, RevocationFeed};
 
-use crate::{error::ApiError, extract::ClientAuth, startup::AppState};
+use crate::{error::ApiError, extract::ClientAuth, state::AppState};
 
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {

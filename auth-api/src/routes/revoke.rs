@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use shared::RevokeRequest;
 
-use crate::{error::ApiError, extract::ClientAuth, sessions, startup::AppState};
+use crate::{error::ApiError, extract::ClientAuth, sessions, state::AppState};
 
 /// `POST /auth/revoke` (RFC 7009): always 200, whether or not the token was known,
 /// so the answer reveals nothing about which tokens exist.

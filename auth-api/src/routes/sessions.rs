@@ -1,12 +1,7 @@
 use actix_web::{HttpResponse, web};
 use shared::SessionView;
 
-use crate::{
-    error::ApiError,
-    extract::AuthUser,
-    sessions::{self, EndReason},
-    startup::AppState,
-};
+use crate::{domain::EndReason, error::ApiError, extract::AuthUser, sessions, state::AppState};
 
 /// `GET /auth/sessions`: the caller's live sessions, most recently used first.
 pub async fn list(

@@ -5,7 +5,7 @@ use crate::{
     error::ApiError,
     extract::ClientAuth,
     sessions::{self, Login},
-    startup::AppState,
+    state::AppState,
 };
 
 /// `POST /auth/token`: the password and refresh-token grants.

@@ -8,7 +8,8 @@ use auth_api::{
     clock::ManualClock,
     config::{Secret, Settings, ThrottleSettings},
     domain::{Password, Username},
-    startup::{AppState, Application},
+    startup::Application,
+    state::AppState,
     store::Store,
 };
 use awc::http::StatusCode;
@@ -64,7 +65,7 @@ pub async fn spawn_app_on(
     clock: &ManualClock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    auth_api::telemetry::init();
+    auth_api::telemetry::init_for_tests();
     let mut settings = test_settings(&db.url);
     tweak(&mut settings);
     start(settings, clock.clone(), db.dir.clone()).await

@@ -5,8 +5,7 @@
 use std::collections::HashSet;
 
 use auth_api::{
-    domain::Username,
-    sessions::EndReason,
+    domain::{EndReason, Username},
     store::{Liveness, NewSession, NewUser, Rotation, Store},
     tokens::keys,
 };

@@ -7,7 +7,8 @@ use auth_api::{
     clock::ManualClock,
     config::{Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
     domain::{Password, Username},
-    startup::{AppState, Application as AuthApplication},
+    startup::Application as AuthApplication,
+    state::AppState,
 };
 use awc::http::{StatusCode, header};
 use cookie::{Cookie, Key};
@@ -64,7 +65,7 @@ pub async fn spawn() -> Stack {
 }
 
 pub async fn spawn_with(options: Options) -> Stack {
-    auth_api::telemetry::init();
+    auth_api::telemetry::init_for_tests();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let clock = ManualClock::starting_now();
     let auth_settings = AuthSettings {

@@ -5,7 +5,7 @@
 //! and the database file: 1–5 ms here, several times a second under refresh
 //! load, spent on the single writer every rotation waits for (p99 of refresh
 //! grants at 1,000/s: 6–8 ms with p50 under 2 ms). So the writer does not
-//! checkpoint by itself (`wal_autocheckpoint = 0`, see `SqliteStore::connect`);
+//! checkpoint by itself (`wal_autocheckpoint = 0`, see `Db::<Sqlite>::connect`);
 //! this task does, in two steps:
 //!
 //! 1. Every `INTERVAL`, a PASSIVE checkpoint on a reader connection copies

@@ -172,7 +172,20 @@ fn statement(rows: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use sqlx::Sqlite;
+
+    use crate::store::{Backend, Db, Store};
+
+    /// A migrated SQLite store in `dir`, as its backend.
+    async fn migrated(dir: &tempfile::TempDir) -> Db<Sqlite> {
+        let store =
+            Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        store.migrate().await.unwrap();
+        match store.0 {
+            Backend::Sqlite(db) => db,
+            Backend::Postgres(_) => unreachable!("a sqlite:// URL"),
+        }
+    }
 
     fn job(
         old: &[u8],
@@ -190,10 +203,10 @@ mod tests {
         (Job { rotation, reply }, answer)
     }
 
-    async fn rotated_at(store: &SqliteStore, hash: &[u8]) -> Option<i64> {
+    async fn rotated_at(store: &Db<Sqlite>, hash: &[u8]) -> Option<i64> {
         sqlx::query_scalar("SELECT rotated_at FROM refresh_tokens WHERE hash = ?")
             .bind(hash)
-            .fetch_one(&store.pool)
+            .fetch_one(&store.reads)
             .await
             .unwrap()
     }
@@ -201,9 +214,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_has_one_winner_per_token_and_a_failure_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            SqliteStore::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
-        store.migrate().await.unwrap();
+        let store = migrated(&dir).await;
         sqlx::raw_sql(
             "INSERT INTO users VALUES ('u', 'alice', 'x', 'user', 0);
              INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember)
@@ -211,7 +222,7 @@ mod tests {
              INSERT INTO refresh_tokens (hash, session_id, issued_at)
              SELECT CAST(value AS BLOB), 's', 0 FROM json_each('[\"a\", \"b\", \"c\", \"d\", \"taken\"]');",
         )
-        .execute(&store.writer)
+        .execute(&store.writes)
         .await
         .unwrap();
 
@@ -220,7 +231,7 @@ mod tests {
         let (racer, racer_answer) = job(b"a", b"a3", "s");
         let (other, other_answer) = job(b"b", b"b2", "s");
         let mut batch = vec![first, racer, other];
-        commit(&store.writer, &mut batch).await;
+        commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
         let first = first_answer.await.unwrap().unwrap();
         let racer = racer_answer.await.unwrap().unwrap();
@@ -231,7 +242,7 @@ mod tests {
         // rotation beside it must still go through, the failed one leave nothing.
         let (doomed, doomed_answer) = job(b"c", b"taken", "s");
         let (bystander, bystander_answer) = job(b"d", b"d2", "s");
-        commit(&store.writer, &mut vec![doomed, bystander]).await;
+        commit(&store.writes, &mut vec![doomed, bystander]).await;
         assert!(doomed_answer.await.unwrap().is_err());
         assert!(bystander_answer.await.unwrap().unwrap());
         assert!(rotated_at(&store, b"c").await.is_none(), "the failed rotation left nothing");
@@ -243,13 +254,12 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_cannot_run_answers_every_caller_with_the_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            SqliteStore::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
-        store.writer.close().await;
+        let store = migrated(&dir).await;
+        store.writes.close().await;
         let (one, one_answer) = job(b"a", b"a2", "s");
         let (two, two_answer) = job(b"b", b"b2", "s");
         let mut batch = vec![one, two];
-        commit(&store.writer, &mut batch).await;
+        commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
         for answer in [one_answer, two_answer] {
             let err = answer.await.unwrap().unwrap_err();

@@ -12,69 +12,21 @@
 //! - every early end is published on the revocation feed until the last
 //!   access token of that session has expired.
 
+pub mod policy;
+
 use shared::{TokenResponse, UserInfo};
 
 use crate::{
+    domain::EndReason,
     error::ApiError,
-    startup::AppState,
-    store::{Liveness, NewSession, Rotation, SessionRecord, UserRecord},
+    state::AppState,
+    store::{NewSession, Rotation, UserRecord},
     throttle::{self, LoginThrottle},
     tokens::{
-        access::{self, LEEWAY},
+        access,
         refresh::{self, RefreshToken},
     },
 };
-
-/// Why a session ended; recorded with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
-    /// The user signed out (RFC 7009 revoke of their refresh token).
-    Logout,
-    /// The user ended it from their sessions list.
-    UserRevoked,
-    /// An administrator (HTTP or CLI) ended it.
-    Admin,
-    /// A rotated-out refresh token came back after the grace window.
-    RefreshReuse,
-    PasswordChange,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Logout => "logout",
-            EndReason::UserRevoked => "user_revoked",
-            EndReason::Admin => "admin",
-            EndReason::RefreshReuse => "refresh_reuse",
-            EndReason::PasswordChange => "password_change",
-        }
-    }
-}
-
-/// The timing rules, from `Settings`.
-#[derive(Debug, Clone, Copy)]
-pub struct Policy {
-    pub idle_ttl: i64,
-    pub absolute_ttl: i64,
-    pub grace: i64,
-    pub access_ttl: i64,
-}
-
-impl Policy {
-    pub fn liveness(&self, now: i64) -> Liveness {
-        Liveness { now, idle_cutoff: now - self.idle_ttl }
-    }
-
-    pub fn is_live(&self, s: &SessionRecord, now: i64) -> bool {
-        s.ended_at.is_none() && s.expires_at > now && s.last_seen_at > now - self.idle_ttl
-    }
-
-    /// How long a revocation must be remembered: until every access token of
-    /// the session, issued at the latest `now`, has expired.
-    pub fn revoked_until(&self, now: i64) -> i64 {
-        now + self.access_ttl + LEEWAY
-    }
-}
 
 /// A password grant, as parsed from the request.
 pub struct Login {

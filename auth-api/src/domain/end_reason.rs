@@ -1,0 +1,25 @@
+/// Why a session ended; recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The user signed out (RFC 7009 revoke of their refresh token).
+    Logout,
+    /// The user ended it from their sessions list.
+    UserRevoked,
+    /// An administrator (HTTP or CLI) ended it.
+    Admin,
+    /// A rotated-out refresh token came back after the grace window.
+    RefreshReuse,
+    PasswordChange,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::UserRevoked => "user_revoked",
+            EndReason::Admin => "admin",
+            EndReason::RefreshReuse => "refresh_reuse",
+            EndReason::PasswordChange => "password_change",
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The state every handler shares: settings, storage, clock, keys, and the
+//! counters. Built once by `startup`; handlers, extractors and the session
+//! rules take it from here, so none of them depends on the module that
+//! builds the server.
+
+use std::sync::Arc;
+
+use crate::{
+    clock::Clock,
+    config::Settings,
+    feed::FeedSignal,
+    metrics::Metrics,
+    passwords::Passwords,
+    sessions::policy::Policy,
+    store::Store,
+    tokens::{access::Audience, keys::KeyRing},
+};
+
+/// Everything a handler may use; one per process, shared by all workers.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeyRing,
+    pub passwords: Passwords,
+    pub metrics: Metrics,
+    pub feed: FeedSignal,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            idle_ttl: self.settings.session_idle_ttl,
+            absolute_ttl: self.settings.session_absolute_ttl,
+            grace: self.settings.refresh_reuse_grace,
+            access_ttl: self.settings.access_token_ttl,
+        }
+    }
+
+    pub fn audience(&self) -> Audience<'_> {
+        Audience { issuer: &self.settings.issuer, client_id: &self.settings.client_id }
+    }
+}

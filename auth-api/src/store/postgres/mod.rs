@@ -1,0 +1,173 @@
+//! The PostgreSQL backend: one database shared by several auth-api
+//! instances (and the CLI), each with its own pool.
+//!
+//! What several writers change, and how each stays correct:
+//! - refresh rotation is a conditional `UPDATE ... WHERE rotated_at IS NULL`;
+//!   in READ COMMITTED a racing rotation of the same token waits on the row
+//!   lock, re-checks the condition against the committed row and updates
+//!   nothing, so exactly one successor is ever minted;
+//! - revocation-feed ids are assigned under an advisory lock held to commit,
+//!   so they become visible in order (see `publish_revocations`), and every
+//!   end is announced with NOTIFY in the same transaction;
+//! - at most one signing key is current: a partial unique index, plus an
+//!   advisory lock that serialises rotations;
+//! - login-failure counters are single-statement upserts.
+//!
+//! Only these differences live here; every other query is shared with SQLite
+//! (`store::queries`).
+//!
+//! Connections are plain TCP or a Unix socket: this build has no TLS, so the
+//! database must be on loopback or a private network (`sslmode=require`
+//! fails to connect rather than going on in clear text).
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgConnection, Postgres,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use super::{
+    Db, Rotation, StoreError,
+    dialect::{Dialect, DialectTx},
+    migrations,
+};
+
+mod announcements;
+
+use announcements::{follow_announcements, listen};
+
+/// Connections per instance. Requests hold one only for a statement or a
+/// short transaction (long-polls hold none while they wait); the revocation
+/// listener keeps one for itself.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a connection before it answers 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The NOTIFY channel on which session ends are announced (per database).
+const CHANNEL: &str = "cloakroom_revocations";
+
+/// Advisory locks, in the two-key space (`pg_advisory_xact_lock(int, int)`),
+/// which never overlaps the one-key space that sqlx's migrator locks in.
+const LOCK_CLASS: i32 = 0x436c_6b72; // "Clkr"
+const REVOCATIONS_LOCK: i32 = 1;
+const SIGNING_KEYS_LOCK: i32 = 2;
+
+impl Dialect for Postgres {
+    /// The announcement listener is started by `revocation_announcements`.
+    type Tasks = ();
+    const MIGRATIONS: &'static [migrations::Embedded] = migrations::POSTGRES;
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+}
+
+impl DialectTx for PgConnection {
+    /// Appends ended sessions to the feed and announces them (the
+    /// announcement goes out when the transaction commits).
+    ///
+    /// Feed readers resume after the highest id they have seen. An identity
+    /// value is taken when a row is inserted, not when its transaction
+    /// commits: with two writers, one could take id 7, the other id 8 and
+    /// commit first, and a reader that saw 8 would skip 7 for good once it
+    /// committed. Holding this lock from the insert to the commit makes ids
+    /// commit in the order they are taken. It serialises only session ends,
+    /// never reads.
+    async fn publish_revocations(
+        &mut self,
+        session_ids: &[String],
+        until: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(LOCK_CLASS)
+            .bind(REVOCATIONS_LOCK)
+            .execute(&mut *self)
+            .await?;
+        sqlx::query("INSERT INTO revocations (session_id, until) SELECT unnest($1::TEXT[]), $2")
+            .bind(session_ids)
+            .bind(until)
+            .execute(&mut *self)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *self).await?;
+        Ok(())
+    }
+
+    async fn lock_signing_keys(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(LOCK_CLASS)
+            .bind(SIGNING_KEYS_LOCK)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Db<Postgres> {
+    /// Connects to an existing database at `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("cloakroom-auth-api");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Self { reads: pool.clone(), writes: pool, tasks: () })
+    }
+
+    /// LISTENs before returning, so an instance that has started misses no
+    /// announcement; the returned task keeps listening until dropped.
+    pub async fn revocation_announcements(
+        &self,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<impl Future<Output = ()> + Send + 'static, StoreError> {
+        let listener = listen(&self.writes).await?;
+        Ok(follow_announcements(self.writes.clone(), listener, wake))
+    }
+
+    /// Of racing rotations (here or in another instance), the first `UPDATE`
+    /// locks the token's row; the others wait for its transaction to end,
+    /// then re-evaluate `rotated_at IS NULL` on the committed row (READ
+    /// COMMITTED does that for `UPDATE`), match nothing and report
+    /// `AlreadyRotated`. If the winner rolls back, one waiter wins instead.
+    pub async fn rotate_refresh(
+        &self,
+        old: &[u8],
+        new: &[u8],
+        sealed_successor: &[u8],
+        session_id: &str,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.writes.begin().await?;
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2, successor_sealed = $3
+             WHERE hash = $4 AND rotated_at IS NULL",
+        )
+        .bind(now)
+        .bind(new)
+        .bind(sealed_successor)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if won == 0 {
+            return Ok(Rotation::AlreadyRotated);
+        }
+        let live = sqlx::query(
+            "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if live == 0 {
+            return Ok(Rotation::SessionEnded);
+        }
+        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)")
+            .bind(new)
+            .bind(session_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated)
+    }
+}

@@ -1,0 +1,521 @@
+//! Every query the two databases share: one SQL text (`$N` placeholders,
+//! which sqlx's SQLite driver reads too), one set of binds, one row decoder.
+//! Each method's body is written once and compiled once per database by
+//! `on_db!`, each time with that database's concrete types. Writes go to
+//! `writes`, reads to `reads` (the same pool on PostgreSQL).
+
+use sqlx::{Row, migrate::Migrator};
+
+use super::{
+    Backend, Store, StoreError,
+    dialect::DialectTx as _,
+    migrations::Source,
+    records::{
+        FailureCount, Liveness, NewKey, NewSession, NewUser, RefreshRecord, SessionRecord,
+        StoredKey, UserRecord, roles_from_text, roles_to_text,
+    },
+};
+use crate::domain::{EndReason, Username};
+
+/// Runs `$body` with `$db` bound to the store's `Db`, once per backend: the
+/// body is type-checked against SQLite's driver in one arm and PostgreSQL's
+/// in the other, so it needs no trait bounds and no dialect-specific copy.
+macro_rules! on_db {
+    ($store:expr, |$db:ident| $body:expr) => {
+        match &$store.0 {
+            Backend::Sqlite($db) => $body,
+            Backend::Postgres($db) => $body,
+        }
+    };
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at";
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at";
+/// After `SESSION_COLUMNS`: the rest of a refresh token's row with its user,
+/// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
+const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, r.rotated_at, r.successor_hash, r.successor_sealed";
+const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
+
+/// The liveness rule of `sessions::policy` in SQL, on sessions `s`, with
+/// `Liveness::now` bound at `$n` and `Liveness::idle_cutoff` at `$n+1`.
+fn live(n: usize) -> String {
+    format!("s.ended_at IS NULL AND s.expires_at > ${n} AND s.last_seen_at > ${}", n + 1)
+}
+
+/// A `UserRecord` from the `USER_COLUMNS` of a row (`$id` and `$created_at`
+/// name the columns that hold those two).
+macro_rules! user {
+    ($row:expr, $id:literal, $created_at:literal) => {
+        UserRecord {
+            id: $row.try_get($id)?,
+            username: $row.try_get("username")?,
+            password_hash: $row.try_get("password_hash")?,
+            roles: roles_from_text(&$row.try_get::<String, _>("roles")?)?,
+            created_at: $row.try_get($created_at)?,
+        }
+    };
+}
+
+/// A `SessionRecord` from the `SESSION_COLUMNS` of a row.
+macro_rules! session {
+    ($row:expr) => {
+        SessionRecord {
+            id: $row.try_get("id")?,
+            user_id: $row.try_get("user_id")?,
+            created_at: $row.try_get("created_at")?,
+            last_seen_at: $row.try_get("last_seen_at")?,
+            expires_at: $row.try_get("expires_at")?,
+            remember: $row.try_get("remember")?,
+            user_agent: $row.try_get("user_agent")?,
+            ip: $row.try_get("ip")?,
+            ended_at: $row.try_get("ended_at")?,
+        }
+    };
+}
+
+impl Store {
+    /// Creates or upgrades the schema. Instances starting together migrate
+    /// one after another: sqlx's migrator takes a lock first.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        on_db!(self, |db| {
+            let migrations = Source(db.migrations());
+            Migrator::new(migrations).await?.run(&db.writes).await?;
+            Ok(())
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(self, |db| sqlx::query("SELECT 1").execute(&db.reads).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, |db| {
+            db.reads.close().await;
+            db.writes.close().await;
+        })
+    }
+
+    // ---- users -------------------------------------------------------------
+
+    /// `None` when the username is taken.
+    pub async fn create_user(&self, new: NewUser) -> Result<Option<UserRecord>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let sql = "INSERT INTO users (id, username, password_hash, roles, created_at)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING";
+        let inserted = on_db!(self, |db| sqlx::query(sql)
+            .bind(&id)
+            .bind(new.username.as_str())
+            .bind(&new.password_hash)
+            .bind(roles_to_text(&new.roles))
+            .bind(new.now)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok((inserted == 1).then(|| UserRecord {
+            id,
+            username: new.username.as_str().to_owned(),
+            password_hash: new.password_hash,
+            roles: new.roles,
+            created_at: new.now,
+        }))
+    }
+
+    pub async fn find_user_by_name(
+        &self,
+        name: &Username,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.find_user("username", name.as_str()).await
+    }
+
+    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.find_user("id", id).await
+    }
+
+    async fn find_user(&self, column: &str, value: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.{column} = $1");
+        on_db!(self, |db| match sqlx::query(&sql).bind(value).fetch_optional(&db.reads).await? {
+            Some(row) => Ok(Some(user!(row, "id", "created_at"))),
+            None => Ok(None),
+        })
+    }
+
+    /// Every user with the count and latest activity of their live sessions,
+    /// by username (byte order).
+    pub async fn list_users_with_activity(
+        &self,
+        live_at: Liveness,
+    ) -> Result<Vec<(UserRecord, u64, Option<i64>)>, StoreError> {
+        on_db!(self, |db| {
+            let sql = format!(
+                "SELECT {USER_COLUMNS}, COUNT(s.id) AS session_count, MAX(s.last_seen_at) AS last_seen
+                 FROM users u LEFT JOIN sessions s ON s.user_id = u.id AND {}
+                 GROUP BY u.id ORDER BY u.username{}",
+                live(1),
+                db.byte_order()
+            );
+            let rows = sqlx::query(&sql)
+                .bind(live_at.now)
+                .bind(live_at.idle_cutoff)
+                .fetch_all(&db.reads)
+                .await?;
+            let mut users = Vec::with_capacity(rows.len());
+            for row in rows {
+                let count: i64 = row.try_get("session_count")?;
+                let last_seen = row.try_get("last_seen")?;
+                users.push((user!(row, "id", "created_at"), count.max(0) as u64, last_seen));
+            }
+            Ok(users)
+        })
+    }
+
+    /// Every user, by username (byte order).
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        on_db!(self, |db| {
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM users u ORDER BY u.username{}",
+                db.byte_order()
+            );
+            let rows = sqlx::query(&sql).fetch_all(&db.reads).await?;
+            rows.iter().map(|row| Ok(user!(row, "id", "created_at"))).collect()
+        })
+    }
+
+    pub async fn set_password(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE users SET password_hash = $1 WHERE id = $2";
+        on_db!(self, |db| sqlx::query(sql)
+            .bind(hash)
+            .bind(user_id)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    // ---- sessions and refresh tokens ------------------------------------------
+
+    /// A new session with its first refresh token, in one transaction.
+    pub async fn create_session(
+        &self,
+        new: &NewSession,
+        refresh_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+            )
+            .bind(&new.id)
+            .bind(&new.user_id)
+            .bind(new.now)
+            .bind(new.expires_at)
+            .bind(new.remember)
+            .bind(&new.user_agent)
+            .bind(&new.ip)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)",
+            )
+            .bind(refresh_hash)
+            .bind(&new.id)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The refresh token with this hash, with its session and user.
+    pub async fn find_refresh(&self, hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, {REFRESH_COLUMNS}
+             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+             WHERE r.hash = $1"
+        );
+        on_db!(self, |db| {
+            let Some(row) = sqlx::query(&sql).bind(hash).fetch_optional(&db.reads).await? else {
+                return Ok(None);
+            };
+            Ok(Some(RefreshRecord {
+                session: session!(row),
+                user: user!(row, "user_id", "user_created_at"),
+                rotated_at: row.try_get("rotated_at")?,
+                successor_hash: row.try_get("successor_hash")?,
+                successor_sealed: row.try_get("successor_sealed")?,
+            }))
+        })
+    }
+
+    /// Records use of a session; `last_seen_at` never moves backwards.
+    pub async fn touch_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1";
+        on_db!(self, |db| sqlx::query(sql)
+            .bind(now)
+            .bind(session_id)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.sessions("s.id = $1", id, None).await?.pop())
+    }
+
+    /// A user's live sessions, most recently used first.
+    pub async fn live_sessions_of(
+        &self,
+        user_id: &str,
+        live_at: Liveness,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.sessions(&format!("s.user_id = $1 AND {}", live(2)), user_id, Some(live_at)).await
+    }
+
+    /// Sessions where `condition` holds for `value` at `$1` (and `live_at` at
+    /// `$2`, `$3`), most recently used first.
+    async fn sessions(
+        &self,
+        condition: &str,
+        value: &str,
+        live_at: Option<Liveness>,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {condition}
+             ORDER BY s.last_seen_at DESC, s.created_at DESC"
+        );
+        on_db!(self, |db| {
+            let mut query = sqlx::query(&sql).bind(value);
+            if let Some(live_at) = live_at {
+                query = query.bind(live_at.now).bind(live_at.idle_cutoff);
+            }
+            let rows = query.fetch_all(&db.reads).await?;
+            rows.iter().map(|row| Ok(session!(row))).collect()
+        })
+    }
+
+    /// Ends one session and publishes it on the revocation feed, atomically.
+    /// `false` if it had already ended.
+    pub async fn end_session(
+        &self,
+        id: &str,
+        reason: EndReason,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<bool, StoreError> {
+        let ended = self.end_sessions("id = $3", id, reason, now, revoked_until).await?;
+        Ok(ended == 1)
+    }
+
+    /// Ends every open session of a user and publishes each on the
+    /// revocation feed. Returns how many ended.
+    pub async fn end_user_sessions(
+        &self,
+        user_id: &str,
+        reason: EndReason,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<u64, StoreError> {
+        self.end_sessions("user_id = $3", user_id, reason, now, revoked_until).await
+    }
+
+    /// Ends the open sessions where `condition` holds for `value` (at `$3`)
+    /// and publishes them, in one transaction.
+    async fn end_sessions(
+        &self,
+        condition: &str,
+        value: &str,
+        reason: EndReason,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE {condition} AND ended_at IS NULL RETURNING id"
+        );
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            let rows = sqlx::query(&sql)
+                .bind(now)
+                .bind(reason.as_str())
+                .bind(value)
+                .fetch_all(&mut *tx)
+                .await?;
+            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
+            if !ids.is_empty() {
+                tx.publish_revocations(&ids, revoked_until).await?;
+            }
+            tx.commit().await?;
+            Ok(ids.len() as u64)
+        })
+    }
+
+    /// Revocations after `cursor` that still matter at `now`, oldest first,
+    /// and the cursor to resume from. Ids become visible in order (see
+    /// `publish_revocations`), so a reader that follows the cursor sees every
+    /// revocation exactly once, whichever process wrote it.
+    pub async fn revocations_after(
+        &self,
+        cursor: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<(Vec<(String, i64)>, i64), StoreError> {
+        let sql =
+            "SELECT id, session_id, until FROM revocations WHERE id > $1 ORDER BY id LIMIT $2";
+        let (mut next, mut live) = (cursor, Vec::new());
+        on_db!(self, |db| {
+            for row in sqlx::query(sql).bind(cursor).bind(limit).fetch_all(&db.reads).await? {
+                next = row.try_get("id")?;
+                let until: i64 = row.try_get("until")?;
+                if until > now {
+                    live.push((row.try_get("session_id")?, until));
+                }
+            }
+        });
+        Ok((live, next))
+    }
+
+    // ---- signing keys ----------------------------------------------------------
+
+    /// Keys that are current or retired after `retired_since` (their tokens may
+    /// still be live): the current key first, then the most recently retired.
+    pub async fn signing_keys(&self, retired_since: i64) -> Result<Vec<StoredKey>, StoreError> {
+        on_db!(self, |db| {
+            let sql = format!(
+                "SELECT {KEY_COLUMNS} FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1
+                 ORDER BY retired_at IS NOT NULL, retired_at DESC, created_at DESC, kid{}",
+                db.byte_order()
+            );
+            let rows = sqlx::query(&sql).bind(retired_since).fetch_all(&db.reads).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredKey {
+                        kid: row.try_get("kid")?,
+                        seed: row.try_get("private_key")?,
+                        public: row.try_get("public_key")?,
+                        created_at: row.try_get("created_at")?,
+                        retired_at: row.try_get("retired_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Adds `key` as the current key only if there is none (first start).
+    /// Instances starting together all try this. On SQLite, one writer at a
+    /// time: the `NOT EXISTS` and the insert cannot interleave with another
+    /// writer's. On PostgreSQL both may pass `NOT EXISTS`; the partial unique
+    /// index `signing_keys_one_current` then makes the second insert wait for
+    /// the first to commit, conflict, and do nothing: one key becomes current.
+    pub async fn insert_first_signing_key(&self, key: &NewKey, now: i64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO signing_keys (kid, private_key, public_key, created_at)
+                   SELECT $1, $2, $3, $4
+                   WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)
+                   ON CONFLICT DO NOTHING";
+        on_db!(self, |db| sqlx::query(sql)
+            .bind(&key.kid)
+            .bind(&key.seed[..])
+            .bind(&key.public[..])
+            .bind(now)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Retires the current key (dropping its private half: it will never sign
+    /// again) and makes `key` current. Returns the new kid. Serialised
+    /// (`lock_signing_keys`): otherwise, on PostgreSQL, a second rotation's
+    /// `UPDATE` would not see the key the first inserted (not in its
+    /// snapshot), would retire nothing, and break the one-current-key index.
+    pub async fn rotate_signing_key(&self, key: NewKey, now: i64) -> Result<String, StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            tx.lock_signing_keys().await?;
+            sqlx::query("UPDATE signing_keys SET retired_at = $1, private_key = NULL WHERE retired_at IS NULL")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&key.kid)
+                .bind(&key.seed[..])
+                .bind(&key.public[..])
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(key.kid)
+    }
+
+    // ---- login throttling --------------------------------------------------------
+
+    pub async fn failure_count(&self, key: &str) -> Result<FailureCount, StoreError> {
+        let sql = "SELECT failures, window_start FROM login_failures WHERE key = $1";
+        let row: Option<(i64, i64)> =
+            on_db!(self, |db| { sqlx::query_as(sql).bind(key).fetch_optional(&db.reads).await? });
+        Ok(row.map_or_else(FailureCount::default, |(failures, window_start)| FailureCount {
+            failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
+            window_start,
+        }))
+    }
+
+    /// Counts one failure for each key; a window that has ended starts over.
+    /// Each upsert is atomic (PostgreSQL's `ON CONFLICT DO UPDATE` locks the
+    /// row; SQLite has one writer), so concurrent failures all count.
+    pub async fn record_failure(
+        &self,
+        keys: &[&str],
+        now: i64,
+        window: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2)
+                   ON CONFLICT (key) DO UPDATE SET
+                     failures = CASE WHEN login_failures.window_start + $3 <= excluded.window_start
+                                     THEN 1 ELSE login_failures.failures + 1 END,
+                     window_start = CASE WHEN login_failures.window_start + $3 <= excluded.window_start
+                                     THEN excluded.window_start ELSE login_failures.window_start END";
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            for key in keys {
+                sqlx::query(sql).bind(*key).bind(now).bind(window).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM login_failures WHERE key = $1";
+        on_db!(self, |db| sqlx::query(sql).bind(key).execute(&db.writes).await?.rows_affected());
+        Ok(())
+    }
+
+    // ---- housekeeping -------------------------------------------------------------
+
+    /// Deletes what can no longer matter: refresh tokens and sessions ended or
+    /// expired before `before`, revocations past their `until`, throttling
+    /// windows that ended.
+    pub async fn prune(&self, now: i64, before: i64, window: i64) -> Result<(), StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            sqlx::query("DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) OR expires_at < $1")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM revocations WHERE until < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM login_failures WHERE window_start + $1 < $2")
+                .bind(window)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

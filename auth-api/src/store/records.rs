@@ -1,0 +1,111 @@
+//! What the store takes and gives back: plain records, the same for both
+//! databases, with no connection or row type in them.
+
+use shared::Role;
+
+use super::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub created_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: crate::domain::Username,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub now: i64,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A refresh token's row, with its session and user.
+#[derive(Debug)]
+pub struct RefreshRecord {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+    pub rotated_at: Option<i64>,
+    pub successor_hash: Option<Vec<u8>>,
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+/// What `rotate_refresh` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// Another request rotated this token first; read it again and take the grace path.
+    AlreadyRotated,
+    /// The session ended meanwhile.
+    SessionEnded,
+}
+
+/// Bounds that decide whether a session is live; see `sessions::policy`.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub now: i64,
+    /// Sessions last seen at or before this are idle-expired.
+    pub idle_cutoff: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    /// The Ed25519 seed; `None` once the key is retired and may no longer sign.
+    pub seed: Option<Vec<u8>>,
+    pub public: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A fresh key pair from `tokens::keys::generate`.
+#[derive(Clone)]
+pub struct NewKey {
+    pub kid: String,
+    pub seed: [u8; 32],
+    pub public: [u8; 32],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FailureCount {
+    pub failures: u32,
+    pub window_start: i64,
+}
+
+/// Roles are stored as one comma-separated column.
+pub(super) fn roles_to_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub(super) fn roles_from_text(text: &str) -> Result<Vec<Role>, StoreError> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Role>().map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
+}
