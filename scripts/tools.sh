@@ -21,5 +21,9 @@ if [[ "$have" != "$want" ]]; then
     echo "tools: installing wasm-bindgen-cli $want (about 2 minutes, once)"
     # Not --locked: the CLI's own lock file names a crate version that is no
     # longer on crates.io (seen with 0.2.130); an unlocked install builds.
-    cargo install wasm-bindgen-cli --version "$want"
+    # A tool, not a product: built quickly (opt-level 1, no LTO, no debug info,
+    # many codegen units) rather than small and fast.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=false \
+        cargo install wasm-bindgen-cli --version "$want"
 fi

@@ -34,10 +34,13 @@ fi
 
 scripts/tools.sh
 
-cargo_profile=(); out_profile=debug
-if [[ "$profile" == release ]]; then cargo_profile=(--release); out_profile=release; fi
-cargo build --locked -p frontend --lib --target wasm32-unknown-unknown \
-    --no-default-features --features hydrate "${cargo_profile[@]}"
+# `dev` is the wasm-dev profile (Cargo.toml): no debug info, dependencies at
+# opt-level 1. The crate is an rlib for native builds; only here is it linked
+# as the cdylib wasm-bindgen needs.
+out_profile=wasm-dev
+if [[ "$profile" == release ]]; then out_profile=release; fi
+cargo rustc --locked -p frontend --lib --target wasm32-unknown-unknown \
+    --no-default-features --features hydrate --profile "$out_profile" --crate-type cdylib
 
 wasm="$target_dir/wasm32-unknown-unknown/$out_profile/frontend.wasm"
 out="$site_root/$pkg_dir"
