@@ -5,9 +5,9 @@
 # Why not cargo-leptos: it takes ~14 minutes to install here and would
 # download wasm-bindgen/wasm-opt binaries, which this network refuses. The
 # build it performs is two commands, so we run them ourselves:
-#   cargo build --target wasm32-unknown-unknown --features hydrate
+#   cargo rustc --target wasm32-unknown-unknown --features hydrate --crate-type cdylib
 #   wasm-bindgen --target web        (the CLI at exactly Cargo.lock's version)
-# No wasm-opt: Debian's binaryen (108) shrinks the bundle 4.8 MB -> 1.8 MB
+# No wasm-opt: Debian's binaryen (108) shrinks the bundle 5 MB -> 1.8 MB
 # but breaks it (wasm-bindgen's externref table fails at load in Chromium:
 # "WebAssembly.Table.set(): Argument 1 is invalid"), so the bundle is served
 # as wasm-bindgen writes it; `release` builds are smaller.

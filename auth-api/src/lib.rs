@@ -52,6 +52,7 @@ pub mod extract;
 pub mod feed;
 pub mod metrics;
 pub mod passwords;
+pub mod policy;
 pub mod routes;
 pub mod sessions;
 pub mod startup;

@@ -11,7 +11,7 @@ use crate::{
     feed::FeedSignal,
     metrics::Metrics,
     passwords::Passwords,
-    sessions::policy::Policy,
+    policy::Policy,
     store::Store,
     tokens::{access::Audience, keys::KeyRing},
 };

@@ -12,8 +12,6 @@
 //! - every early end is published on the revocation feed until the last
 //!   access token of that session has expired.
 
-pub mod policy;
-
 use shared::{TokenResponse, UserInfo};
 
 use crate::{

@@ -5,7 +5,7 @@
 
 use sqlx::Database;
 
-use super::{Db, migrations::Embedded};
+use super::migrations::Embedded;
 
 pub(super) trait Dialect: Database {
     /// What runs beside the pools and must live as long as they do.
@@ -33,21 +33,4 @@ pub(super) trait DialectTx {
     /// Waits until no other signing-key rotation is under way, so each
     /// retires the key the previous one made current.
     fn lock_signing_keys(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-}
-
-impl<D: Dialect> Db<D> {
-    pub(super) fn migrations(&self) -> &'static [Embedded] {
-        D::MIGRATIONS
-    }
-
-    pub(super) fn byte_order(&self) -> &'static str {
-        D::BYTE_ORDER
-    }
-}
-
-// By hand: a derive would require `D: Clone`, which the drivers' marker types are not.
-impl<D: Dialect> Clone for Db<D> {
-    fn clone(&self) -> Self {
-        Self { reads: self.reads.clone(), writes: self.writes.clone(), tasks: self.tasks.clone() }
-    }
 }

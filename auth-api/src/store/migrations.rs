@@ -65,27 +65,62 @@ impl MigrationSource<'static> for Source {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use sha2::{Digest, Sha384};
+    use sqlx::migrate::Migrator;
+
     use super::*;
 
-    #[test]
-    fn every_migration_file_is_embedded_as_sqlx_would_read_it() {
+    /// What sqlx's own reader makes of each folder (as `migrate!` did) is
+    /// exactly what is embedded: versions, descriptions, SQL, checksums.
+    #[tokio::test]
+    async fn every_migration_file_is_embedded_as_sqlx_reads_it() {
         for (dir, embedded) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
-            let path =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
-            let mut files: Vec<_> = std::fs::read_dir(&path)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-                .collect();
-            files.sort();
-            assert_eq!(files.len(), embedded.len(), "{dir}: files and list differ in length");
-            for (file, m) in files.iter().zip(embedded) {
-                let name = file.file_stem().unwrap().to_str().unwrap();
-                let (version, description) = name.split_once('_').unwrap();
-                assert_eq!(m.version, version.parse::<i64>().unwrap(), "{name}");
-                assert_eq!(m.description, description.replace('_', " "), "{name}");
-                assert_eq!(m.sql, std::fs::read_to_string(file).unwrap(), "{name}");
-            }
+            let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+            let from_files = Migrator::new(folder).await.unwrap();
+            let from_binary = Migrator::new(Source(embedded)).await.unwrap();
+            let fields = |m: &Migration| {
+                (
+                    m.version,
+                    m.description.to_string(),
+                    m.sql.to_string(),
+                    m.checksum.to_vec(),
+                    m.no_tx,
+                )
+            };
+            let files: Vec<_> = from_files.iter().map(fields).collect();
+            let binary: Vec<_> = from_binary.iter().map(fields).collect();
+            assert_eq!(files, binary, "{dir}: the embedded list and the folder differ");
+        }
+    }
+
+    /// Released migrations never change: a database that applied one refuses
+    /// to start once its checksum differs. Add a new file instead.
+    #[test]
+    fn released_migrations_are_unchanged() {
+        let sha384 = |sql: &str| {
+            Sha384::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let released = [
+            (
+                &SQLITE[0],
+                "sqlite/0001",
+                "c374d94dae5d1267bf3fb05a085446c8131a5e0d0e092293e23fe069a75635ad8b278924d9d2551b756e81df58e7c91e",
+            ),
+            (
+                &SQLITE[1],
+                "sqlite/0002",
+                "daee3d30989429d01e881900560604c4f6648063988af7b11bb82be52da55836a3ec47914be817b1ca422101682631e3",
+            ),
+            (
+                &POSTGRES[0],
+                "postgres/0001",
+                "038e0c631bf20e9809cb6eda8fecf618cf7cb3fc9217c779736d6cbb45dad057dfb87dd0fb53f3d8551ee98377bae706",
+            ),
+        ];
+        for (migration, name, checksum) in released {
+            assert_eq!(sha384(migration.sql), checksum, "migration {name} was edited");
         }
     }
 }

@@ -35,6 +35,7 @@
 //! and [`Store`] stays the one non-generic face the rest of the service uses.
 
 mod dialect;
+mod error;
 mod migrations;
 mod postgres;
 mod queries;
@@ -44,6 +45,7 @@ mod url;
 
 use sqlx::{Pool, Postgres, Sqlite};
 
+pub use error::StoreError;
 pub use records::{
     FailureCount, Liveness, NewKey, NewSession, NewUser, RefreshRecord, Rotation, SessionRecord,
     StoredKey, UserRecord,
@@ -51,6 +53,7 @@ pub use records::{
 pub use url::redacted_url;
 
 use dialect::Dialect;
+use migrations::Embedded;
 
 /// The database: SQLite or PostgreSQL, decided once by `connect`.
 #[derive(Debug, Clone)]
@@ -70,6 +73,23 @@ struct Db<D: Dialect> {
     writes: Pool<D>,
     /// What runs beside the pools (SQLite: group commit, checkpoints).
     tasks: D::Tasks,
+}
+
+impl<D: Dialect> Db<D> {
+    fn migrations(&self) -> &'static [Embedded] {
+        D::MIGRATIONS
+    }
+
+    fn byte_order(&self) -> &'static str {
+        D::BYTE_ORDER
+    }
+}
+
+// By hand: a derive would require `D: Clone`, which the drivers' marker types are not.
+impl<D: Dialect> Clone for Db<D> {
+    fn clone(&self) -> Self {
+        Self { reads: self.reads.clone(), writes: self.writes.clone(), tasks: self.tasks.clone() }
+    }
 }
 
 impl Store {
@@ -131,28 +151,5 @@ impl Store {
                 db.rotate_refresh(old, new, sealed_successor, session_id, now).await
             }
         }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(
-        "unsupported DATABASE_URL scheme {0:?}: expected sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-    )]
-    UnsupportedUrl(String),
-    #[error("could not create the database folder {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
-    /// Shared, because one failed group commit answers several callers.
-    #[error("database error: {0}")]
-    Database(std::sync::Arc<sqlx::Error>),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        StoreError::Database(std::sync::Arc::new(err))
     }
 }

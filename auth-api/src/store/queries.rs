@@ -3,6 +3,11 @@
 //! Each method's body is written once and compiled once per database by
 //! `on_db!`, each time with that database's concrete types. Writes go to
 //! `writes`, reads to `reads` (the same pool on PostgreSQL).
+//!
+//! One trap of sharing SQL text: a `$N` left without a bind is NULL to
+//! SQLite but an error to PostgreSQL, so a miscounted bind shows only in the
+//! PostgreSQL run of the contract tests (CI always runs it; `just test` does
+//! when PostgreSQL is installed).
 
 use sqlx::{Row, migrate::Migrator};
 
@@ -36,7 +41,7 @@ const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.
 const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, r.rotated_at, r.successor_hash, r.successor_sealed";
 const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
 
-/// The liveness rule of `sessions::policy` in SQL, on sessions `s`, with
+/// The liveness rule of `policy::Policy` in SQL, on sessions `s`, with
 /// `Liveness::now` bound at `$n` and `Liveness::idle_cutoff` at `$n+1`.
 fn live(n: usize) -> String {
     format!("s.ended_at IS NULL AND s.expires_at > ${n} AND s.last_seen_at > ${}", n + 1)
@@ -74,8 +79,9 @@ macro_rules! session {
 }
 
 impl Store {
-    /// Creates or upgrades the schema. Instances starting together migrate
-    /// one after another: sqlx's migrator takes a lock first.
+    /// Creates or upgrades the schema. On PostgreSQL, instances starting
+    /// together migrate one after another (sqlx's migrator takes an advisory
+    /// lock first); SQLite has one instance.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         on_db!(self, |db| {
             let migrations = Source(db.migrations());

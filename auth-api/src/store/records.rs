@@ -3,7 +3,7 @@
 
 use shared::Role;
 
-use super::StoreError;
+use super::error::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -66,7 +66,7 @@ pub enum Rotation {
     SessionEnded,
 }
 
-/// Bounds that decide whether a session is live; see `sessions::policy`.
+/// Bounds that decide whether a session is live; see `policy`.
 #[derive(Debug, Clone, Copy)]
 pub struct Liveness {
     pub now: i64,

@@ -105,7 +105,10 @@ async fn a_token_signed_with_a_key_the_other_instance_has_not_loaded_yet_is_acce
     // A reloads at once (it rotated); B only at its periodic reload, every
     // 5 s, which may fall between the rotation and the check on a loaded
     // machine: then rotate again (the first rotation nearly always finds B behind).
+    let mut attempts = 0;
     let (tokens, new_kid) = loop {
+        attempts += 1;
+        assert!(attempts <= 5, "B reloaded its keys before every one of 5 checks");
         let new_kid =
             a.state.store.rotate_signing_key(keys::generate(), a.state.now()).await.unwrap();
         a.state.keys.reload(&a.state.store, a.state.now()).await.unwrap();

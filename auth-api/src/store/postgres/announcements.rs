@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgListener};
 
-use super::CHANNEL;
+/// The NOTIFY channel on which session ends are announced (per database).
+pub(super) const CHANNEL: &str = "cloakroom_revocations";
 
 /// The listener's reconnection delays: doubling from the first to the last.
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);

@@ -35,7 +35,7 @@ use super::{
 
 mod announcements;
 
-use announcements::{follow_announcements, listen};
+use announcements::{CHANNEL, follow_announcements, listen};
 
 /// Connections per instance. Requests hold one only for a statement or a
 /// short transaction (long-polls hold none while they wait); the revocation
@@ -43,9 +43,6 @@ use announcements::{follow_announcements, listen};
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a request waits for a connection before it answers 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The NOTIFY channel on which session ends are announced (per database).
-const CHANNEL: &str = "cloakroom_revocations";
 
 /// Advisory locks, in the two-key space (`pg_advisory_xact_lock(int, int)`),
 /// which never overlaps the one-key space that sqlx's migrator locks in.

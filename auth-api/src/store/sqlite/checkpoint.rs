@@ -46,7 +46,8 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(super) fn start(readers: SqlitePool, writer: SqlitePool) -> Self {
+    /// `busy_timeout` is the writer's own, restored after each catch-up.
+    pub(super) fn start(readers: SqlitePool, writer: SqlitePool, busy_timeout: Duration) -> Self {
         let (alive, mut stopped) = mpsc::channel::<()>(1);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(INTERVAL);
@@ -63,7 +64,7 @@ impl Checkpointer {
                 }
                 // A failed round (a full disk, say) loses nothing: the frames
                 // stay in the WAL, where readers find them, until one succeeds.
-                match round(&readers, &writer).await {
+                match round(&readers, &writer, busy_timeout).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("WAL checkpoints succeed again");
@@ -82,7 +83,11 @@ impl Checkpointer {
     }
 }
 
-async fn round(readers: &SqlitePool, writer: &SqlitePool) -> Result<(), sqlx::Error> {
+async fn round(
+    readers: &SqlitePool,
+    writer: &SqlitePool,
+    writer_busy_timeout: Duration,
+) -> Result<(), sqlx::Error> {
     // (busy, pages in the WAL, pages copied); -1s when not in WAL mode.
     let (_busy, wal_pages, _copied): (i64, i64, i64) =
         sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(readers).await?;
@@ -92,7 +97,7 @@ async fn round(readers: &SqlitePool, writer: &SqlitePool) -> Result<(), sqlx::Er
         sqlx::query(&busy_timeout(RESTART_WAIT)).execute(&mut *conn).await?;
         let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *conn).await;
         // Restore the timeout whatever happened: every write waits by it.
-        sqlx::query(&busy_timeout(super::BUSY_TIMEOUT)).execute(&mut *conn).await?;
+        sqlx::query(&busy_timeout(writer_busy_timeout)).execute(&mut *conn).await?;
         restarted?;
     }
     Ok(())

@@ -18,7 +18,7 @@
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// Rotations in one statement at most (5 parameters each). Batches are
 /// padded to a power of two, so the connection prepares and caches at most

@@ -116,7 +116,7 @@ impl Db<Sqlite> {
             .await?;
         let tasks = Tasks {
             rotations: GroupCommit::start(writer.clone()),
-            _checkpoints: Checkpointer::start(pool.clone(), writer.clone()),
+            _checkpoints: Checkpointer::start(pool.clone(), writer.clone(), BUSY_TIMEOUT),
         };
         Ok(Self { reads: pool, writes: writer, tasks })
     }

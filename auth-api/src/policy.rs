@@ -1,6 +1,8 @@
 //! The timing rules of a session, from `Settings`: when it idles out, when it
 //! must end regardless, how long a rotated-out token is forgiven, and how long
-//! an ended session stays on the revocation feed.
+//! an ended session stays on the revocation feed. Below `state` (which hands
+//! it out) and `sessions` (which applies it); the store's SQL has the same
+//! liveness rule (`store::queries::live`).
 
 use crate::{
     store::{Liveness, SessionRecord},
