@@ -25,5 +25,5 @@ if [[ "$have" != "$want" ]]; then
     # many codegen units) rather than small and fast.
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
         CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=false \
-        cargo install wasm-bindgen-cli --version "$want"
+        cargo install --force wasm-bindgen-cli --version "$want"
 fi
