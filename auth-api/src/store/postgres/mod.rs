@@ -73,11 +73,7 @@ impl DialectTx for PgConnection {
         session_ids: &[String],
         until: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(LOCK_CLASS)
-            .bind(REVOCATIONS_LOCK)
-            .execute(&mut *self)
-            .await?;
+        advisory_lock(self, REVOCATIONS_LOCK).await?;
         sqlx::query("INSERT INTO revocations (session_id, until) SELECT unnest($1::TEXT[]), $2")
             .bind(session_ids)
             .bind(until)
@@ -88,13 +84,18 @@ impl DialectTx for PgConnection {
     }
 
     async fn lock_signing_keys(&mut self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(LOCK_CLASS)
-            .bind(SIGNING_KEYS_LOCK)
-            .execute(&mut *self)
-            .await?;
-        Ok(())
+        advisory_lock(self, SIGNING_KEYS_LOCK).await
     }
+}
+
+/// Takes lock `key` of our class until the transaction ends.
+async fn advisory_lock(tx: &mut PgConnection, key: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(LOCK_CLASS)
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 impl Db<Postgres> {
