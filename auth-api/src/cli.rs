@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use shared::Role;
 
 use crate::{
+    audit::{self, Actor, Event},
     clock::{Clock, SystemClock},
-    domain::{EndReason, Password, Username},
-    passwords::Passwords,
+    domain::{EndReason, EventKind, Password, Username},
+    passwords::policy::PasswordPolicy,
     store::Store,
     tokens::keys,
 };
@@ -65,13 +66,21 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 300, global = true)]
     pub access_token_ttl: u32,
 
-    /// A session unused for this many seconds ends (default 7 days).
-    #[arg(long, env = "SESSION_IDLE_TTL", default_value_t = 7 * 24 * 3600, global = true)]
+    /// A session without "remember me" unused for this many seconds ends (default 30 minutes).
+    #[arg(long, env = "SESSION_IDLE_TTL", default_value_t = 1800, global = true)]
     pub session_idle_ttl: u32,
 
-    /// A session ends this many seconds after sign-in, whatever happens (default 30 days).
-    #[arg(long, env = "SESSION_ABSOLUTE_TTL", default_value_t = 30 * 24 * 3600, global = true)]
+    /// A session without "remember me" ends this many seconds after sign-in (default 12 hours).
+    #[arg(long, env = "SESSION_ABSOLUTE_TTL", default_value_t = 12 * 3600, global = true)]
     pub session_absolute_ttl: u32,
+
+    /// A "remember me" session unused for this many seconds ends (default 7 days).
+    #[arg(long, env = "REMEMBER_IDLE_TTL", default_value_t = 7 * 24 * 3600, global = true)]
+    pub remember_idle_ttl: u32,
+
+    /// A "remember me" session ends this many seconds after sign-in (default 30 days).
+    #[arg(long, env = "REMEMBER_ABSOLUTE_TTL", default_value_t = 30 * 24 * 3600, global = true)]
+    pub remember_absolute_ttl: u32,
 
     /// Seconds during which a rotated-out refresh token still gets the same successor.
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, global = true)]
@@ -88,6 +97,18 @@ pub struct ServeArgs {
     /// Length of the throttling window, in seconds.
     #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value_t = 900, global = true)]
     pub login_failure_window: u32,
+
+    /// Fewest characters a new password may have.
+    #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = 12, global = true)]
+    pub password_min_length: u32,
+
+    /// Lowest zxcvbn strength score (0-4) a new password may have.
+    #[arg(long, env = "PASSWORD_MIN_SCORE", default_value_t = 3, global = true)]
+    pub password_min_score: u8,
+
+    /// Seconds an audit event is kept (default 90 days).
+    #[arg(long, env = "AUDIT_RETENTION", default_value_t = 90 * 24 * 3600, global = true)]
+    pub audit_retention: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +126,15 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show security events (the audit log), newest first.
+    Audit {
+        /// Only events that happened to this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// How many events to show (1-200).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,9 +181,11 @@ pub enum CommandError {
     Api(#[from] crate::error::ApiError),
 }
 
-/// Runs a maintenance subcommand against the database and returns what to print.
+/// Runs a maintenance subcommand against the database and returns what to
+/// print. New passwords (`user add`, `set-password`) must pass `policy`.
 pub async fn run_admin_command(
     database_url: &str,
+    policy: PasswordPolicy,
     command: Command,
 ) -> Result<String, CommandError> {
     let store = Store::connect(database_url).await?;
@@ -167,9 +199,16 @@ pub async fn run_admin_command(
         Command::User(UserCommand::Add { name, roles, password_stdin }) => {
             let username = parse_username(&name)?;
             let password = read_password(password_stdin)?;
-            let user = crate::users::add(&store, username.clone(), password, &roles, now)
-                .await?
-                .ok_or_else(|| CommandError::Usage(format!("user {username} already exists")))?;
+            let password = policy
+                .accept(password, username.as_str())
+                .await
+                .map_err(|weak| CommandError::Usage(weak.to_string()))?;
+            let user =
+                crate::users::add(&store, username.clone(), password, &roles, Actor::Cli, now)
+                    .await?
+                    .ok_or_else(|| {
+                        CommandError::Usage(format!("user {username} already exists"))
+                    })?;
             Ok(format!(
                 "added user {} ({}) with roles {}",
                 user.username,
@@ -192,10 +231,21 @@ pub async fn run_admin_command(
                 .find_user_by_name(&username)
                 .await?
                 .ok_or_else(|| CommandError::Usage(format!("no user {username}")))?;
-            let hash = Passwords::hash(password).await?;
-            store.set_password(&user.id, &hash).await?;
+            let password = policy
+                .accept(password, username.as_str())
+                .await
+                .map_err(|weak| CommandError::Usage(weak.to_string()))?;
             // A new password must lock out whoever knew the old one.
-            let ended = end_all(&store, &user.id, EndReason::PasswordChange, now).await?;
+            let change = crate::users::Change { actor: Actor::Cli, keep: None };
+            let ended = crate::users::change_password(
+                &store,
+                &user,
+                password,
+                change,
+                now,
+                now + REVOCATION_HORIZON,
+            )
+            .await?;
             Ok(format!("password of {username} changed; {ended} session(s) ended"))
         }
         Command::Sessions(SessionsCommand::RevokeUser { name }) => {
@@ -204,29 +254,57 @@ pub async fn run_admin_command(
                 .find_user_by_name(&username)
                 .await?
                 .ok_or_else(|| CommandError::Usage(format!("no user {username}")))?;
-            let ended = end_all(&store, &user.id, EndReason::Admin, now).await?;
+            let ended = store
+                .end_user_sessions(&user.id, None, EndReason::Admin, now, now + REVOCATION_HORIZON)
+                .await?;
+            let event = Event::new(EventKind::SessionEnded, now)
+                .user(&user)
+                .actor(Actor::Cli)
+                .detail(format!("admin: {ended} session(s)"));
+            audit::record(&store, event).await?;
             Ok(format!("{ended} session(s) of {username} ended"))
         }
         Command::Keys(KeysCommand::Rotate) => {
             let kid = store.rotate_signing_key(keys::generate(), now).await?;
+            let event = Event::new(EventKind::KeysRotated, now).actor(Actor::Cli).detail(&kid);
+            audit::record(&store, event).await?;
             Ok(format!(
                 "new signing key {kid} is current; the previous key stays published until its tokens expire"
             ))
         }
+        Command::Audit { user, limit } => {
+            let mut filter = audit::page_of(None, Some(limit))?;
+            if let Some(name) = user {
+                filter.username = Some(parse_username(&name)?.as_str().to_owned());
+            }
+            let page = audit::page(&store, filter).await?;
+            let mut out = String::from("id\tat\ttype\tuser\tactor\tsession\tip\tdetail\n");
+            for e in page.events {
+                let cells = [
+                    e.id.to_string(),
+                    e.at.to_string(),
+                    e.kind,
+                    e.username.unwrap_or_default(),
+                    e.actor_name.unwrap_or_default(),
+                    e.session_id.unwrap_or_default(),
+                    e.ip.unwrap_or_default(),
+                    e.detail.unwrap_or_default(),
+                ];
+                // One event per line, whatever a user agent or detail holds.
+                let cells: Vec<String> =
+                    cells.iter().map(|c| c.replace(['\t', '\n', '\r'], " ")).collect();
+                out.push_str(&cells.join("\t"));
+                out.push('\n');
+            }
+            Ok(out.trim_end().to_owned())
+        }
     }
 }
 
-async fn end_all(
-    store: &Store,
-    user_id: &str,
-    reason: EndReason,
-    now: i64,
-) -> Result<u64, CommandError> {
-    // The CLI does not know the server's ACCESS_TOKEN_TTL; revocations are kept
-    // for the longest sensible lifetime so no access token outlives its entry.
-    const REVOCATION_HORIZON: i64 = 24 * 3600;
-    Ok(store.end_user_sessions(user_id, reason, now, now + REVOCATION_HORIZON).await?)
-}
+/// The CLI does not know the server's ACCESS_TOKEN_TTL; revocations it
+/// publishes are kept for the longest sensible lifetime so no access token
+/// outlives its entry.
+const REVOCATION_HORIZON: i64 = 24 * 3600;
 
 fn parse_username(raw: &str) -> Result<Username, CommandError> {
     Username::parse(raw).map_err(|e| CommandError::Usage(e.to_string()))

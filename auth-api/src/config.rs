@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::cli::ServeArgs;
+use crate::{cli::ServeArgs, passwords::policy::PasswordPolicy};
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone)]
@@ -37,10 +37,17 @@ pub struct Settings {
     pub client_secret: Secret,
     /// Seconds.
     pub access_token_ttl: i64,
+    /// Sessions without "remember me" (OWASP ASVS 3.3.2: 30 min idle, 12 h).
     pub session_idle_ttl: i64,
     pub session_absolute_ttl: i64,
+    /// Sessions with "remember me".
+    pub remember_idle_ttl: i64,
+    pub remember_absolute_ttl: i64,
     pub refresh_reuse_grace: i64,
     pub throttle: ThrottleSettings,
+    pub password_policy: PasswordPolicy,
+    /// Seconds an audit event is kept.
+    pub audit_retention: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -54,8 +61,12 @@ impl std::fmt::Debug for Settings {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("session_idle_ttl", &self.session_idle_ttl)
             .field("session_absolute_ttl", &self.session_absolute_ttl)
+            .field("remember_idle_ttl", &self.remember_idle_ttl)
+            .field("remember_absolute_ttl", &self.remember_absolute_ttl)
             .field("refresh_reuse_grace", &self.refresh_reuse_grace)
             .field("throttle", &self.throttle)
+            .field("password_policy", &self.password_policy)
+            .field("audit_retention", &self.audit_retention)
             .finish()
     }
 }
@@ -78,8 +89,10 @@ pub enum ConfigError {
     WeakSecret,
     #[error("{0} must be greater than zero")]
     NotPositive(&'static str),
-    #[error("SESSION_ABSOLUTE_TTL must be at least SESSION_IDLE_TTL")]
-    AbsoluteShorterThanIdle,
+    #[error("{absolute} must be at least {idle}")]
+    AbsoluteShorterThanIdle { absolute: &'static str, idle: &'static str },
+    #[error("PASSWORD_MIN_SCORE is zxcvbn's score, 0 to 4")]
+    ScoreOutOfRange,
 }
 
 impl Settings {
@@ -98,12 +111,16 @@ impl Settings {
             access_token_ttl: i64::from(args.access_token_ttl),
             session_idle_ttl: i64::from(args.session_idle_ttl),
             session_absolute_ttl: i64::from(args.session_absolute_ttl),
+            remember_idle_ttl: i64::from(args.remember_idle_ttl),
+            remember_absolute_ttl: i64::from(args.remember_absolute_ttl),
             refresh_reuse_grace: i64::from(args.refresh_reuse_grace),
             throttle: ThrottleSettings {
                 max_failures_per_user: args.login_max_failures_per_user,
                 max_failures_per_ip: args.login_max_failures_per_ip,
                 window: i64::from(args.login_failure_window),
             },
+            password_policy: password_policy(args)?,
+            audit_retention: i64::from(args.audit_retention),
         };
         settings.validate()?;
         Ok(settings)
@@ -120,17 +137,44 @@ impl Settings {
             ("ACCESS_TOKEN_TTL", self.access_token_ttl),
             ("SESSION_IDLE_TTL", self.session_idle_ttl),
             ("SESSION_ABSOLUTE_TTL", self.session_absolute_ttl),
+            ("REMEMBER_IDLE_TTL", self.remember_idle_ttl),
+            ("REMEMBER_ABSOLUTE_TTL", self.remember_absolute_ttl),
             ("LOGIN_FAILURE_WINDOW", self.throttle.window),
+            ("AUDIT_RETENTION", self.audit_retention),
         ] {
             if value <= 0 {
                 return Err(ConfigError::NotPositive(name));
             }
         }
         if self.session_absolute_ttl < self.session_idle_ttl {
-            return Err(ConfigError::AbsoluteShorterThanIdle);
+            return Err(ConfigError::AbsoluteShorterThanIdle {
+                absolute: "SESSION_ABSOLUTE_TTL",
+                idle: "SESSION_IDLE_TTL",
+            });
+        }
+        if self.remember_absolute_ttl < self.remember_idle_ttl {
+            return Err(ConfigError::AbsoluteShorterThanIdle {
+                absolute: "REMEMBER_ABSOLUTE_TTL",
+                idle: "REMEMBER_IDLE_TTL",
+            });
         }
         Ok(())
     }
+}
+
+/// The password policy alone: the CLI's `user add` and `user set-password`
+/// need it without the rest of the server's settings.
+pub fn password_policy(args: &ServeArgs) -> Result<PasswordPolicy, ConfigError> {
+    if args.password_min_score > 4 {
+        return Err(ConfigError::ScoreOutOfRange);
+    }
+    if args.password_min_length == 0 {
+        return Err(ConfigError::NotPositive("PASSWORD_MIN_LENGTH"));
+    }
+    Ok(PasswordPolicy {
+        min_length: args.password_min_length as usize,
+        min_score: args.password_min_score,
+    })
 }
 
 #[cfg(test)]
@@ -148,12 +192,16 @@ mod tests {
             access_token_ttl: 300,
             session_idle_ttl: 3600,
             session_absolute_ttl: 86400,
+            remember_idle_ttl: 7 * 86400,
+            remember_absolute_ttl: 30 * 86400,
             refresh_reuse_grace: 10,
             throttle: ThrottleSettings {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 50,
                 window: 900,
             },
+            password_policy: PasswordPolicy::default(),
+            audit_retention: 90 * 86400,
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");

@@ -19,6 +19,14 @@ pub enum ApiError {
     /// detail: "no such user" and "wrong password" must look identical.
     #[error("invalid grant")]
     InvalidGrant,
+    /// The current password, re-entered to authorise a change, is wrong:
+    /// 403 rather than `InvalidGrant`'s 400, because the caller's session
+    /// is fine and must not be treated as ended.
+    #[error("wrong password")]
+    WrongPassword,
+    /// A new password the policy refuses; the text says why, for the user.
+    #[error("weak password: {0}")]
+    WeakPassword(String),
     #[error("invalid client")]
     InvalidClient,
     #[error("invalid token")]
@@ -49,7 +57,8 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            ApiError::InvalidGrant => ErrorCode::InvalidGrant,
+            ApiError::InvalidGrant | ApiError::WrongPassword => ErrorCode::InvalidGrant,
+            ApiError::WeakPassword(_) => ErrorCode::WeakPassword,
             ApiError::InvalidClient => ErrorCode::InvalidClient,
             ApiError::InvalidToken => ErrorCode::InvalidToken,
             ApiError::Forbidden => ErrorCode::Forbidden,
@@ -67,7 +76,7 @@ impl ApiError {
     /// text is written by us, about the shape of the request, never echoing it).
     fn description(&self) -> Option<String> {
         match self {
-            ApiError::InvalidRequest(why) => Some(why.clone()),
+            ApiError::InvalidRequest(why) | ApiError::WeakPassword(why) => Some(why.clone()),
             ApiError::RateLimited { retry_after } => {
                 Some(format!("too many failed attempts; retry in {retry_after} s"))
             }
@@ -128,9 +137,11 @@ fn is_temporary(code: &str) -> bool {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest(_) | ApiError::InvalidGrant | ApiError::WeakPassword(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::WrongPassword => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -43,6 +43,7 @@
 //! rules and extractors above that, [`routes`] and [`startup`] on top. No
 //! module imports one that imports it back.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

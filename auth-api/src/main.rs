@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use auth_api::{
     cli::{Cli, Command, run_admin_command},
-    config::Settings,
+    config::{self, Settings},
     startup::Application,
     telemetry,
 };
@@ -18,16 +18,24 @@ async fn main() -> ExitCode {
     telemetry::init();
     match cli.command {
         None | Some(Command::Serve) => serve(cli.database_url, &cli.serve).await,
-        Some(command) => match run_admin_command(&cli.database_url, command).await {
-            Ok(out) => {
-                println!("{out}");
-                ExitCode::SUCCESS
+        Some(command) => {
+            let result = match config::password_policy(&cli.serve) {
+                Ok(policy) => run_admin_command(&cli.database_url, policy, command)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
     }
 }
 

@@ -167,8 +167,10 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
                 }
                 _ = prune_tick.tick() => {
                     let now = state.now();
-                    let keep = state.settings.session_idle_ttl.max(24 * 3600);
-                    if let Err(e) = state.store.prune(now, now - keep, state.settings.throttle.window).await {
+                    let keep = state.policy().keep_ended();
+                    let audit_before = now - state.settings.audit_retention;
+                    let window = state.settings.throttle.window;
+                    if let Err(e) = state.store.prune(now, now - keep, window, audit_before).await {
                         tracing::warn!(error = %e, "pruning failed");
                     }
                 }

@@ -11,8 +11,8 @@ use awc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::de::DeserializeOwned;
 use shared::{
-    AdminUserView, EndedSessions, ErrorBody, ErrorCode, RevocationFeed, RevokeRequest, SessionView,
-    TokenRequest, TokenResponse,
+    AdminUserView, AuditPage, EndedSessions, ErrorBody, ErrorCode, PasswordChange, PasswordCheck,
+    PasswordVerdict, RevocationFeed, RevokeRequest, SessionView, TokenRequest, TokenResponse,
 };
 
 use crate::config::Settings;
@@ -29,6 +29,12 @@ pub enum AuthError {
     InvalidGrant,
     #[error("rate limited for {0} s")]
     RateLimited(u64),
+    /// A password re-entered to authorise a change is wrong (the session is fine).
+    #[error("wrong password")]
+    WrongPassword,
+    /// A new password the policy refuses, with the auth-api's reason.
+    #[error("weak password: {0}")]
+    WeakPassword(String),
     /// The access token was refused (its session ended a moment ago).
     #[error("access token refused")]
     InvalidToken,
@@ -148,6 +154,59 @@ impl AuthClient {
         decode_empty(res).await
     }
 
+    /// `POST /auth/password`: ends the user's other sessions on success.
+    pub async fn change_password(
+        &self,
+        access_token: &str,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), AuthError> {
+        let body = PasswordChange {
+            current_password: current_password.to_owned(),
+            new_password: new_password.to_owned(),
+        };
+        let res = self
+            .http
+            .post(self.url("/auth/password"))
+            .bearer_auth(access_token)
+            .send_json(&body)
+            .await;
+        decode_empty(res).await
+    }
+
+    /// The password policy's verdict on a candidate (the strength meter).
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<PasswordVerdict, AuthError> {
+        let body = PasswordCheck { password: password.to_owned(), username: username.to_owned() };
+        let res = self
+            .http
+            .post(self.url("/auth/password/check"))
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .send_json(&body)
+            .await;
+        decode(res).await
+    }
+
+    /// The caller's own security events, newest first.
+    pub async fn my_events(&self, access_token: &str) -> Result<AuditPage, AuthError> {
+        decode(self.http.get(self.url("/auth/events")).bearer_auth(access_token).send().await).await
+    }
+
+    /// `GET /admin/audit` with `query` (already validated by the caller).
+    pub async fn admin_audit(
+        &self,
+        access_token: &str,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, AuthError> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| AuthError::Protocol(format!("audit query: {e}")))?;
+        let url = self.url(&format!("/admin/audit?{query}"));
+        decode(self.http.get(url).bearer_auth(access_token).send().await).await
+    }
+
     pub async fn admin_users(&self, access_token: &str) -> Result<Vec<AdminUserView>, AuthError> {
         decode(self.http.get(self.url("/admin/users")).bearer_auth(access_token).send().await).await
     }
@@ -161,6 +220,19 @@ impl AuthClient {
         let res = self.http.delete(self.url(&path)).bearer_auth(access_token).send().await;
         decode::<EndedSessions>(res).await.map(|e| e.ended)
     }
+}
+
+/// The filters of `GET /admin/audit`; empty ones are left out.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AuditQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
 
 /// Ids come from our own pages, but a form can be edited: keep them to one
@@ -194,6 +266,13 @@ async fn decode_empty(res: SendResult) -> Result<(), AuthError> {
 fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> AuthError {
     let code = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
     match (status, code) {
+        (StatusCode::FORBIDDEN, Some(ErrorCode::InvalidGrant)) => AuthError::WrongPassword,
+        (_, Some(ErrorCode::WeakPassword)) => AuthError::WeakPassword(
+            serde_json::from_slice::<ErrorBody>(body)
+                .ok()
+                .and_then(|b| b.error_description)
+                .unwrap_or_else(|| "This password is too easy to guess.".into()),
+        ),
         (_, Some(ErrorCode::InvalidGrant)) => AuthError::InvalidGrant,
         (_, Some(ErrorCode::RateLimited)) | (StatusCode::TOO_MANY_REQUESTS, _) => {
             let retry = res

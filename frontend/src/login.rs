@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::{
     app::types::LoginNotice,
     auth_client::{AuthClient, AuthError},
+    forms::render_with_notice,
     session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
     startup::FrontendState,
 };
@@ -69,13 +70,13 @@ pub async fn handle_login(
                 username: String::new(),
                 message: "The sign-in form was incomplete. Please fill in both fields.".into(),
             };
-            return render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await;
+            return render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await;
         }
     };
     let username = form.username.trim().to_owned();
     if username.is_empty() || form.password.is_empty() {
         let notice = LoginNotice { username, message: "Enter your username and password.".into() };
-        return render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await;
+        return render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await;
     }
 
     let user_agent =
@@ -107,14 +108,15 @@ pub async fn handle_login(
         }
         Err(AuthError::InvalidGrant) => {
             let notice = LoginNotice { username, message: GENERIC_FAILURE.into() };
-            render_failure(req, next, notice, StatusCode::BAD_REQUEST, None).await
+            render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await
         }
         Err(AuthError::RateLimited(seconds)) => {
             let notice = LoginNotice {
                 username,
                 message: format!("Too many attempts — try again in {seconds} seconds."),
             };
-            render_failure(req, next, notice, StatusCode::TOO_MANY_REQUESTS, Some(seconds)).await
+            render_with_notice(req, next, notice, StatusCode::TOO_MANY_REQUESTS, Some(seconds))
+                .await
         }
         Err(e) => {
             tracing::warn!(error = %e, "sign-in could not reach the auth-api");
@@ -122,25 +124,9 @@ pub async fn handle_login(
                 username,
                 message: "Sign-in is temporarily unavailable. Please try again in a moment.".into(),
             };
-            render_failure(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
+            render_with_notice(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
         }
     }
-}
-
-async fn render_failure(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-    notice: LoginNotice,
-    status: StatusCode,
-    retry_after: Option<u64>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    req.extensions_mut().insert(notice);
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    *res.response_mut().status_mut() = status;
-    if let Some(seconds) = retry_after {
-        res.headers_mut().insert(header::RETRY_AFTER, seconds.into());
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

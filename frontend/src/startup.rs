@@ -25,6 +25,7 @@ use crate::{
     auth_client::AuthClient,
     config::Settings,
     login::handle_login,
+    password_change::handle_password_change,
     security::{headers::security_headers, origin::check_origin},
     session::{
         cookie::CookieCodec,
@@ -213,6 +214,12 @@ impl Application {
                     web::resource("/login")
                         .guard(guard::Post())
                         .wrap(from_fn(handle_login))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
+                )
+                .service(
+                    web::resource(crate::password_change::PATH)
+                        .guard(guard::Post())
+                        .wrap(from_fn(handle_password_change))
                         .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
                 )
                 .leptos_routes(routes.clone(), render.clone())

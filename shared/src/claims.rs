@@ -25,4 +25,9 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// When the user last proved their password in this session (OpenID
+    /// Connect's claim): sensitive actions ask for it to be recent. Tokens
+    /// without it read as "long ago".
+    #[serde(default)]
+    pub auth_time: i64,
 }

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
+    /// 400: a new password the policy refuses; `error_description` says why.
+    WeakPassword,
     /// 429: too many failed attempts; see `Retry-After`.
     RateLimited,
     /// 500: something failed inside; details are only in the server log.
@@ -46,6 +48,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::WeakPassword => "weak_password",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
@@ -76,6 +79,7 @@ mod tests {
         for code in [
             ErrorCode::InvalidRequest,
             ErrorCode::InvalidGrant,
+            ErrorCode::WeakPassword,
             ErrorCode::RateLimited,
             ErrorCode::TemporarilyUnavailable,
         ] {

@@ -6,16 +6,20 @@
 //! no framework, so both sides (and the wasm build of the frontend) can depend
 //! on it cheaply. See `docs/DESIGN.md` for the contract these types encode.
 
+pub mod account;
 pub mod claims;
 pub mod error;
+pub mod event_kind;
 pub mod role;
 pub mod session;
 pub mod token;
 #[cfg(feature = "jwt")]
 pub mod verify;
 
+pub use account::{AuditEvent, AuditPage, PasswordChange, PasswordCheck, PasswordVerdict};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
+pub use event_kind::EventKind;
 pub use role::{Role, UnknownRole};
 pub use session::{AdminUserView, EndedSessions, Revocation, RevocationFeed, SessionView};
 pub use token::{RevokeRequest, TokenRequest, TokenResponse, UserInfo};

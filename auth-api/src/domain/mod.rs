@@ -7,4 +7,6 @@ mod username;
 
 pub use end_reason::EndReason;
 pub use password::Password;
+/// Audit event kinds are wire types too (`GET /admin/audit?type=`).
+pub use shared::EventKind;
 pub use username::Username;

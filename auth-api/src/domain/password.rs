@@ -1,22 +1,22 @@
 use std::fmt;
 
-/// A new password as accepted by `user add` and `user set-password`.
+/// A password as typed: at most `MAX_BYTES`, never empty. Whether it is good
+/// enough to become someone's password is `passwords::policy`'s call.
 ///
-/// Its `Debug` and `Display` never show the value, so it cannot leak into a
-/// log line by accident.
+/// Its `Debug` never shows the value, so it cannot leak into a log line by
+/// accident.
 #[derive(Clone)]
 pub struct Password(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidPassword {
-    #[error("a password needs at least {min} characters", min = Password::MIN_CHARS)]
-    TooShort,
-    #[error("a password may be at most {max} bytes", max = Password::MAX_BYTES)]
+    #[error("A password cannot be empty.")]
+    Empty,
+    #[error("A password may be at most {max} bytes.", max = Password::MAX_BYTES)]
     TooLong,
 }
 
 impl Password {
-    pub const MIN_CHARS: usize = 8;
     /// Argon2 accepts more, but a cap stops a megabyte "password" from being
     /// used to make hashing expensive.
     pub const MAX_BYTES: usize = 1024;
@@ -24,8 +24,8 @@ impl Password {
     pub fn parse(raw: String) -> Result<Self, InvalidPassword> {
         if raw.len() > Self::MAX_BYTES {
             Err(InvalidPassword::TooLong)
-        } else if raw.chars().count() < Self::MIN_CHARS {
-            Err(InvalidPassword::TooShort)
+        } else if raw.is_empty() {
+            Err(InvalidPassword::Empty)
         } else {
             Ok(Self(raw))
         }
@@ -48,10 +48,10 @@ mod tests {
 
     #[test]
     fn length_limits_are_enforced() {
-        assert_eq!(Password::parse("short".into()).unwrap_err(), InvalidPassword::TooShort);
-        // Eight characters, even if they are multi-byte, is enough.
-        assert!(Password::parse("éééééééé".into()).is_ok());
+        assert_eq!(Password::parse(String::new()).unwrap_err(), InvalidPassword::Empty);
         assert!(Password::parse("a".repeat(1024)).is_ok());
+        // Bytes, not characters: 513 two-byte characters are too many.
+        assert_eq!(Password::parse("é".repeat(513)).unwrap_err(), InvalidPassword::TooLong);
         assert_eq!(Password::parse("a".repeat(1025)).unwrap_err(), InvalidPassword::TooLong);
     }
 

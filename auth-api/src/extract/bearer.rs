@@ -10,16 +10,23 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::Header, we
 use actix_web_httpauth::headers::authorization::{Authorization, Bearer};
 use shared::{AccessClaims, Role};
 
-use crate::{error::ApiError, state::AppState, tokens::access};
+use crate::{audit::Actor, error::ApiError, state::AppState, store::SessionRecord, tokens::access};
 
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub claims: AccessClaims,
+    /// The live session the token belongs to.
+    pub session: SessionRecord,
 }
 
 impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.claims.roles.contains(&Role::Admin)
+    }
+
+    /// This user as the actor of an audit event.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor::User { id: &self.claims.sub, name: &self.claims.username }
     }
 }
 
@@ -60,12 +67,14 @@ impl FromRequest for AuthUser {
                 }
             };
             let session = state.store.find_session(&claims.sid).await?;
-            let live =
-                session.is_some_and(|s| s.user_id == claims.sub && state.policy().is_live(&s, now));
-            if !live {
-                return Err(ApiError::InvalidToken);
+            match session {
+                Some(session)
+                    if session.user_id == claims.sub && state.policy().is_live(&session, now) =>
+                {
+                    Ok(AuthUser { claims, session })
+                }
+                _ => Err(ApiError::InvalidToken),
             }
-            Ok(AuthUser { claims })
         })
     }
 }

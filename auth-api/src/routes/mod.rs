@@ -2,6 +2,7 @@
 //! extract (which authenticates), call the session rules or the store, and
 //! return JSON or an `ApiError`.
 
+mod account;
 mod admin;
 mod health;
 mod jwks;
@@ -20,6 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/revoke").route(web::post().to(revoke::revoke)))
         .service(resource("/auth/revocations").route(web::get().to(revocations::feed)))
         .service(resource("/auth/userinfo").route(web::get().to(userinfo::userinfo)))
+        .service(resource("/auth/password").route(web::post().to(account::change_password)))
+        .service(resource("/auth/password/check").route(web::post().to(account::check_password)))
+        .service(resource("/auth/events").route(web::get().to(account::events)))
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::end_one)))
         .service(resource("/admin/users").route(web::get().to(admin::list_users)))
@@ -27,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/admin/users/{id}/sessions")
                 .route(web::delete().to(admin::end_user_sessions)),
         )
+        .service(resource("/admin/audit").route(web::get().to(admin::audit)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)));

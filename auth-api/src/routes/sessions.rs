@@ -39,9 +39,16 @@ pub async fn end_one(
     if !own && !user.is_admin() {
         return Err(ApiError::NotFound);
     }
-    let reason = if own { EndReason::UserRevoked } else { EndReason::Admin };
-    if !state.policy().is_live(&session, state.now()) || !sessions::end(&state, &id, reason).await?
-    {
+    if !state.policy().is_live(&session, state.now()) {
+        return Err(ApiError::NotFound);
+    }
+    let (reason, owner) = if own {
+        (EndReason::UserRevoked, user.claims.username.clone())
+    } else {
+        let owner = state.store.find_user_by_id(&session.user_id).await?;
+        (EndReason::Admin, owner.map(|u| u.username).unwrap_or_default())
+    };
+    if !sessions::end(&state, &session, &owner, reason, Some(user.actor())).await? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::NoContent().finish())

@@ -5,20 +5,24 @@
 //! - every successful sign-in starts a *new* session with a new refresh token
 //!   (never reusing one defeats session fixation);
 //! - a session is live until it is ended, idles for `SESSION_IDLE_TTL`, or
-//!   reaches `SESSION_ABSOLUTE_TTL` after sign-in;
+//!   reaches `SESSION_ABSOLUTE_TTL` after sign-in (`REMEMBER_IDLE_TTL` and
+//!   `REMEMBER_ABSOLUTE_TTL` when the user asked to be remembered), and no
+//!   access token outlives its session's absolute end;
 //! - each refresh rotates the token; the rotated-out token, presented again
 //!   within `REFRESH_REUSE_GRACE`, gets the same successor (two tabs racing
 //!   both succeed); after that it is treated as stolen and ends the session;
 //! - every early end is published on the revocation feed until the last
-//!   access token of that session has expired.
+//!   access token of that session has expired;
+//! - each of these events is written to the audit log (`audit`).
 
 use shared::{TokenResponse, UserInfo};
 
 use crate::{
-    domain::EndReason,
+    audit::{self, Actor, Event},
+    domain::{EndReason, EventKind},
     error::ApiError,
     state::AppState,
-    store::{NewSession, Rotation, UserRecord},
+    store::{NewSession, Rotation, SessionRecord, UserRecord},
     throttle::{self, LoginThrottle},
     tokens::{
         access,
@@ -42,49 +46,90 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
     let now = state.now();
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
     let keys = throttle::Keys::new(&login.username, login.ip.as_deref());
-    if let Err(err) = limiter.check(&keys, now).await {
-        state.metrics.login("throttled");
-        return Err(err);
-    }
-
+    let user_agent = login.user_agent.map(|ua| truncate(&ua, 512));
+    let ip = login.ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
     // Unknown and malformed usernames take the same path as wrong passwords:
     // same queries, one argon2 verification (of a dummy hash), same answer.
     let user = match crate::domain::Username::parse(&login.username) {
         Ok(name) => state.store.find_user_by_name(&name).await?,
         Err(_) => None,
     };
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = match state.passwords.verify(login.password, stored, limiter.check(&keys, now)).await {
+    let failure = |reason: &str| {
+        let event =
+            Event::new(EventKind::SignInFailed, now).client(ip.as_deref(), user_agent.as_deref());
+        // The name typed is recorded only when it is a user's: otherwise it
+        // may well be a password typed into the wrong field.
+        match &user {
+            Some(user) => event.user(user).detail(reason),
+            None => event.detail(format!("{reason}; unknown user")),
+        }
+    };
+    let verified = match limiter.check(&keys, now).await {
+        Ok(()) => {
+            state
+                .passwords
+                .verify(
+                    login.password,
+                    user.as_ref().map(|u| u.password_hash.clone()),
+                    limiter.check(&keys, now),
+                )
+                .await
+        }
+        Err(err) => Err(err),
+    };
+    let ok = match verified {
         Ok(ok) => ok,
         Err(err) => {
             if matches!(err, ApiError::RateLimited { .. }) {
                 state.metrics.login("throttled");
+                audit::record(&state.store, failure("throttled")).await?;
             }
             return Err(err);
         }
     };
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.as_ref().filter(|_| ok) else {
         limiter.failed(&keys, now).await?;
         state.metrics.login("failed");
+        audit::record(&state.store, failure("bad_credentials")).await?;
         tracing::info!("login failed");
         return Err(ApiError::InvalidGrant);
     };
     limiter.succeeded(&keys).await?;
 
+    let policy = state.policy();
     let session = NewSession {
         id: uuid::Uuid::new_v4().to_string(),
         user_id: user.id.clone(),
         now,
-        expires_at: now + state.settings.session_absolute_ttl,
+        expires_at: policy.absolute_end(login.remember, now),
         remember: login.remember,
-        user_agent: login.user_agent.map(|ua| truncate(&ua, 512)),
-        ip: login.ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok()),
+        user_agent,
+        ip,
     };
     let (refresh_token, hash) = RefreshToken::mint();
     state.store.create_session(&session, &hash).await?;
     state.metrics.login("ok");
+    let event = Event::new(EventKind::SignIn, now)
+        .user(user)
+        .actor(Actor::User { id: &user.id, name: &user.username })
+        .session_id(&session.id)
+        .client(session.ip.as_deref(), session.user_agent.as_deref())
+        .detail(if session.remember { "remembered" } else { "browser session" });
+    audit::record(&state.store, event).await?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "login succeeded; session started");
-    respond(state, &user, &session.id, session.expires_at, session.remember, refresh_token, now)
+    let started = SessionRecord {
+        id: session.id,
+        user_id: session.user_id,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: session.expires_at,
+        remember: session.remember,
+        user_agent: session.user_agent,
+        ip: session.ip,
+        ended_at: None,
+        auth_time: now,
+    };
+    respond(state, user, &started, refresh_token, now)
 }
 
 pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse, ApiError> {
@@ -112,15 +157,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                 {
                     Rotation::Rotated => {
                         state.metrics.refresh("rotated");
-                        return respond(
-                            state,
-                            &record.user,
-                            &session.id,
-                            session.expires_at,
-                            session.remember,
-                            successor,
-                            now,
-                        );
+                        return respond(state, &record.user, session, successor, now);
                     }
                     Rotation::AlreadyRotated => continue,
                     Rotation::SessionEnded => {
@@ -143,21 +180,13 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                     })?;
                 state.store.touch_session(&session.id, now).await?;
                 state.metrics.refresh("grace");
-                return respond(
-                    state,
-                    &record.user,
-                    &session.id,
-                    session.expires_at,
-                    session.remember,
-                    successor,
-                    now,
-                );
+                return respond(state, &record.user, session, successor, now);
             }
             Some(_) => {
                 // The legitimate client moved on long ago, so whoever holds
                 // this token copied it: end the session for everyone holding
                 // any of its tokens, the thief included.
-                end(state, &session.id, EndReason::RefreshReuse).await?;
+                end(state, session, &record.user.username, EndReason::RefreshReuse, None).await?;
                 state.metrics.reuse_detected();
                 state.metrics.refresh("reuse");
                 tracing::warn!(
@@ -177,48 +206,76 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
 /// not an error (the caller's goal, "this token is dead", holds).
 pub async fn revoke_refresh_token(state: &AppState, presented: &str) -> Result<(), ApiError> {
     if let Some(record) = state.store.find_refresh(&refresh::hash(presented)).await? {
-        end(state, &record.session.id, EndReason::Logout).await?;
+        let user = &record.user;
+        let actor = Actor::User { id: &user.id, name: &user.username };
+        end(state, &record.session, &user.username, EndReason::Logout, Some(actor)).await?;
     }
     Ok(())
 }
 
-/// Ends one session and wakes the revocation feed. `false` if already ended.
-pub async fn end(state: &AppState, session_id: &str, reason: EndReason) -> Result<bool, ApiError> {
+/// Ends one session (whose user is `owner`), wakes the revocation feed and
+/// records who did it (`None`: the service itself). `false` if it had
+/// already ended.
+pub async fn end(
+    state: &AppState,
+    session: &SessionRecord,
+    owner: &str,
+    reason: EndReason,
+    actor: Option<Actor<'_>>,
+) -> Result<bool, ApiError> {
     let now = state.now();
-    let ended =
-        state.store.end_session(session_id, reason, now, state.policy().revoked_until(now)).await?;
+    let revoked_until = state.policy().revoked_until(now);
+    let ended = state.store.end_session(&session.id, reason, now, revoked_until).await?;
     if ended {
         state.metrics.revoked(1);
         state.feed.notify();
-        tracing::info!(session_id, reason = reason.as_str(), "session ended");
+        tracing::info!(session_id = %session.id, reason = reason.as_str(), "session ended");
+        let kind = match reason {
+            EndReason::Logout => EventKind::SignOut,
+            EndReason::RefreshReuse => EventKind::RefreshReuse,
+            _ => EventKind::SessionEnded,
+        };
+        let mut event = Event::new(kind, now)
+            .user_id(&session.user_id, owner)
+            .session(session)
+            .detail(reason.as_str());
+        if let Some(actor) = actor {
+            event = event.actor(actor);
+        }
+        audit::record(&state.store, event).await?;
     }
     Ok(ended)
 }
 
+/// Ends every session of `user` (on behalf of `actor`) and records it.
 pub async fn end_all_of_user(
     state: &AppState,
-    user_id: &str,
+    user: &UserRecord,
     reason: EndReason,
+    actor: Actor<'_>,
 ) -> Result<u64, ApiError> {
     let now = state.now();
     let ended = state
         .store
-        .end_user_sessions(user_id, reason, now, state.policy().revoked_until(now))
+        .end_user_sessions(&user.id, None, reason, now, state.policy().revoked_until(now))
         .await?;
     if ended > 0 {
         state.metrics.revoked(ended);
         state.feed.notify();
-        tracing::info!(user_id, ended, reason = reason.as_str(), "sessions ended");
+        tracing::info!(user_id = %user.id, ended, reason = reason.as_str(), "sessions ended");
     }
+    let detail = format!("{}: {ended} session(s)", reason.as_str());
+    let event = Event::new(EventKind::SessionEnded, now).user(user).actor(actor).detail(detail);
+    audit::record(&state.store, event).await?;
     Ok(ended)
 }
 
+/// A token response for `session`. The access token expires after
+/// `ACCESS_TOKEN_TTL`, or at the session's absolute end if that comes first.
 fn respond(
     state: &AppState,
     user: &UserRecord,
-    session_id: &str,
-    session_expires_at: i64,
-    remember: bool,
+    session: &SessionRecord,
     refresh_token: RefreshToken,
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
@@ -226,18 +283,19 @@ fn respond(
         user_id: &user.id,
         username: &user.username,
         roles: &user.roles,
-        session_id,
+        session_id: &session.id,
+        auth_time: session.auth_time,
     };
-    let ttl = state.settings.access_token_ttl;
+    let ttl = state.settings.access_token_ttl.min(session.expires_at - now).max(1);
     let access_token = access::sign(&state.keys.snapshot(), &state.audience(), &subject, now, ttl)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in: ttl as u64,
         refresh_token: refresh_token.into_string(),
-        session_id: session_id.to_owned(),
-        session_expires_at,
-        remember,
+        session_id: session.id.clone(),
+        session_expires_at: session.expires_at,
+        remember: session.remember,
         user: UserInfo {
             sub: user.id.clone(),
             username: user.username.clone(),

@@ -32,13 +32,25 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "rotation trigger",
         sql: include_str!("../../migrations/sqlite/0002_rotation_trigger.sql"),
     },
+    Embedded {
+        version: 3,
+        description: "accounts",
+        sql: include_str!("../../migrations/sqlite/0003_accounts.sql"),
+    },
 ];
 
-pub(super) const POSTGRES: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+pub(super) const POSTGRES: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "accounts",
+        sql: include_str!("../../migrations/postgres/0002_accounts.sql"),
+    },
+];
 
 /// One dialect's list, as the source sqlx's `Migrator` reads.
 #[derive(Debug)]
@@ -114,9 +126,19 @@ mod tests {
                 "daee3d30989429d01e881900560604c4f6648063988af7b11bb82be52da55836a3ec47914be817b1ca422101682631e3",
             ),
             (
+                &SQLITE[2],
+                "sqlite/0003",
+                "78f3d8239ea36de8dd4e573a0934c7865ed54c1688bb817f2e0fe6738ba43b5140dc78cc7214a80751b51d7b5a22110c",
+            ),
+            (
                 &POSTGRES[0],
                 "postgres/0001",
                 "038e0c631bf20e9809cb6eda8fecf618cf7cb3fc9217c779736d6cbb45dad057dfb87dd0fb53f3d8551ee98377bae706",
+            ),
+            (
+                &POSTGRES[1],
+                "postgres/0002",
+                "85cc991a278eada4cf40e4ccdb62468258f613c27faa36b82680475d89014ed414f784358ba92bd47a11599c2c457c89",
             ),
         ];
         for (migration, name, checksum) in released {

@@ -47,8 +47,8 @@ use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
 pub use records::{
-    FailureCount, Liveness, NewKey, NewSession, NewUser, RefreshRecord, Rotation, SessionRecord,
-    StoredKey, UserRecord,
+    EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
+    Rotation, SessionRecord, StoredKey, UserRecord,
 };
 pub use url::redacted_url;
 

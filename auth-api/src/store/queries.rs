@@ -9,6 +9,7 @@
 //! PostgreSQL run of the contract tests (CI always runs it; `just test` does
 //! when PostgreSQL is installed).
 
+use shared::AuditEvent;
 use sqlx::{Row, migrate::Migrator};
 
 use super::{
@@ -16,8 +17,8 @@ use super::{
     dialect::DialectTx as _,
     migrations::Source,
     records::{
-        FailureCount, Liveness, NewKey, NewSession, NewUser, RefreshRecord, SessionRecord,
-        StoredKey, UserRecord, roles_from_text, roles_to_text,
+        EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
+        SessionRecord, StoredKey, UserRecord, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -35,16 +36,38 @@ macro_rules! on_db {
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at";
-const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at";
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at, COALESCE(s.auth_time, s.created_at) AS auth_time";
 /// After `SESSION_COLUMNS`: the rest of a refresh token's row with its user,
 /// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
 const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, r.rotated_at, r.successor_hash, r.successor_sealed";
 const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
+const EVENT_COLUMNS: &str =
+    "id, at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail";
 
-/// The liveness rule of `policy::Policy` in SQL, on sessions `s`, with
-/// `Liveness::now` bound at `$n` and `Liveness::idle_cutoff` at `$n+1`.
+/// The liveness rule of `policy::Policy` in SQL, on sessions `s`, with the
+/// `Liveness` bound by `bind_liveness` from `$n`.
 fn live(n: usize) -> String {
-    format!("s.ended_at IS NULL AND s.expires_at > ${n} AND s.last_seen_at > ${}", n + 1)
+    format!(
+        "s.ended_at IS NULL AND s.expires_at > ${n}
+         AND s.last_seen_at > CASE WHEN s.remember THEN ${} ELSE ${} END",
+        n + 2,
+        n + 1
+    )
+}
+
+/// The condition (values bound from `$3`) on a user's sessions but `keep`.
+fn sessions_of<'a>(user_id: &'a str, keep: Option<&'a str>) -> (&'static str, Vec<&'a str>) {
+    match keep {
+        None => ("user_id = $3", vec![user_id]),
+        Some(keep) => ("user_id = $3 AND id <> $4", vec![user_id, keep]),
+    }
+}
+
+/// Binds a `Liveness` in the order `live` expects.
+macro_rules! bind_liveness {
+    ($query:expr, $live:expr) => {
+        $query.bind($live.now).bind($live.idle_cutoff).bind($live.remember_idle_cutoff)
+    };
 }
 
 /// A `UserRecord` from the `USER_COLUMNS` of a row (`$id` and `$created_at`
@@ -74,8 +97,32 @@ macro_rules! session {
             user_agent: $row.try_get("user_agent")?,
             ip: $row.try_get("ip")?,
             ended_at: $row.try_get("ended_at")?,
+            auth_time: $row.try_get("auth_time")?,
         }
     };
+}
+
+/// Inside the open transaction `$tx`: ends the open sessions where
+/// `$condition` holds for `$values` (bound from `$3`), publishes them on the
+/// revocation feed, and evaluates to how many ended.
+macro_rules! end_in {
+    ($tx:ident, $condition:expr, $values:expr, $reason:expr, $now:expr, $revoked_until:expr) => {{
+        let sql = format!(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE {} AND ended_at IS NULL RETURNING id",
+            $condition
+        );
+        let mut query = sqlx::query(&sql).bind($now).bind($reason.as_str());
+        for value in $values {
+            query = query.bind(*value);
+        }
+        let rows = query.fetch_all(&mut *$tx).await?;
+        let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
+        if !ids.is_empty() {
+            $tx.publish_revocations(&ids, $revoked_until).await?;
+        }
+        ids.len() as u64
+    }};
 }
 
 impl Store {
@@ -160,11 +207,7 @@ impl Store {
                 live(1),
                 db.byte_order()
             );
-            let rows = sqlx::query(&sql)
-                .bind(live_at.now)
-                .bind(live_at.idle_cutoff)
-                .fetch_all(&db.reads)
-                .await?;
+            let rows = bind_liveness!(sqlx::query(&sql), live_at).fetch_all(&db.reads).await?;
             let mut users = Vec::with_capacity(rows.len());
             for row in rows {
                 let count: i64 = row.try_get("session_count")?;
@@ -187,17 +230,6 @@ impl Store {
         })
     }
 
-    pub async fn set_password(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
-        let sql = "UPDATE users SET password_hash = $1 WHERE id = $2";
-        on_db!(self, |db| sqlx::query(sql)
-            .bind(hash)
-            .bind(user_id)
-            .execute(&db.writes)
-            .await?
-            .rows_affected());
-        Ok(())
-    }
-
     // ---- sessions and refresh tokens ------------------------------------------
 
     /// A new session with its first refresh token, in one transaction.
@@ -209,8 +241,8 @@ impl Store {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip)
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3)",
             )
             .bind(&new.id)
             .bind(&new.user_id)
@@ -280,8 +312,8 @@ impl Store {
         self.sessions(&format!("s.user_id = $1 AND {}", live(2)), user_id, Some(live_at)).await
     }
 
-    /// Sessions where `condition` holds for `value` at `$1` (and `live_at` at
-    /// `$2`, `$3`), most recently used first.
+    /// Sessions where `condition` holds for `value` at `$1` (and `live_at`
+    /// from `$2`), most recently used first.
     async fn sessions(
         &self,
         condition: &str,
@@ -295,7 +327,7 @@ impl Store {
         on_db!(self, |db| {
             let mut query = sqlx::query(&sql).bind(value);
             if let Some(live_at) = live_at {
-                query = query.bind(live_at.now).bind(live_at.idle_cutoff);
+                query = bind_liveness!(query, live_at);
             }
             let rows = query.fetch_all(&db.reads).await?;
             rows.iter().map(|row| Ok(session!(row))).collect()
@@ -311,50 +343,73 @@ impl Store {
         now: i64,
         revoked_until: i64,
     ) -> Result<bool, StoreError> {
-        let ended = self.end_sessions("id = $3", id, reason, now, revoked_until).await?;
+        let ended = self.end_sessions("id = $3", &[id], reason, now, revoked_until).await?;
         Ok(ended == 1)
     }
 
-    /// Ends every open session of a user and publishes each on the
-    /// revocation feed. Returns how many ended.
+    /// Ends every open session of a user, except `keep` if given, and
+    /// publishes each on the revocation feed. Returns how many ended.
     pub async fn end_user_sessions(
         &self,
         user_id: &str,
+        keep: Option<&str>,
         reason: EndReason,
         now: i64,
         revoked_until: i64,
     ) -> Result<u64, StoreError> {
-        self.end_sessions("user_id = $3", user_id, reason, now, revoked_until).await
+        let (condition, values) = sessions_of(user_id, keep);
+        self.end_sessions(condition, &values, reason, now, revoked_until).await
     }
 
-    /// Ends the open sessions where `condition` holds for `value` (at `$3`)
-    /// and publishes them, in one transaction.
+    /// Ends the open sessions where `condition` holds for `values` (from
+    /// `$3`) and publishes them, in one transaction.
     async fn end_sessions(
         &self,
         condition: &str,
-        value: &str,
+        values: &[&str],
         reason: EndReason,
         now: i64,
         revoked_until: i64,
     ) -> Result<u64, StoreError> {
-        let sql = format!(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2
-             WHERE {condition} AND ended_at IS NULL RETURNING id"
-        );
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            let rows = sqlx::query(&sql)
-                .bind(now)
-                .bind(reason.as_str())
-                .bind(value)
-                .fetch_all(&mut *tx)
-                .await?;
-            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
-            if !ids.is_empty() {
-                tx.publish_revocations(&ids, revoked_until).await?;
-            }
+            let ended = end_in!(tx, condition, values, reason, now, revoked_until);
             tx.commit().await?;
-            Ok(ids.len() as u64)
+            Ok(ended)
+        })
+    }
+
+    /// Sets a user's password and ends their other sessions (all but
+    /// `keep`), in one transaction: a new password locks out whoever knew
+    /// the old one, and never half-way. Returns how many sessions ended.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: Option<&str>,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<u64, StoreError> {
+        let (condition, values) = sessions_of(user_id, keep);
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(keep) = keep {
+                // Typing the password again is proof of it, like a sign-in.
+                sqlx::query("UPDATE sessions SET auth_time = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let ended =
+                end_in!(tx, condition, &values, EndReason::PasswordChange, now, revoked_until);
+            tx.commit().await?;
+            Ok(ended)
         })
     }
 
@@ -499,12 +554,81 @@ impl Store {
         Ok(())
     }
 
+    // ---- audit log -----------------------------------------------------------------
+
+    pub async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
+        let sql = "INSERT INTO audit_events
+                     (at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_db!(self, |db| sqlx::query(sql)
+            .bind(event.at)
+            .bind(event.kind)
+            .bind(&event.user_id)
+            .bind(&event.username)
+            .bind(&event.actor_id)
+            .bind(&event.actor_name)
+            .bind(&event.session_id)
+            .bind(&event.ip)
+            .bind(&event.user_agent)
+            .bind(&event.detail)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Events matching `filter`, newest first, at most `filter.limit`. Their
+    /// `kind` stays text: an instance shows events a newer one wrote.
+    pub async fn audit_events(&self, filter: &EventFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        // Each filter left out is `NULL IS NULL`: one statement, one plan per
+        // database, and every value bound, never spliced into the SQL.
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+             WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR username = $2)
+               AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR id < $4)
+             ORDER BY id DESC LIMIT $5"
+        );
+        on_db!(self, |db| {
+            let rows = sqlx::query(&sql)
+                .bind(&filter.user_id)
+                .bind(&filter.username)
+                .bind(&filter.kind)
+                .bind(filter.before)
+                .bind(filter.limit)
+                .fetch_all(&db.reads)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AuditEvent {
+                        id: row.try_get("id")?,
+                        at: row.try_get("at")?,
+                        kind: row.try_get("kind")?,
+                        user_id: row.try_get("user_id")?,
+                        username: row.try_get("username")?,
+                        actor_id: row.try_get("actor_id")?,
+                        actor_name: row.try_get("actor_name")?,
+                        session_id: row.try_get("session_id")?,
+                        ip: row.try_get("ip")?,
+                        user_agent: row.try_get("user_agent")?,
+                        detail: row.try_get("detail")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     // ---- housekeeping -------------------------------------------------------------
 
     /// Deletes what can no longer matter: refresh tokens and sessions ended or
     /// expired before `before`, revocations past their `until`, throttling
-    /// windows that ended.
-    pub async fn prune(&self, now: i64, before: i64, window: i64) -> Result<(), StoreError> {
+    /// windows that ended, audit events older than `audit_before`.
+    pub async fn prune(
+        &self,
+        now: i64,
+        before: i64,
+        window: i64,
+        audit_before: i64,
+    ) -> Result<(), StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             sqlx::query("DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) OR expires_at < $1")
@@ -518,6 +642,10 @@ impl Store {
             sqlx::query("DELETE FROM login_failures WHERE window_start + $1 < $2")
                 .bind(window)
                 .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                .bind(audit_before)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

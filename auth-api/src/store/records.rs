@@ -33,6 +33,9 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub ended_at: Option<i64>,
+    /// When the user last proved their password in this session (sign-in or
+    /// re-authentication): the access token's `auth_time`.
+    pub auth_time: i64,
 }
 
 #[derive(Debug)]
@@ -70,8 +73,10 @@ pub enum Rotation {
 #[derive(Debug, Clone, Copy)]
 pub struct Liveness {
     pub now: i64,
-    /// Sessions last seen at or before this are idle-expired.
+    /// Sessions without "remember me" last seen at or before this are idle-expired.
     pub idle_cutoff: i64,
+    /// The same for sessions with "remember me".
+    pub remember_idle_cutoff: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +101,35 @@ pub struct NewKey {
 pub struct FailureCount {
     pub failures: u32,
     pub window_start: i64,
+}
+
+/// A security event to record (`audit`). Who it happened to, who did it and
+/// from where; never a secret.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub at: i64,
+    pub kind: &'static str,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which events to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Events that happened to this user id.
+    pub user_id: Option<String>,
+    /// Events that happened to a user of this name (deleted users included).
+    pub username: Option<String>,
+    pub kind: Option<String>,
+    /// Only events with a smaller id: the page cursor.
+    pub before: Option<i64>,
+    pub limit: i64,
 }
 
 /// Roles are stored as one comma-separated column.

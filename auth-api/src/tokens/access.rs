@@ -22,6 +22,7 @@ pub struct Subject<'a> {
     pub username: &'a str,
     pub roles: &'a [Role],
     pub session_id: &'a str,
+    pub auth_time: i64,
 }
 
 /// Signs an access token valid from `now` for `ttl` seconds.
@@ -48,6 +49,7 @@ pub fn sign(
         nbf: now,
         exp: now + ttl,
         jti: uuid::Uuid::new_v4().simple().to_string(),
+        auth_time: subject.auth_time,
     };
     signer.sign(&header, &claims)
 }

@@ -29,13 +29,19 @@ fn auth_api(args: &[&str], stdin: &str) -> (bool, String, String) {
 }
 
 #[actix_web::test]
-async fn user_add_refuses_too_short_and_too_long_passwords() {
+async fn user_add_refuses_passwords_the_policy_refuses() {
     let app = spawn_app().await;
     let db = app.db_url.as_str();
     let (ok, _, err) =
         auth_api(&["user", "add", "carol", "--password-stdin", "--database-url", db], "short\n");
     assert!(!ok);
-    assert!(err.contains("at least 8"), "{err}");
+    assert!(err.contains("at least 12"), "{err}");
+    let (ok, _, err) = auth_api(
+        &["user", "add", "carol", "--password-stdin", "--database-url", db],
+        "carol12345678\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("username"), "{err}");
     let long = format!("{}\n", "x".repeat(1025));
     let (ok, _, err) =
         auth_api(&["user", "add", "carol", "--password-stdin", "--database-url", db], &long);
@@ -60,7 +66,7 @@ async fn users_added_by_the_cli_can_sign_in_and_set_password_ends_their_sessions
     assert!(out.contains("dana"), "{out}");
     let (ok, _, err) = auth_api(
         &["user", "add", "dana", "--password-stdin", "--database-url", db],
-        "whatever12\n",
+        &format!("{PASSWORD}\n"),
     );
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
@@ -72,17 +78,43 @@ async fn users_added_by_the_cli_can_sign_in_and_set_password_ends_their_sessions
 
     let (ok, out, err) = auth_api(
         &["user", "set-password", "dana", "--password-stdin", "--database-url", db],
-        "a new password\n",
+        "vellum tortoise quarry gazebo\n",
     );
     assert!(ok, "{err}");
     assert!(out.contains("1 session(s) ended"), "{out}");
     assert_eq!(app.refresh(&tokens.refresh_token).await.error(), "invalid_grant");
     assert_eq!(app.login("dana", PASSWORD).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(app.login("dana", "a new password").await.status, StatusCode::OK);
+    assert_eq!(app.login("dana", "vellum tortoise quarry gazebo").await.status, StatusCode::OK);
 
     let (ok, out, _) = auth_api(&["sessions", "revoke-user", "dana", "--database-url", db], "");
     assert!(ok);
     assert!(out.contains("1 session(s) of dana ended"), "{out}");
+
+    // Each of those changes is in the audit log, newest first, by `cli`.
+    let (ok, out, err) = auth_api(&["audit", "--user", "dana", "--database-url", db], "");
+    assert!(ok, "{err}");
+    let kinds: Vec<(&str, &str)> = out
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            (cells[2], cells[4])
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("session_ended", "cli"),
+            ("sign_in", "dana"),
+            ("sign_in_failed", ""),
+            ("password_changed", "cli"),
+            ("sign_in", "dana"),
+            ("user_created", "cli"),
+        ],
+        "{out}"
+    );
+    let (ok, out, _) = auth_api(&["audit", "--limit", "1", "--database-url", db], "");
+    assert!(ok && out.lines().count() == 2, "a header and one event: {out}");
 }
 
 #[test]

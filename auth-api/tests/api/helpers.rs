@@ -5,9 +5,11 @@ use std::{sync::Arc, time::Duration};
 
 use actix_web::{dev::ServerHandle, web};
 use auth_api::{
+    audit::Actor,
     clock::ManualClock,
     config::{Secret, Settings, ThrottleSettings},
     domain::{Password, Username},
+    passwords::policy::PasswordPolicy,
     startup::Application,
     state::AppState,
     store::Store,
@@ -41,12 +43,16 @@ pub fn test_settings(db_url: &str) -> Settings {
         access_token_ttl: 300,
         session_idle_ttl: 3600,
         session_absolute_ttl: 24 * 3600,
+        remember_idle_ttl: 7 * 24 * 3600,
+        remember_absolute_ttl: 30 * 24 * 3600,
         refresh_reuse_grace: 10,
         throttle: ThrottleSettings {
             max_failures_per_user: 5,
             max_failures_per_ip: 20,
             window: 900,
         },
+        password_policy: PasswordPolicy::default(),
+        audit_retention: 90 * 24 * 3600,
     }
 }
 
@@ -160,8 +166,9 @@ impl TestApp {
     pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
         let username = Username::parse(name).unwrap();
         let password = Password::parse(PASSWORD.into()).unwrap();
+        let password = PasswordPolicy::default().accept(password, name).await.unwrap();
         let now = self.state.now();
-        auth_api::users::add(&self.state.store, username, password, roles, now)
+        auth_api::users::add(&self.state.store, username, password, roles, Actor::Cli, now)
             .await
             .unwrap()
             .expect("new user")
@@ -189,11 +196,16 @@ impl TestApp {
         read(res).await
     }
 
+    /// A "remember me" sign-in from a browser at 203.0.113.7.
     pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.login_with(username, password, true).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str, remember: bool) -> Reply {
         self.post_client(
             "/auth/token",
             &json!({"grant_type": "password", "username": username, "password": password,
-                    "remember": true, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+                    "remember": remember, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
                     "ip": "203.0.113.7"}),
         )
         .await
@@ -216,6 +228,16 @@ impl TestApp {
     pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
         let res = client().get(self.url(path)).bearer_auth(token).send().await.expect("request");
         read(res).await
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
+        read(client().post(self.url(path)).bearer_auth(token).send_json(body).await.unwrap()).await
+    }
+
+    /// `POST /auth/password` with the signed-in user's token.
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Reply {
+        let body = json!({"current_password": current, "new_password": new});
+        self.post_bearer("/auth/password", token, &body).await
     }
 
     pub async fn delete_bearer(&self, path: &str, token: &str) -> Reply {

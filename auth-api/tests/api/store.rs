@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use auth_api::{
     domain::{EndReason, Username},
-    store::{Liveness, NewSession, NewUser, Rotation, Store},
+    store::{EventFilter, Liveness, NewEvent, NewSession, NewUser, Rotation, Store},
     tokens::keys,
 };
 use shared::Role;
@@ -53,6 +53,9 @@ contract! {
     failures_are_counted_per_key_and_windows_start_over,
     concurrent_failures_are_all_counted,
     prune_deletes_only_what_can_no_longer_matter,
+    remembered_and_browser_sessions_idle_out_on_their_own_clocks,
+    a_password_change_ends_every_other_session_and_refreshes_auth_time,
+    audit_events_are_filtered_and_paged_newest_first,
 }
 
 const NOW: i64 = 1_800_000_000;
@@ -67,9 +70,15 @@ async fn user(store: &Store, name: &str) -> String {
     store.create_user(new).await.unwrap().expect("a new user").id
 }
 
-/// A session of `user_id` started at `now`, with refresh token `hash`.
+/// A "remember me" session of `user_id` started at `now`, with refresh token `hash`.
 async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String {
-    let new = NewSession {
+    let new = new_session(user_id, now);
+    store.create_session(&new, hash).await.unwrap();
+    new.id
+}
+
+fn new_session(user_id: &str, now: i64) -> NewSession {
+    NewSession {
         id: uuid::Uuid::new_v4().to_string(),
         user_id: user_id.to_owned(),
         now,
@@ -77,13 +86,13 @@ async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String 
         remember: true,
         user_agent: Some("Firefox".into()),
         ip: Some("203.0.113.7".into()),
-    };
-    store.create_session(&new, hash).await.unwrap();
-    new.id
+    }
 }
 
+/// Sessions idle out after 600 s, "remember me" sessions too (the tests
+/// below that care about the difference say so).
 fn live_at(now: i64) -> Liveness {
-    Liveness { now, idle_cutoff: now - 600 }
+    Liveness { now, idle_cutoff: now - 600, remember_idle_cutoff: now - 600 }
 }
 
 /// Every revocation after `cursor` (expired ones included), following the
@@ -125,7 +134,7 @@ async fn users_are_created_once_found_and_listed_in_byte_order(store: Store) {
         store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["a_b", "aa", "ab"]);
 
-    store.set_password(&ab, "new-hash").await.unwrap();
+    store.change_password(&ab, "new-hash", None, NOW, NOW + 300).await.unwrap();
     assert_eq!(store.find_user_by_id(&ab).await.unwrap().unwrap().password_hash, "new-hash");
 }
 
@@ -160,7 +169,7 @@ async fn sessions_are_touched_forward_only_and_listed_while_live(store: Store) {
     let live = store.live_sessions_of(&alice, live_at(NOW)).await.unwrap();
     assert_eq!(ids(live), [older.clone(), newer.clone()], "most recently used first");
     // Idle: `newer` was last seen at NOW - 10, so a cutoff just after drops it.
-    let strict = Liveness { now: NOW, idle_cutoff: NOW - 10 };
+    let strict = Liveness { now: NOW, idle_cutoff: NOW - 10, remember_idle_cutoff: NOW - 10 };
     assert_eq!(ids(store.live_sessions_of(&alice, strict).await.unwrap()), [older]);
     // Absolute timeout: both expire an hour after they started.
     assert!(store.live_sessions_of(&alice, live_at(NOW + 3600)).await.unwrap().is_empty());
@@ -282,8 +291,9 @@ async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
     assert!(store.find_session(&first).await.unwrap().unwrap().ended_at == Some(NOW));
 
     // The rest of the user's sessions; `first` has ended already.
-    assert_eq!(store.end_user_sessions(&alice, EndReason::Admin, NOW, NOW + 60).await.unwrap(), 2);
-    assert_eq!(store.end_user_sessions(&alice, EndReason::Admin, NOW, NOW + 60).await.unwrap(), 0);
+    let end_all = || store.end_user_sessions(&alice, None, EndReason::Admin, NOW, NOW + 60);
+    assert_eq!(end_all().await.unwrap(), 2);
+    assert_eq!(end_all().await.unwrap(), 0);
     let (page, next) = store.revocations_after(cursor, NOW, 100).await.unwrap();
     let ended: HashSet<String> = page.into_iter().map(|(sid, _)| sid).collect();
     assert_eq!(ended, HashSet::from([second.clone(), third.clone()]));
@@ -436,7 +446,11 @@ async fn prune_deletes_only_what_can_no_longer_matter(store: Store) {
     store.record_failure(&["user:stale"], NOW - 2_000, 900).await.unwrap();
     store.record_failure(&["user:fresh"], NOW - 100, 900).await.unwrap();
 
-    store.prune(NOW, NOW - 1_000, 900).await.unwrap();
+    let event = |at| NewEvent { at, kind: "sign_in", ..NewEvent::default() };
+    store.record_event(&event(NOW - 2_000)).await.unwrap();
+    store.record_event(&event(NOW - 500)).await.unwrap();
+
+    store.prune(NOW, NOW - 1_000, 900, NOW - 1_000).await.unwrap();
     assert!(store.find_session(&ended_long_ago).await.unwrap().is_none());
     assert!(store.find_refresh(b"old").await.unwrap().is_none(), "its tokens went with it");
     assert!(store.find_session(&ended_recently).await.unwrap().is_some());
@@ -445,6 +459,104 @@ async fn prune_deletes_only_what_can_no_longer_matter(store: Store) {
     assert_eq!(read_feed(&store, 0).await.0, [ended_recently], "expired revocations go");
     assert_eq!(store.failure_count("user:stale").await.unwrap().failures, 0);
     assert_eq!(store.failure_count("user:fresh").await.unwrap().failures, 1);
+    let kept = store.audit_events(&EventFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(kept.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW - 500], "old events go");
+}
+
+async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Store) {
+    let alice = user(&store, "alice").await;
+    let remembered = session(&store, &alice, NOW - 1_000, b"t1").await;
+    let browser = NewSession { remember: false, ..new_session(&alice, NOW - 1_000) };
+    store.create_session(&browser, b"t2").await.unwrap();
+    // Browser sessions idle out after 600 s, remembered ones after 5,000.
+    let live = Liveness { now: NOW, idle_cutoff: NOW - 600, remember_idle_cutoff: NOW - 5_000 };
+    let ids: Vec<String> =
+        store.live_sessions_of(&alice, live).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, [remembered]);
+    let activity = store.list_users_with_activity(live).await.unwrap();
+    assert_eq!(activity[0].1, 1, "the admin list counts the same way");
+    let record = store.find_session(&browser.id).await.unwrap().unwrap();
+    assert!(!record.remember);
+    assert_eq!(record.auth_time, NOW - 1_000, "a session starts authenticated at sign-in");
+}
+
+async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let here = session(&store, &alice, NOW - 100, b"here").await;
+    let elsewhere = session(&store, &alice, NOW - 100, b"elsewhere").await;
+    let bobs = session(&store, &bob, NOW - 100, b"bobs").await;
+    let (_, cursor) = store.revocations_after(0, NOW, 100).await.unwrap();
+
+    let ended = store.change_password(&alice, "new-hash", Some(&here), NOW, NOW + 300).await;
+    assert_eq!(ended.unwrap(), 1);
+    assert_eq!(store.find_user_by_id(&alice).await.unwrap().unwrap().password_hash, "new-hash");
+    let kept = store.find_session(&here).await.unwrap().unwrap();
+    assert!(kept.ended_at.is_none());
+    assert_eq!(kept.auth_time, NOW, "typing the password again re-authenticates");
+    assert_eq!(store.find_session(&elsewhere).await.unwrap().unwrap().ended_at, Some(NOW));
+    assert!(store.find_session(&bobs).await.unwrap().unwrap().ended_at.is_none());
+    let (page, _) = store.revocations_after(cursor, NOW, 100).await.unwrap();
+    assert_eq!(page, [(elsewhere, NOW + 300)], "published on the feed");
+}
+
+async fn audit_events_are_filtered_and_paged_newest_first(store: Store) {
+    let event = |at: i64, kind: &'static str, user: Option<(&str, &str)>| NewEvent {
+        at,
+        kind,
+        user_id: user.map(|(id, _)| id.to_owned()),
+        username: user.map(|(_, name)| name.to_owned()),
+        actor_name: Some("cli".into()),
+        ip: Some("198.51.100.4".into()),
+        user_agent: Some("Firefox".into()),
+        detail: Some("why".into()),
+        ..NewEvent::default()
+    };
+    for i in 0..5 {
+        store.record_event(&event(NOW + i, "sign_in", Some(("u1", "alice")))).await.unwrap();
+    }
+    store.record_event(&event(NOW + 10, "password_changed", Some(("u1", "alice")))).await.unwrap();
+    store.record_event(&event(NOW + 11, "sign_in", Some(("u2", "bob")))).await.unwrap();
+    store.record_event(&event(NOW + 12, "keys_rotated", None)).await.unwrap();
+
+    let read = |filter: EventFilter| {
+        let store = store.clone();
+        async move { store.audit_events(&filter).await.unwrap() }
+    };
+    let all = read(EventFilter { limit: 100, ..Default::default() }).await;
+    assert_eq!(all.len(), 8);
+    assert_eq!(all.iter().map(|e| e.at).collect::<Vec<_>>()[..3], [NOW + 12, NOW + 11, NOW + 10]);
+    let first = &all[1];
+    assert_eq!(
+        (first.kind.as_str(), first.username.as_deref(), first.actor_name.as_deref()),
+        ("sign_in", Some("bob"), Some("cli"))
+    );
+    assert_eq!((first.ip.as_deref(), first.detail.as_deref()), (Some("198.51.100.4"), Some("why")));
+
+    let alices = read(EventFilter { user_id: Some("u1".into()), limit: 100, ..Default::default() });
+    assert_eq!(alices.await.len(), 6);
+    let by_name =
+        read(EventFilter { username: Some("bob".into()), limit: 100, ..Default::default() });
+    assert_eq!(by_name.await.len(), 1);
+    let kind = read(EventFilter {
+        user_id: Some("u1".into()),
+        kind: Some("sign_in".into()),
+        limit: 100,
+        ..Default::default()
+    });
+    assert_eq!(kind.await.len(), 5);
+
+    // Pages of two follow the cursor to the end without repeats.
+    let (mut seen, mut before) = (Vec::new(), None);
+    loop {
+        let page = read(EventFilter { before, limit: 2, ..Default::default() }).await;
+        seen.extend(page.iter().map(|e| e.id));
+        match page.last() {
+            Some(last) if page.len() == 2 => before = Some(last.id),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, all.iter().map(|e| e.id).collect::<Vec<_>>());
 }
 
 /// SQLite only: the writer does not checkpoint by itself (a checkpoint

@@ -4,6 +4,8 @@ use awc::http::StatusCode;
 use serde_json::json;
 use shared::{AccessClaims, SessionView, TokenResponse};
 
+use auth_api::clock::Clock as _;
+
 use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, client, read, spawn_app, spawn_app_with};
 
 fn claims(token: &str) -> (serde_json::Value, AccessClaims) {
@@ -36,6 +38,7 @@ async fn login_returns_an_eddsa_access_token_with_exactly_the_designed_claims() 
     assert_eq!(claims.roles, vec![shared::Role::User]);
     assert_eq!(claims.exp - claims.iat, 300);
     assert_eq!(claims.nbf, claims.iat);
+    assert_eq!(claims.auth_time, claims.iat, "the password was proven just now");
     assert!(!claims.jti.is_empty());
     // The refresh token is 256 random bits in base64url.
     assert_eq!(tokens.refresh_token.len(), 43);
@@ -205,33 +208,56 @@ async fn unknown_refresh_token_is_an_invalid_grant() {
 }
 
 #[actix_web::test]
-async fn idle_sessions_expire() {
-    let app = spawn_app_with(|s| s.session_idle_ttl = 600).await;
+async fn idle_sessions_expire_after_their_own_idle_ttl() {
+    let app = spawn_app_with(|s| {
+        s.session_idle_ttl = 600;
+        s.remember_idle_ttl = 2_000;
+    })
+    .await;
     app.add_user("alice", &[]).await;
-    let tokens = app.login_ok("alice").await;
+    let browser = app.login_with("alice", PASSWORD, false).await;
+    let remembered = app.login_ok("alice").await;
+    assert_eq!(browser.status, StatusCode::OK);
+    assert_eq!(browser.body["remember"], false);
     app.clock.advance(500);
-    let kept = app.refresh(&tokens.refresh_token).await;
+    let kept = app.refresh(browser.body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(kept.status, StatusCode::OK);
     app.clock.advance(601);
     let idle = app.refresh(kept.body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(idle.status, StatusCode::BAD_REQUEST);
     assert_eq!(idle.error(), "invalid_grant");
+    // Idle 1,101 s: past the browser session's limit, within "remember me"'s.
+    let kept = app.refresh(&remembered.refresh_token).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    app.clock.advance(2_001);
+    let idle = app.refresh(kept.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(idle.error(), "invalid_grant");
 }
 
 #[actix_web::test]
-async fn sessions_end_at_the_absolute_timeout_however_active() {
+async fn sessions_end_at_the_absolute_timeout_however_active_and_no_token_outlives_it() {
     let app = spawn_app_with(|s| {
         s.session_idle_ttl = 600;
         s.session_absolute_ttl = 1000;
+        s.remember_absolute_ttl = 3000;
     })
     .await;
     app.add_user("alice", &[]).await;
-    let mut token = app.login_ok("alice").await.refresh_token;
+    let first = app.login_with("alice", PASSWORD, false).await;
+    let started = app.clock.now();
+    assert_eq!(first.body["session_expires_at"], started + 1000);
+    let remembered = app.login_ok("alice").await;
+    assert_eq!(remembered.session_expires_at, started + 3000);
+    let mut token = first.body["refresh_token"].as_str().unwrap().to_owned();
     for _ in 0..3 {
         app.clock.advance(300);
         let reply = app.refresh(&token).await;
         assert_eq!(reply.status, StatusCode::OK);
         token = reply.body["refresh_token"].as_str().unwrap().to_owned();
+        // The access token never outlives the session's absolute end.
+        let exp = claims(reply.body["access_token"].as_str().unwrap()).1.exp;
+        assert!(exp <= started + 1000, "exp {exp} after the session's end");
+        assert_eq!(reply.body["expires_in"].as_i64().unwrap(), exp - app.clock.now());
     }
     app.clock.advance(101);
     let reply = app.refresh(&token).await;

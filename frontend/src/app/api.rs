@@ -7,9 +7,9 @@
 //! updates in place.
 
 use leptos::prelude::*;
-use shared::{AdminUserView, SessionView};
+use shared::{AdminUserView, AuditPage, PasswordVerdict, SessionView};
 
-use super::types::{CurrentUser, LoginNotice};
+use super::types::{CurrentUser, FormNotice, LoginNotice};
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -21,6 +21,58 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, ServerFnError> {
 #[server(prefix = "/api", endpoint = "login_notice")]
 pub async fn get_login_notice() -> Result<Option<LoginNotice>, ServerFnError> {
     Ok(crate::session::context::login_notice())
+}
+
+/// Why the last form post on this page failed, if this render answers one.
+#[server(prefix = "/api", endpoint = "form_notice")]
+pub async fn get_form_notice() -> Result<Option<FormNotice>, ServerFnError> {
+    Ok(crate::session::context::form_notice())
+}
+
+/// The password policy's verdict on a candidate new password for the
+/// signed-in user: the strength meter asks as they type. The password
+/// travels in the POST body, never in a URL.
+#[server(prefix = "/api", endpoint = "password_strength")]
+pub async fn password_strength(password: String) -> Result<PasswordVerdict, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::signed_in()?;
+    if password.len() > 1024 {
+        return Ok(PasswordVerdict {
+            score: 0,
+            acceptable: false,
+            message: Some("Use at most 1024 bytes.".into()),
+        });
+    }
+    ctx.client.check_password(&ctx.user.username, &password).await.map_err(context::to_server_error)
+}
+
+/// The signed-in user's recent security events, newest first.
+#[server(prefix = "/api", endpoint = "my_events")]
+pub async fn my_events() -> Result<AuditPage, ServerFnError> {
+    let ctx = crate::session::context::signed_in()?;
+    ctx.client.my_events(&ctx.access_token).await.map_err(crate::session::context::to_server_error)
+}
+
+/// Everyone's security events, filtered, a page at a time (admins only).
+/// An unknown event type is simply no filter the page offers: refused here
+/// with a message rather than passed on.
+#[server(prefix = "/api", endpoint = "admin_audit")]
+pub async fn admin_audit(
+    user: Option<String>,
+    kind: Option<String>,
+    before: Option<i64>,
+) -> Result<AuditPage, ServerFnError> {
+    use crate::{auth_client::AuditQuery, session::context};
+    let ctx = context::admin()?;
+    let nonempty = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let kind = nonempty(kind);
+    if let Some(kind) = &kind
+        && shared::EventKind::parse(kind).is_none()
+    {
+        return Err(context::bad_request(format!("There is no event type \"{kind}\".")));
+    }
+    let query = AuditQuery { user: nonempty(user), kind, before, limit: Some(50) };
+    ctx.client.admin_audit(&ctx.access_token, &query).await.map_err(context::to_server_error)
 }
 
 /// The caller's live sessions, most recently used first.

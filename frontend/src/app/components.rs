@@ -3,7 +3,9 @@
 use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::{use_location, use_navigate};
 
-use super::{UserResource, api::Logout};
+use shared::{AuditEvent, EventKind};
+
+use super::{UserResource, api::Logout, format, types::CurrentUser};
 
 /// Where signing out lands: the home page, saying whether the auth-api
 /// confirmed the end of the session or only this browser forgot it.
@@ -40,9 +42,12 @@ pub fn Header() -> impl IntoView {
                             let admin = u.is_admin();
                             view! {
                                 <nav aria-label="Main">
-                                    <a rel="external" href="/profile">"Profile"</a>
+                                    <a rel="external" href="/account">"Account"</a>
                                     <a rel="external" href="/sessions">"Sessions"</a>
-                                    {admin.then(|| view! { <a rel="external" href="/admin">"Admin"</a> })}
+                                    {admin.then(|| view! {
+                                        <a rel="external" href="/admin">"Admin"</a>
+                                        <a rel="external" href="/admin/audit">"Audit log"</a>
+                                    })}
                                 </nav>
                                 <div class="who">
                                     <span class="username" title="Signed in">{u.username}</span>
@@ -84,4 +89,88 @@ pub fn LoadError(error: ServerFnError) -> impl IntoView {
         _ => "Something went wrong loading this page. Please try again.".to_owned(),
     };
     view! { <Notice kind="error">{message}</Notice> }
+}
+
+/// Security events as a table, newest first. `everyone`: the audit page's
+/// view, with whom each event happened to; otherwise the user's own.
+#[component]
+pub fn EventTable(events: Vec<AuditEvent>, everyone: bool) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="events">
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Event"</th>
+                        {everyone.then(|| view! { <th scope="col">"User"</th> })}
+                        <th scope="col">"By"</th>
+                        <th scope="col">"From"</th>
+                        <th scope="col">"Details"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {events
+                        .into_iter()
+                        .map(|e| {
+                            let label = EventKind::parse(&e.kind)
+                                .map(|k| k.label().to_owned())
+                                .unwrap_or_else(|| e.kind.clone());
+                            let own = !everyone && e.actor_id.is_some() && e.actor_id == e.user_id;
+                            let by = if own {
+                                "You".to_owned()
+                            } else {
+                                // No actor: the service itself, or someone not signed in.
+                                e.actor_name.clone().unwrap_or_else(|| "—".to_owned())
+                            };
+                            let from = match (&e.user_agent, &e.ip) {
+                                (None, None) => "—".to_owned(),
+                                (ua, ip) => format!(
+                                    "{} · {}",
+                                    format::device(ua.as_deref()),
+                                    ip.clone().unwrap_or_else(|| "unknown address".into())
+                                ),
+                            };
+                            view! {
+                                <tr class="event" data-kind=e.kind.clone()>
+                                    <td class="when" data-label="When">{format::utc(e.at)}</td>
+                                    <td class="what" data-label="Event">{label}</td>
+                                    {everyone.then(|| view! {
+                                        <td class="subject" data-label="User">
+                                            {e.username.clone().unwrap_or_else(|| "—".into())}
+                                        </td>
+                                    })}
+                                    <td class="by" data-label="By">{by}</td>
+                                    <td class="from" data-label="From">{from}</td>
+                                    <td class="detail" data-label="Details">{e.detail.clone().unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// Who is signed in: username and roles; with `ids`, the user and session
+/// ids too (the profile page).
+#[component]
+pub fn UserFacts(user: CurrentUser, ids: bool) -> impl IntoView {
+    let roles = user.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    view! {
+        <dl class="facts">
+            <dt>"Username"</dt>
+            <dd class="profile-username">{user.username.clone()}</dd>
+            <dt>"Roles"</dt>
+            <dd class="profile-roles">
+                {roles.into_iter().map(|r| view! { <span class="badge">{r}</span> }).collect_view()}
+            </dd>
+            {ids.then(|| view! {
+                <dt>"User id"</dt>
+                <dd><code>{user.user_id.clone()}</code></dd>
+                <dt>"This session"</dt>
+                <dd><code>{user.session_id.clone()}</code></dd>
+            })}
+        </dl>
+    }
 }

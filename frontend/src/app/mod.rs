@@ -23,8 +23,9 @@ use leptos_router::{
 use self::{
     components::Header,
     pages::{
-        admin::AdminPage, home::HomePage, login::LoginPage, not_found::NotFoundPage,
-        profile::ProfilePage, sessions::SessionsPage,
+        account::AccountPage, admin::AdminPage, audit::AuditPage, home::HomePage, login::LoginPage,
+        not_found::NotFoundPage, password::PasswordPage, profile::ProfilePage,
+        sessions::SessionsPage,
     },
 };
 
@@ -110,7 +111,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -27,6 +27,18 @@ pub struct LoginNotice {
     pub message: String,
 }
 
+/// What a form page says after its POST failed (see `crate::forms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormNotice {
+    pub message: String,
+}
+
+impl FormNotice {
+    pub fn error(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
 /// A one-line notice shown on the home page after sign-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignOutNotice {

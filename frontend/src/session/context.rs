@@ -10,7 +10,7 @@ use leptos_actix::{Request, ResponseOptions};
 
 use super::{AuthState, CookieSlot, CookieUpdate};
 use crate::{
-    app::types::{CurrentUser, LoginNotice},
+    app::types::{CurrentUser, FormNotice, LoginNotice},
     auth_client::{AuthClient, AuthError},
 };
 
@@ -32,6 +32,10 @@ pub fn auth() -> Result<AuthState, ServerFnError> {
 
 pub fn login_notice() -> Option<LoginNotice> {
     request().ok()?.extensions().get::<LoginNotice>().cloned()
+}
+
+pub fn form_notice() -> Option<FormNotice> {
+    request().ok()?.extensions().get::<FormNotice>().cloned()
 }
 
 /// A signed-in request, with what it needs to act at the auth-api.
@@ -135,6 +139,13 @@ pub fn after_form(path: &str) {
     }
 }
 
+/// A request the page itself got wrong (a hand-edited filter, say): 400
+/// with `message`.
+pub fn bad_request(message: impl Into<String>) -> ServerFnError {
+    set_status(StatusCode::BAD_REQUEST);
+    ServerFnError::new(message.into())
+}
+
 /// Turns an auth-api failure into a message fit for the page.
 pub fn to_server_error(e: AuthError) -> ServerFnError {
     match e {
@@ -146,6 +157,14 @@ pub fn to_server_error(e: AuthError) -> ServerFnError {
         AuthError::Forbidden => {
             set_status(StatusCode::FORBIDDEN);
             ServerFnError::new("You are not allowed to do this.")
+        }
+        AuthError::WrongPassword => {
+            set_status(StatusCode::FORBIDDEN);
+            ServerFnError::new("Your current password is not correct.")
+        }
+        AuthError::WeakPassword(why) => {
+            set_status(StatusCode::BAD_REQUEST);
+            ServerFnError::new(why)
         }
         AuthError::NotFound => {
             set_status(StatusCode::NOT_FOUND);

@@ -65,6 +65,7 @@ pub fn access_for(path: &str) -> Access {
         p if p.starts_with("/pkg/") || p.starts_with("/assets/") => Access::Static,
         "/login" => Access::Login,
         "/profile" | "/sessions" => Access::SignedIn,
+        p if p == "/account" || p.starts_with("/account/") => Access::SignedIn,
         p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
         _ => Access::Public,
     }

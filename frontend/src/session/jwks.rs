@@ -221,6 +221,7 @@ mod tests {
             nbf: NOW,
             exp,
             jti: "j".into(),
+            auth_time: NOW,
         };
         jsonwebtoken::encode(&header, &claims, key).unwrap()
     }

@@ -131,6 +131,7 @@ mod tests {
             nbf: NOW - 600,
             exp,
             jti: "j".into(),
+            auth_time: NOW - 600,
         };
         let signed_in = SignedIn {
             user: CurrentUser {

@@ -7,7 +7,11 @@ use crate::{
     harness::{PASSWORD, spawn},
 };
 
-with_and_without_javascript!(sign_in_browse_and_sign_out, wrong_password_keeps_the_username);
+with_and_without_javascript!(
+    sign_in_browse_and_sign_out,
+    wrong_password_keeps_the_username,
+    change_password_from_the_account_page
+);
 
 const HEADER_SIGN_IN: Locator<'static> = Locator::XPath("//header//a[normalize-space()='Sign in']");
 const HEADER_USERNAME: Locator<'static> = Locator::XPath("//header//*[@title='Signed in']");
@@ -43,8 +47,8 @@ async fn sign_in_browse_and_sign_out(js: Js) {
     browser.wait_for_location("/sessions").await;
     browser.wait_for_text(Locator::Css("main h1"), "Your sessions").await;
     browser.wait_for_text(Locator::XPath("//main//li"), "This device").await;
-    browser.click(Locator::XPath(&header_link("Profile"))).await;
-    browser.wait_for_location("/profile").await;
+    browser.click(Locator::XPath(&header_link("Account"))).await;
+    browser.wait_for_location("/account").await;
     browser.wait_for_text(PROFILE_USERNAME, "alice").await;
     browser.assert_scripts_see_nothing().await;
 
@@ -104,5 +108,85 @@ async fn wrong_password_keeps_the_username(js: Js) {
     browser.goto("/login").await;
     browser.field("Username").await;
     browser.screenshot("login-phone.png").await;
+    browser.close().await;
+}
+
+const NEW_PASSWORD: &str = "vellum tortoise quarry gazebo";
+const CHANGE_BUTTON: Locator<'static> =
+    Locator::XPath("//form[@action='/account/password']//button[@type='submit']");
+
+/// Fills the change-password form and sends it.
+async fn submit_password_change(browser: &Browser, current: &str, new: &str) {
+    for (label, value) in [("Current password", current), ("New password", new)] {
+        let field = browser.field(label).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+    browser.click(CHANGE_BUTTON).await;
+}
+
+async fn change_password_from_the_account_page(js: Js) {
+    let stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    let phone = stack.browser();
+    phone.sign_in_ok("alice").await;
+    let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
+    browser.goto("/login").await;
+    browser.submit_sign_in("alice", PASSWORD).await;
+    browser.wait_for_location("/profile").await;
+
+    browser.click(Locator::XPath(&header_link("Account"))).await;
+    browser.wait_for_location("/account").await;
+    browser.wait_for_text(Locator::Css("main h1"), "Account").await;
+    let signed_in = "//main//table//tr[@data-kind='sign_in']";
+    let rows = browser.wait_for_count(Locator::XPath(signed_in), 2).await;
+    assert!(rows.iter().any(|r| r.contains("Firefox on Linux")), "the phone's sign-in: {rows:?}");
+    browser.screenshot("account.png").await;
+
+    browser.click(Locator::XPath("//main//a[normalize-space()='Change password']")).await;
+    browser.wait_for_location("/account/password").await;
+    submit_password_change(&browser, "not my password", NEW_PASSWORD).await;
+    browser.wait_for_text(ALERT, "current password is not correct").await;
+
+    // With JavaScript, the meter judges as one types, and the new password
+    // can be shown; without it, the server's verdict comes with the page.
+    browser.field("Current password").await.send_keys(PASSWORD).await.unwrap();
+    let new = browser.field("New password").await;
+    new.send_keys("password1234").await.unwrap();
+    if browser.hydrates() {
+        let label = browser.wait_for_text(Locator::Css(".strength-label"), "not accepted").await;
+        assert!(label.to_lowercase().contains("weak"), "{label}");
+        browser.wait_for_text(Locator::Css(".strength-message"), "common password").await;
+        browser.click(Locator::XPath("//button[normalize-space()='Show']")).await;
+        browser.wait_for_text(Locator::XPath("//button[@aria-pressed='true']"), "Hide").await;
+        assert_eq!(new.attr("type").await.unwrap().as_deref(), Some("text"));
+        browser.screenshot("password.png").await;
+    } else {
+        assert!(browser.client.find_all(Locator::Css("meter")).await.unwrap().is_empty());
+    }
+    browser.click(CHANGE_BUTTON).await;
+    browser.wait_for_text(ALERT, "common password").await;
+
+    submit_password_change(&browser, PASSWORD, NEW_PASSWORD).await;
+    browser.wait_for_location("/account/password?changed=1").await;
+    browser
+        .wait_for_text(
+            Locator::XPath("//main//*[@role='status']"),
+            "Every other device has been signed out",
+        )
+        .await;
+    phone.signed_out_within("/profile", std::time::Duration::from_secs(2)).await;
+    browser.assert_scripts_see_nothing().await;
+
+    // This browser carries on; its account page shows the change.
+    browser.goto("/account").await;
+    browser.wait_for_text(Locator::XPath("//main//tr[@data-kind='password_changed']"), "You").await;
+    browser.resize(390, 844).await;
+    browser.goto("/account/password").await;
+    browser.field("New password").await;
+    browser.screenshot("password-phone.png").await;
+    browser.goto("/account").await;
+    browser.wait_for_text(Locator::Css("main h1"), "Account").await;
+    browser.screenshot("account-phone.png").await;
     browser.close().await;
 }

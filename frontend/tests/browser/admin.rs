@@ -9,7 +9,7 @@ use crate::{
     harness::{PASSWORD, spawn},
 };
 
-with_and_without_javascript!(admin_signs_a_user_out_everywhere);
+with_and_without_javascript!(admin_signs_a_user_out_everywhere, admin_reads_the_audit_log);
 
 fn user_row(name: &str) -> String {
     format!("//main//table//tr[th[@scope='row' and normalize-space()={name:?}]]")
@@ -75,5 +75,46 @@ async fn admin_signs_a_user_out_everywhere(js: Js) {
         .await;
     browser.find(Locator::XPath("//header//a[normalize-space()='Sign in']")).await;
     browser.assert_no_session_cookie().await;
+    browser.close().await;
+}
+
+async fn admin_reads_the_audit_log(js: Js) {
+    let stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    stack.add_user("admin", &[Role::Admin]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    assert_eq!(
+        stack.browser().sign_in("alice", "a wrong guess").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
+    browser.goto("/login").await;
+    browser.submit_sign_in("admin", PASSWORD).await;
+    browser.wait_for_location("/profile").await;
+    browser.click(Locator::XPath("//header//nav//a[normalize-space()='Audit log']")).await;
+    browser.wait_for_location("/admin/audit").await;
+    browser.wait_for_text(Locator::Css("main h1"), "Audit log").await;
+    // Newest first: the admin's own sign-in, then alice's refused one.
+    let rows = browser.wait_for_count(Locator::XPath("//main//tr[@data-kind]"), 5).await;
+    assert!(rows[0].contains("Signed in") && rows[0].contains("admin"), "{rows:?}");
+    assert!(rows[1].contains("Sign-in refused") && rows[1].contains("alice"), "{rows:?}");
+    browser.assert_scripts_see_nothing().await;
+    browser.screenshot("audit.png").await;
+
+    // Filter by user and type with the form (a GET: the view has an address).
+    let user = browser.find(Locator::Css("form.filters input[name='user']")).await;
+    user.send_keys("alice").await.unwrap();
+    let select = browser.find(Locator::Css("form.filters select[name='type']")).await;
+    select.select_by_value("sign_in_failed").await.unwrap();
+    browser.click(Locator::XPath("//form[contains(@class,'filters')]//button")).await;
+    browser.wait_for_location("/admin/audit?user=alice&type=sign_in_failed").await;
+    let rows = browser.wait_for_count(Locator::XPath("//main//tr[@data-kind]"), 1).await;
+    assert!(rows[0].contains("bad_credentials"), "{rows:?}");
+    browser.resize(390, 844).await;
+    browser.goto("/admin/audit").await;
+    browser.wait_for_count(Locator::XPath("//main//tr[@data-kind]"), 5).await;
+    browser.screenshot("audit-phone.png").await;
     browser.close().await;
 }

@@ -32,7 +32,9 @@ use std::{
 };
 
 use auth_api::{
+    audit::Actor,
     domain::{Password, Username},
+    passwords::policy::PasswordPolicy,
     store::Store,
 };
 use base64::Engine;
@@ -132,8 +134,9 @@ impl Cluster {
 
     pub async fn add_user(&self, name: &str) {
         let username = Username::parse(name).expect("a valid username");
-        let password = Password::parse(PASSWORD.into()).expect("a valid password");
-        auth_api::users::add(&self.store, username, password, &[], unix_now())
+        let password = Password::parse(PASSWORD.into()).unwrap();
+        let password = PasswordPolicy::default().accept(password, name).await.unwrap();
+        auth_api::users::add(&self.store, username, password, &[], Actor::Cli, unix_now())
             .await
             .expect("the user is stored")
             .expect("a new user");

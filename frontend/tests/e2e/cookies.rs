@@ -36,7 +36,8 @@ async fn the_cookie_has_the_designed_flags_and_reveals_nothing() {
         )
         .await;
     let max_age = page.session_cookie().unwrap().max_age().unwrap();
-    assert_eq!(max_age.whole_seconds(), 24 * 3600, "remember me lasts the session's lifetime");
+    // REMEMBER_ABSOLUTE_TTL of the harness: 30 days, not the 24 h of a browser session.
+    assert_eq!(max_age.whole_seconds(), 30 * 24 * 3600, "remember me lasts the session's lifetime");
 }
 
 #[actix_web::test]

@@ -4,9 +4,11 @@ use std::{cell::RefCell, collections::BTreeMap, rc::Rc, sync::Arc, time::Duratio
 
 use actix_web::dev::ServerHandle;
 use auth_api::{
+    audit::Actor,
     clock::ManualClock,
     config::{Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
     domain::{Password, Username},
+    passwords::policy::PasswordPolicy,
     startup::Application as AuthApplication,
     state::AppState,
 };
@@ -77,12 +79,16 @@ pub async fn spawn_with(options: Options) -> Stack {
         access_token_ttl: options.access_ttl,
         session_idle_ttl: 3600,
         session_absolute_ttl: 24 * 3600,
+        remember_idle_ttl: 7 * 24 * 3600,
+        remember_absolute_ttl: 30 * 24 * 3600,
         refresh_reuse_grace: 10,
         throttle: ThrottleSettings {
             max_failures_per_user: 5,
             max_failures_per_ip: 100,
             window: 900,
         },
+        password_policy: PasswordPolicy::default(),
+        audit_retention: 90 * 24 * 3600,
     };
     let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
         .await
@@ -145,8 +151,9 @@ impl Stack {
     pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
         let username = Username::parse(name).unwrap();
         let password = Password::parse(PASSWORD.into()).unwrap();
+        let password = PasswordPolicy::default().accept(password, name).await.unwrap();
         let now = self.auth_state.now();
-        auth_api::users::add(&self.auth_state.store, username, password, roles, now)
+        auth_api::users::add(&self.auth_state.store, username, password, roles, Actor::Cli, now)
             .await
             .unwrap()
             .expect("new user")
@@ -364,6 +371,23 @@ impl Browser {
             page.body
         );
         assert!(self.cookie().is_some());
+    }
+
+    /// Asks for `path` until this browser is sent to sign in, which must
+    /// happen within `limit` of the call (a session ended elsewhere reaches
+    /// every frontend through the revocation feed).
+    pub async fn signed_out_within(&self, path: &str, limit: Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            let page = self.get(path).await;
+            if page.status == StatusCode::SEE_OTHER {
+                let login = format!("/login?next={}", path.replace('/', "%2F"));
+                assert_eq!(page.location(), Some(login.as_str()));
+                return;
+            }
+            assert!(started.elapsed() < limit, "still signed in after {limit:?}: {}", page.status);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     pub async fn sign_out(&self) -> Page {

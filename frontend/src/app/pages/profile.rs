@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::UserResource;
+use crate::app::{UserResource, components::UserFacts};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -13,20 +13,8 @@ pub fn ProfilePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     user.await.ok().flatten().map(|u| {
-                        let roles = u.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>();
                         view! {
-                            <dl class="facts">
-                                <dt>"Username"</dt>
-                                <dd class="profile-username">{u.username.clone()}</dd>
-                                <dt>"Roles"</dt>
-                                <dd class="profile-roles">
-                                    {roles.into_iter().map(|r| view! { <span class="badge">{r}</span> }).collect_view()}
-                                </dd>
-                                <dt>"User id"</dt>
-                                <dd><code>{u.user_id.clone()}</code></dd>
-                                <dt>"This session"</dt>
-                                <dd><code>{u.session_id.clone()}</code></dd>
-                            </dl>
+                            <UserFacts user=u ids=true/>
                             <p><a rel="external" href="/sessions">"See all your sessions"</a></p>
                         }
                     })

@@ -18,6 +18,8 @@ use argon2::{
 
 use std::time::Duration;
 
+pub mod policy;
+
 use crate::{domain::Password, error::ApiError};
 
 /// How long a verification waits for a free core before the request is
