@@ -14,7 +14,7 @@ use crate::{
     clock::{Clock, SystemClock},
     domain::{EndReason, EventKind, Password, Username},
     passwords::policy::PasswordPolicy,
-    store::Store,
+    store::{Liveness, Store, UserChange, UserRecord},
     tokens::keys,
 };
 
@@ -157,6 +157,14 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Disable a user: their sessions end and they cannot sign in.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+    /// Delete a user and end their sessions (their audit events stay).
+    Delete { name: String },
+    /// Set a user's roles (`user` is always kept): `user roles NAME admin`.
+    Roles { name: String, roles: Vec<Role> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +256,60 @@ pub async fn run_admin_command(
             .await?;
             Ok(format!("password of {username} changed; {ended} session(s) ended"))
         }
+        Command::User(UserCommand::Disable { name }) => {
+            let user = find_user(&store, &name).await?;
+            let change = crate::users::set_disabled(
+                &store,
+                &user,
+                true,
+                Actor::Cli,
+                now,
+                now + REVOCATION_HORIZON,
+            )
+            .await?;
+            let ended = done(change, &user)?;
+            Ok(format!("{} disabled; {ended} session(s) ended", user.username))
+        }
+        Command::User(UserCommand::Enable { name }) => {
+            let user = find_user(&store, &name).await?;
+            let change = crate::users::set_disabled(
+                &store,
+                &user,
+                false,
+                Actor::Cli,
+                now,
+                now + REVOCATION_HORIZON,
+            )
+            .await?;
+            done(change, &user)?;
+            Ok(format!("{} enabled", user.username))
+        }
+        Command::User(UserCommand::Delete { name }) => {
+            let user = find_user(&store, &name).await?;
+            let change =
+                crate::users::delete(&store, &user, Actor::Cli, now, now + REVOCATION_HORIZON)
+                    .await?;
+            let ended = done(change, &user)?;
+            Ok(format!("{} deleted; {ended} session(s) ended", user.username))
+        }
+        Command::User(UserCommand::Roles { name, roles }) => {
+            let user = find_user(&store, &name).await?;
+            // Every session the CLI cannot rule out as live is made stale:
+            // it does not know the server's idle timeouts.
+            let live_at = Liveness { now, idle_cutoff: i64::MIN, remember_idle_cutoff: i64::MIN };
+            let change = crate::users::set_roles(
+                &store,
+                &user,
+                &roles,
+                Actor::Cli,
+                live_at,
+                now + REVOCATION_HORIZON,
+            )
+            .await?;
+            done(change, &user)?;
+            let roles = crate::users::with_user_role(&roles);
+            Ok(format!("roles of {} are now {}", user.username, join(&roles)))
+        }
         Command::Sessions(SessionsCommand::RevokeUser { name }) => {
             let username = parse_username(&name)?;
             let user = store
@@ -298,6 +360,26 @@ pub async fn run_admin_command(
             }
             Ok(out.trim_end().to_owned())
         }
+    }
+}
+
+async fn find_user(store: &Store, name: &str) -> Result<UserRecord, CommandError> {
+    let username = parse_username(name)?;
+    store
+        .find_user_by_name(&username)
+        .await?
+        .ok_or_else(|| CommandError::Usage(format!("no user {username}")))
+}
+
+/// The sessions a change ended, or why it was refused.
+fn done(change: UserChange, user: &UserRecord) -> Result<u64, CommandError> {
+    match change {
+        UserChange::Done(ended) => Ok(ended),
+        UserChange::NotFound => Err(CommandError::Usage(format!("no user {}", user.username))),
+        UserChange::LastAdmin => Err(CommandError::Usage(format!(
+            "{} is the last active administrator: make someone else an administrator first",
+            user.username
+        ))),
     }
 }
 

@@ -35,6 +35,9 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// Refused because of the state of things; the text says what.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("payload too large")]
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::InvalidToken => ErrorCode::InvalidToken,
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -76,7 +80,9 @@ impl ApiError {
     /// text is written by us, about the shape of the request, never echoing it).
     fn description(&self) -> Option<String> {
         match self {
-            ApiError::InvalidRequest(why) | ApiError::WeakPassword(why) => Some(why.clone()),
+            ApiError::InvalidRequest(why)
+            | ApiError::WeakPassword(why)
+            | ApiError::Conflict(why) => Some(why.clone()),
             ApiError::RateLimited { retry_after } => {
                 Some(format!("too many failed attempts; retry in {retry_after} s"))
             }
@@ -143,6 +149,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::WrongPassword => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -11,8 +11,9 @@ use awc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::de::DeserializeOwned;
 use shared::{
-    AdminUserView, AuditPage, EndedSessions, ErrorBody, ErrorCode, PasswordChange, PasswordCheck,
-    PasswordVerdict, RevocationFeed, RevokeRequest, SessionView, TokenRequest, TokenResponse,
+    AdminUserView, AuditPage, CreatedUser, EndedSessions, ErrorBody, ErrorCode, NewUserRequest,
+    PasswordChange, PasswordCheck, PasswordVerdict, RevocationFeed, RevokeRequest, Role,
+    SessionView, TokenRequest, TokenResponse, UserUpdate,
 };
 
 use crate::config::Settings;
@@ -35,6 +36,14 @@ pub enum AuthError {
     /// A new password the policy refuses, with the auth-api's reason.
     #[error("weak password: {0}")]
     WeakPassword(String),
+    /// Refused because of the state of things (the last administrator, a
+    /// taken username), with the auth-api's reason.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A request the auth-api found malformed, with its reason (a username
+    /// that is not one, say): the user's input, not our bug.
+    #[error("rejected: {0}")]
+    Rejected(String),
     /// The access token was refused (its session ended a moment ago).
     #[error("access token refused")]
     InvalidToken,
@@ -207,6 +216,47 @@ impl AuthClient {
         decode(self.http.get(url).bearer_auth(access_token).send().await).await
     }
 
+    /// `POST /admin/users`: the new user and their temporary password.
+    pub async fn admin_create_user(
+        &self,
+        access_token: &str,
+        username: &str,
+        roles: Vec<Role>,
+    ) -> Result<CreatedUser, AuthError> {
+        let body = NewUserRequest { username: username.to_owned(), roles };
+        let res = self
+            .http
+            .post(self.url("/admin/users"))
+            .bearer_auth(access_token)
+            .send_json(&body)
+            .await;
+        decode(res).await
+    }
+
+    /// `PATCH /admin/users/{id}`.
+    pub async fn admin_update_user(
+        &self,
+        access_token: &str,
+        user_id: &str,
+        update: &UserUpdate,
+    ) -> Result<(), AuthError> {
+        let path = format!("/admin/users/{}", path_segment(user_id));
+        let res =
+            self.http.patch(self.url(&path)).bearer_auth(access_token).send_json(update).await;
+        decode_empty(res).await
+    }
+
+    /// `DELETE /admin/users/{id}`.
+    pub async fn admin_delete_user(
+        &self,
+        access_token: &str,
+        user_id: &str,
+    ) -> Result<(), AuthError> {
+        let path = format!("/admin/users/{}", path_segment(user_id));
+        let res = self.http.delete(self.url(&path)).bearer_auth(access_token).send().await;
+        decode_empty(res).await
+    }
+
     pub async fn admin_users(&self, access_token: &str) -> Result<Vec<AdminUserView>, AuthError> {
         decode(self.http.get(self.url("/admin/users")).bearer_auth(access_token).send().await).await
     }
@@ -264,15 +314,24 @@ async fn decode_empty(res: SendResult) -> Result<(), AuthError> {
 }
 
 fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> AuthError {
-    let code = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
+    let body = serde_json::from_slice::<ErrorBody>(body).ok();
+    let code = body.as_ref().map(|b| b.error);
+    let description = |fallback: &str| {
+        body.as_ref()
+            .and_then(|b| b.error_description.clone())
+            .unwrap_or_else(|| fallback.to_owned())
+    };
     match (status, code) {
         (StatusCode::FORBIDDEN, Some(ErrorCode::InvalidGrant)) => AuthError::WrongPassword,
-        (_, Some(ErrorCode::WeakPassword)) => AuthError::WeakPassword(
-            serde_json::from_slice::<ErrorBody>(body)
-                .ok()
-                .and_then(|b| b.error_description)
-                .unwrap_or_else(|| "This password is too easy to guess.".into()),
-        ),
+        (_, Some(ErrorCode::WeakPassword)) => {
+            AuthError::WeakPassword(description("This password is too easy to guess."))
+        }
+        (_, Some(ErrorCode::Conflict)) => {
+            AuthError::Conflict(description("That is not possible now."))
+        }
+        (StatusCode::BAD_REQUEST, Some(ErrorCode::InvalidRequest)) => {
+            AuthError::Rejected(description("That request was not valid."))
+        }
         (_, Some(ErrorCode::InvalidGrant)) => AuthError::InvalidGrant,
         (_, Some(ErrorCode::RateLimited)) | (StatusCode::TOO_MANY_REQUESTS, _) => {
             let retry = res

@@ -24,8 +24,8 @@
 //!    token at the auth-api ([`session::refresh`], single-flight). Protected
 //!    routes are answered here (303 to sign-in, 403, 503) before anything
 //!    renders; otherwise the decision goes into the request's extensions.
-//! 4. The route runs: a form POST answered before rendering ([`login`],
-//!    [`password_change`], both through [`forms`]), a server function
+//! 4. The route runs: a form POST answered before rendering ([`forms`]:
+//!    sign-in, password change, new user), a server function
 //!    ([`app::api`]), or a Leptos page ([`app`]) rendered whole (async mode)
 //!    with the decision available to components through context.
 //! 5. On the way out the guard writes the cookie change (rotated, re-sealed
@@ -52,10 +52,6 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod forms;
-#[cfg(feature = "ssr")]
-pub mod login;
-#[cfg(feature = "ssr")]
-pub mod password_change;
 #[cfg(feature = "ssr")]
 pub mod security;
 #[cfg(feature = "ssr")]

@@ -24,8 +24,7 @@ use crate::{
     app::{App as CloakroomApp, STYLESHEET, shell},
     auth_client::AuthClient,
     config::Settings,
-    login::handle_login,
-    password_change::handle_password_change,
+    forms::{login::handle_login, new_user::handle_new_user, password::handle_password_change},
     security::{headers::security_headers, origin::check_origin},
     session::{
         cookie::CookieCodec,
@@ -217,7 +216,13 @@ impl Application {
                         .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
                 )
                 .service(
-                    web::resource(crate::password_change::PATH)
+                    web::resource(crate::forms::new_user::PATH)
+                        .guard(guard::Post())
+                        .wrap(from_fn(handle_new_user))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
+                )
+                .service(
+                    web::resource(crate::forms::password::PATH)
                         .guard(guard::Post())
                         .wrap(from_fn(handle_password_change))
                         .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),

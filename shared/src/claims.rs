@@ -30,4 +30,8 @@ pub struct AccessClaims {
     /// without it read as "long ago".
     #[serde(default)]
     pub auth_time: i64,
+    /// The user is on a temporary password: nothing but changing it is
+    /// allowed. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_change_required: bool,
 }

@@ -20,6 +20,9 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: no such resource (or not one the caller may see).
     NotFound,
+    /// 409: refused because of the state of things (the last active
+    /// administrator cannot be disabled, demoted or deleted; a username is taken).
+    Conflict,
     /// 405: the route exists but not with this method.
     MethodNotAllowed,
     /// 413: the body is larger than the service accepts.
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",

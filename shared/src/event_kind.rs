@@ -19,11 +19,16 @@ pub enum EventKind {
     /// A password change was refused: the current password was wrong.
     PasswordChangeFailed,
     UserCreated,
+    UserDisabled,
+    UserEnabled,
+    UserDeleted,
+    /// The detail is `old -> new`.
+    RolesChanged,
     KeysRotated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -32,6 +37,10 @@ impl EventKind {
         EventKind::PasswordChanged,
         EventKind::PasswordChangeFailed,
         EventKind::UserCreated,
+        EventKind::UserDisabled,
+        EventKind::UserEnabled,
+        EventKind::UserDeleted,
+        EventKind::RolesChanged,
         EventKind::KeysRotated,
     ];
 
@@ -45,6 +54,10 @@ impl EventKind {
             EventKind::PasswordChanged => "password_changed",
             EventKind::PasswordChangeFailed => "password_change_failed",
             EventKind::UserCreated => "user_created",
+            EventKind::UserDisabled => "user_disabled",
+            EventKind::UserEnabled => "user_enabled",
+            EventKind::UserDeleted => "user_deleted",
+            EventKind::RolesChanged => "roles_changed",
             EventKind::KeysRotated => "keys_rotated",
         }
     }
@@ -64,6 +77,10 @@ impl EventKind {
             EventKind::PasswordChanged => "Password changed",
             EventKind::PasswordChangeFailed => "Password change refused: wrong current password",
             EventKind::UserCreated => "Account created",
+            EventKind::UserDisabled => "Account disabled",
+            EventKind::UserEnabled => "Account enabled",
+            EventKind::UserDeleted => "Account deleted",
+            EventKind::RolesChanged => "Roles changed",
             EventKind::KeysRotated => "Signing keys rotated",
         }
     }

@@ -21,5 +21,8 @@ pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
 pub use event_kind::EventKind;
 pub use role::{Role, UnknownRole};
-pub use session::{AdminUserView, EndedSessions, Revocation, RevocationFeed, SessionView};
+pub use session::{
+    AdminUserView, CreatedUser, EndedSessions, NewUserRequest, Revocation, RevocationFeed,
+    SessionView, UserUpdate,
+};
 pub use token::{RevokeRequest, TokenRequest, TokenResponse, UserInfo};

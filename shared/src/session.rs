@@ -24,6 +24,12 @@ pub struct AdminUserView {
     pub username: String,
     pub roles: Vec<Role>,
     pub created_at: i64,
+    /// Disabled users cannot sign in and have no sessions.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Still on the temporary password an administrator created.
+    #[serde(default)]
+    pub password_change_required: bool,
     /// Live sessions right now.
     pub session_count: u64,
     /// The most recent `last_seen_at` over the live sessions, if any.
@@ -38,10 +44,24 @@ pub struct EndedSessions {
 
 /// A session that ended. Access tokens carrying `sid` must be refused until
 /// `until` (Unix seconds), after which none of them can still be valid anyway.
+///
+/// With `stale_before`, the session did not end: only its access tokens
+/// issued at or before that time are stale (the user's roles changed) and
+/// must be refreshed rather than trusted. A reader that does not know the
+/// field takes the entry for an end, which fails safe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
     pub sid: String,
     pub until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_before: Option<i64>,
+}
+
+impl Revocation {
+    /// An end of session `sid`, in force until `until`.
+    pub fn ended(sid: impl Into<String>, until: i64) -> Self {
+        Self { sid: sid.into(), until, stale_before: None }
+    }
 }
 
 /// `GET /auth/revocations?after=CURSOR&wait=SECONDS`. Pass `cursor` back as
@@ -50,4 +70,38 @@ pub struct Revocation {
 pub struct RevocationFeed {
     pub cursor: String,
     pub revoked: Vec<Revocation>,
+}
+
+/// `POST /admin/users`: a new user, who gets a temporary password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUserRequest {
+    pub username: String,
+    /// Besides `user`, which every user has.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// The answer to `POST /admin/users`: the user, and the temporary password
+/// to hand over once (it is stored only as a hash). The user must change it
+/// at their first sign-in.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub user: AdminUserView,
+    pub temporary_password: String,
+}
+
+impl std::fmt::Debug for CreatedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedUser").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /admin/users/{id}`: what to change; absent fields stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// The whole new set (`user` is always kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
 }

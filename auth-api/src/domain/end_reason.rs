@@ -10,6 +10,10 @@ pub enum EndReason {
     /// A rotated-out refresh token came back after the grace window.
     RefreshReuse,
     PasswordChange,
+    /// An administrator disabled the user.
+    Disabled,
+    /// An administrator deleted the user.
+    Deleted,
 }
 
 impl EndReason {
@@ -20,6 +24,8 @@ impl EndReason {
             EndReason::Admin => "admin",
             EndReason::RefreshReuse => "refresh_reuse",
             EndReason::PasswordChange => "password_change",
+            EndReason::Disabled => "user_disabled",
+            EndReason::Deleted => "user_deleted",
         }
     }
 }

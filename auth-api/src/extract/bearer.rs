@@ -20,10 +20,6 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    pub fn is_admin(&self) -> bool {
-        self.claims.roles.contains(&Role::Admin)
-    }
-
     /// This user as the actor of an audit event.
     pub fn actor(&self) -> Actor<'_> {
         Actor::User { id: &self.claims.sub, name: &self.claims.username }
@@ -79,7 +75,10 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// An `AuthUser` with role `admin`; anyone else gets 403.
+/// An `AuthUser` who is an administrator *now*: role `admin` in the
+/// database, not only in the token (a role removed a moment ago must not
+/// keep working until the token expires), not disabled, and not on a
+/// temporary password. Anyone else gets 403.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
 
@@ -88,10 +87,24 @@ impl FromRequest for AdminUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let user = user.await?;
-            if user.is_admin() { Ok(AdminUser(user)) } else { Err(ApiError::Forbidden) }
+            let state = state.ok_or(ApiError::Internal("no state".into()))?;
+            if is_admin_now(&state, &user).await? {
+                Ok(AdminUser(user))
+            } else {
+                Err(ApiError::Forbidden)
+            }
         })
     }
+}
+
+/// Whether `user` is an administrator according to the database.
+pub async fn is_admin_now(state: &AppState, user: &AuthUser) -> Result<bool, ApiError> {
+    let record = state.store.find_user_by_id(&user.claims.sub).await?;
+    Ok(record.is_some_and(|u| {
+        u.roles.contains(&Role::Admin) && !u.disabled && !u.password_change_required
+    }))
 }

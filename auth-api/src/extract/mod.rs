@@ -4,5 +4,5 @@
 mod bearer;
 mod client;
 
-pub use bearer::{AdminUser, AuthUser};
+pub use bearer::{AdminUser, AuthUser, is_admin_now};
 pub use client::ClientAuth;

@@ -1,14 +1,15 @@
-use actix_web::web;
-use shared::{AdminUserView, AuditPage, EndedSessions};
+use actix_web::{HttpResponse, web};
+use shared::{AdminUserView, AuditPage, CreatedUser, EndedSessions, NewUserRequest, UserUpdate};
 
 use crate::{
     audit,
-    domain::{EndReason, EventKind},
+    domain::{EndReason, EventKind, Username},
     error::ApiError,
     extract::AdminUser,
     sessions,
     state::AppState,
-    store::EventFilter,
+    store::{EventFilter, UserChange, UserRecord},
+    users,
 };
 
 /// `GET /admin/users`: every user with their live-session count.
@@ -17,20 +18,138 @@ pub async fn list_users(
     state: web::Data<AppState>,
 ) -> Result<web::Json<Vec<AdminUserView>>, ApiError> {
     let live = state.policy().liveness(state.now());
-    let users = state.store.list_users_with_activity(live).await?;
+    let listed = state.store.list_users_with_activity(live).await?;
     Ok(web::Json(
-        users
-            .into_iter()
-            .map(|(u, session_count, last_seen_at)| AdminUserView {
-                id: u.id,
-                username: u.username,
-                roles: u.roles,
-                created_at: u.created_at,
-                session_count,
-                last_seen_at,
-            })
-            .collect(),
+        listed.into_iter().map(|(u, count, last_seen)| view(u, count, last_seen)).collect(),
     ))
+}
+
+/// `POST /admin/users`: creates a user with a temporary password, answered
+/// once (201); they must change it at their first sign-in.
+pub async fn create_user(
+    AdminUser(admin): AdminUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let NewUserRequest { username, roles } = body.into_inner();
+    let username =
+        Username::parse(&username).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let policy = &state.settings.password_policy;
+    let now = state.now();
+    let created = users::add_with_temporary_password(
+        &state.store,
+        policy,
+        username,
+        &roles,
+        admin.actor(),
+        now,
+    )
+    .await?;
+    let Some((user, temporary_password)) = created else {
+        return Err(ApiError::Conflict("that username is taken".into()));
+    };
+    tracing::info!(user_id = %user.id, "user created by an administrator");
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CreatedUser { user: view(user, 0, None), temporary_password }))
+}
+
+/// `PATCH /admin/users/{id}`: disables or enables a user, or sets their
+/// roles. Disabling ends their sessions at once; a role change makes their
+/// tokens stale everywhere (frontends refresh them within the feed's
+/// latency). The last active administrator cannot be disabled or demoted.
+pub async fn update_user(
+    AdminUser(admin): AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<UserUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let UserUpdate { disabled, roles } = body.into_inner();
+    if disabled.is_none() && roles.is_none() {
+        return Err(ApiError::InvalidRequest(
+            "nothing to change: give `disabled` or `roles`".into(),
+        ));
+    }
+    let user = target(&state, &path).await?;
+    let now = state.now();
+    let policy = state.policy();
+    if let Some(roles) = roles {
+        let change = users::set_roles(
+            &state.store,
+            &user,
+            &roles,
+            admin.actor(),
+            policy.liveness(now),
+            policy.revoked_until(now),
+        )
+        .await?;
+        settled(&state, change, false)?;
+    }
+    if let Some(disabled) = disabled {
+        let change = users::set_disabled(
+            &state.store,
+            &user,
+            disabled,
+            admin.actor(),
+            now,
+            policy.revoked_until(now),
+        )
+        .await?;
+        settled(&state, change, true)?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /admin/users/{id}`: deletes a user and ends their sessions.
+pub async fn delete_user(
+    AdminUser(admin): AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = target(&state, &path).await?;
+    let now = state.now();
+    let revoked_until = state.policy().revoked_until(now);
+    let change = users::delete(&state.store, &user, admin.actor(), now, revoked_until).await?;
+    settled(&state, change, true)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn target(state: &AppState, id: &str) -> Result<UserRecord, ApiError> {
+    state.store.find_user_by_id(id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Turns a store outcome into the answer, waking the feed's long polls when
+/// sessions ended (`ends`) or were made stale.
+fn settled(state: &AppState, change: UserChange, ends: bool) -> Result<(), ApiError> {
+    match change {
+        UserChange::Done(sessions) => {
+            if sessions > 0 {
+                if ends {
+                    state.metrics.revoked(sessions);
+                }
+                state.feed.notify();
+            }
+            Ok(())
+        }
+        UserChange::NotFound => Err(ApiError::NotFound),
+        UserChange::LastAdmin => Err(ApiError::Conflict(
+            "this is the last active administrator: make someone else an administrator first"
+                .into(),
+        )),
+    }
+}
+
+fn view(u: UserRecord, session_count: u64, last_seen_at: Option<i64>) -> AdminUserView {
+    AdminUserView {
+        id: u.id,
+        username: u.username,
+        roles: u.roles,
+        created_at: u.created_at,
+        disabled: u.disabled,
+        password_change_required: u.password_change_required,
+        session_count,
+        last_seen_at,
+    }
 }
 
 /// `DELETE /admin/users/{id}/sessions`: signs a user out everywhere.

@@ -26,7 +26,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/events").route(web::get().to(account::events)))
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::end_one)))
-        .service(resource("/admin/users").route(web::get().to(admin::list_users)))
+        .service(
+            resource("/admin/users")
+                .route(web::get().to(admin::list_users))
+                .route(web::post().to(admin::create_user)),
+        )
+        .service(
+            resource("/admin/users/{id}")
+                .route(web::patch().to(admin::update_user))
+                .route(web::delete().to(admin::delete_user)),
+        )
         .service(
             resource("/admin/users/{id}/sessions")
                 .route(web::delete().to(admin::end_user_sessions)),

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::{Revocation, RevocationFeed};
+use shared::RevocationFeed;
 
 use crate::{error::ApiError, extract::ClientAuth, state::AppState};
 
@@ -37,8 +37,6 @@ pub async fn feed(
         let (revoked, next) = state.store.revocations_after(cursor, state.now(), PAGE).await?;
         let now = tokio::time::Instant::now();
         if next != cursor || now >= deadline {
-            let revoked =
-                revoked.into_iter().map(|(sid, until)| Revocation { sid, until }).collect();
             return Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(RevocationFeed { cursor: next.to_string(), revoked }));

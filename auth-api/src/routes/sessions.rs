@@ -1,7 +1,13 @@
 use actix_web::{HttpResponse, web};
 use shared::SessionView;
 
-use crate::{domain::EndReason, error::ApiError, extract::AuthUser, sessions, state::AppState};
+use crate::{
+    domain::EndReason,
+    error::ApiError,
+    extract::{AuthUser, is_admin_now},
+    sessions,
+    state::AppState,
+};
 
 /// `GET /auth/sessions`: the caller's live sessions, most recently used first.
 pub async fn list(
@@ -36,7 +42,7 @@ pub async fn end_one(
     let id = path.into_inner();
     let session = state.store.find_session(&id).await?.ok_or(ApiError::NotFound)?;
     let own = session.user_id == user.claims.sub;
-    if !own && !user.is_admin() {
+    if !own && !is_admin_now(&state, &user).await? {
         return Err(ApiError::NotFound);
     }
     if !state.policy().is_live(&session, state.now()) {

@@ -87,10 +87,14 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
             return Err(err);
         }
     };
-    let Some(user) = user.as_ref().filter(|_| ok) else {
+    let Some(user) = user.as_ref().filter(|u| ok && !u.disabled) else {
+        // A disabled user gets the wrong password's answer, and it counts
+        // like one: nothing tells an attacker the password was right.
         limiter.failed(&keys, now).await?;
         state.metrics.login("failed");
-        audit::record(&state.store, failure("bad_credentials")).await?;
+        let disabled = ok && user.as_ref().is_some_and(|u| u.disabled);
+        let reason = if disabled { "disabled" } else { "bad_credentials" };
+        audit::record(&state.store, failure(reason)).await?;
         tracing::info!("login failed");
         return Err(ApiError::InvalidGrant);
     };
@@ -143,7 +147,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
             return Err(ApiError::InvalidGrant);
         };
         let session = &record.session;
-        if !policy.is_live(session, now) {
+        if !policy.is_live(session, now) || record.user.disabled {
             state.metrics.refresh("failed");
             return Err(ApiError::InvalidGrant);
         }
@@ -285,6 +289,7 @@ fn respond(
         roles: &user.roles,
         session_id: &session.id,
         auth_time: session.auth_time,
+        password_change_required: user.password_change_required,
     };
     let ttl = state.settings.access_token_ttl.min(session.expires_at - now).max(1);
     let access_token = access::sign(&state.keys.snapshot(), &state.audience(), &subject, now, ttl)?;

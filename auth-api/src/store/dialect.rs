@@ -21,16 +21,30 @@ pub(super) trait Dialect: Database {
 
 /// What a transaction does differently, called on its connection.
 pub(super) trait DialectTx {
-    /// Appends ended sessions to the revocation feed, so that feed ids become
-    /// visible in the order they were assigned: a reader resuming after id 8
-    /// must never find a 7 later.
+    /// Appends sessions to the revocation feed (ended, or with `stale_before`
+    /// only their tokens up to then), so that feed ids become visible in the
+    /// order they were assigned: a reader resuming after id 8 must never find
+    /// a 7 later.
     fn publish_revocations(
         &mut self,
         session_ids: &[String],
         until: i64,
+        stale_before: Option<i64>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Waits until no other signing-key rotation is under way, so each
-    /// retires the key the previous one made current.
-    fn lock_signing_keys(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Waits until no other transaction holding `topic` is under way.
+    fn lock(&mut self, topic: Topic) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+/// What a transaction may need to itself, whatever several instances do.
+/// SQLite has one writer connection, so its transactions never interleave;
+/// PostgreSQL takes an advisory lock per topic.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Topic {
+    /// Each rotation retires the key the previous one made current.
+    SigningKeys,
+    /// Checks on all users (the last active admin) hold until the change
+    /// they allow commits: two admins demoting each other at once must not
+    /// both pass.
+    Users,
 }

@@ -37,6 +37,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "accounts",
         sql: include_str!("../../migrations/sqlite/0003_accounts.sql"),
     },
+    Embedded {
+        version: 4,
+        description: "user admin",
+        sql: include_str!("../../migrations/sqlite/0004_user_admin.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -49,6 +54,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 2,
         description: "accounts",
         sql: include_str!("../../migrations/postgres/0002_accounts.sql"),
+    },
+    Embedded {
+        version: 3,
+        description: "user admin",
+        sql: include_str!("../../migrations/postgres/0003_user_admin.sql"),
     },
 ];
 
@@ -131,6 +141,11 @@ mod tests {
                 "78f3d8239ea36de8dd4e573a0934c7865ed54c1688bb817f2e0fe6738ba43b5140dc78cc7214a80751b51d7b5a22110c",
             ),
             (
+                &SQLITE[3],
+                "sqlite/0004",
+                "1421b3049cc3e09c2b29b07b4b208fab56e1f8008ddd5868f5d5df056e43396bc64d9e8548bbd013050ec49c05561a15",
+            ),
+            (
                 &POSTGRES[0],
                 "postgres/0001",
                 "038e0c631bf20e9809cb6eda8fecf618cf7cb3fc9217c779736d6cbb45dad057dfb87dd0fb53f3d8551ee98377bae706",
@@ -139,6 +154,11 @@ mod tests {
                 &POSTGRES[1],
                 "postgres/0002",
                 "85cc991a278eada4cf40e4ccdb62468258f613c27faa36b82680475d89014ed414f784358ba92bd47a11599c2c457c89",
+            ),
+            (
+                &POSTGRES[2],
+                "postgres/0003",
+                "cd250de46e4a076dc7879ae9000863e7d47d680948679b323212c211ca018907869dcd6f473a91fa9794cd028006df46",
             ),
         ];
         for (migration, name, checksum) in released {

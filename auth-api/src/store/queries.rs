@@ -9,16 +9,16 @@
 //! PostgreSQL run of the contract tests (CI always runs it; `just test` does
 //! when PostgreSQL is installed).
 
-use shared::AuditEvent;
+use shared::{AuditEvent, Revocation};
 use sqlx::{Row, migrate::Migrator};
 
 use super::{
     Backend, Store, StoreError,
-    dialect::DialectTx as _,
+    dialect::{DialectTx as _, Topic},
     migrations::Source,
     records::{
         EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-        SessionRecord, StoredKey, UserRecord, roles_from_text, roles_to_text,
+        SessionRecord, StoredKey, UserChange, UserRecord, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -35,11 +35,11 @@ macro_rules! on_db {
     };
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at, u.disabled_at, u.password_change_required";
 const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at, COALESCE(s.auth_time, s.created_at) AS auth_time";
 /// After `SESSION_COLUMNS`: the rest of a refresh token's row with its user,
 /// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
-const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, r.rotated_at, r.successor_hash, r.successor_sealed";
+const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, u.disabled_at, u.password_change_required, r.rotated_at, r.successor_hash, r.successor_sealed";
 const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
 const EVENT_COLUMNS: &str =
     "id, at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail";
@@ -80,6 +80,8 @@ macro_rules! user {
             password_hash: $row.try_get("password_hash")?,
             roles: roles_from_text(&$row.try_get::<String, _>("roles")?)?,
             created_at: $row.try_get($created_at)?,
+            disabled: $row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+            password_change_required: $row.try_get("password_change_required")?,
         }
     };
 }
@@ -119,9 +121,35 @@ macro_rules! end_in {
         let rows = query.fetch_all(&mut *$tx).await?;
         let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
         if !ids.is_empty() {
-            $tx.publish_revocations(&ids, $revoked_until).await?;
+            $tx.publish_revocations(&ids, $revoked_until, None).await?;
         }
         ids.len() as u64
+    }};
+}
+
+/// Inside the open transaction `$tx`, holding `Topic::Users` from then on:
+/// returns early with `NotFound` if user `$user_id` does not exist, or with
+/// `LastAdmin` if the change (which `$removes` an administrator when true)
+/// would leave no active administrator.
+macro_rules! unless_last_admin {
+    ($tx:ident, $user_id:expr, $removes:expr) => {{
+        $tx.lock(Topic::Users).await?;
+        let sql = "SELECT roles, disabled_at FROM users WHERE id = $1";
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as(sql).bind($user_id).fetch_optional(&mut *$tx).await?;
+        let Some((roles, disabled_at)) = row else {
+            return Ok(UserChange::NotFound);
+        };
+        let admin =
+            disabled_at.is_none() && roles_from_text(&roles)?.contains(&shared::Role::Admin);
+        if admin && $removes {
+            let sql = "SELECT COUNT(*) FROM users WHERE id <> $1 AND disabled_at IS NULL
+                       AND (',' || roles || ',') LIKE '%,admin,%'";
+            let others: i64 = sqlx::query_scalar(sql).bind($user_id).fetch_one(&mut *$tx).await?;
+            if others == 0 {
+                return Ok(UserChange::LastAdmin);
+            }
+        }
     }};
 }
 
@@ -154,14 +182,15 @@ impl Store {
     /// `None` when the username is taken.
     pub async fn create_user(&self, new: NewUser) -> Result<Option<UserRecord>, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let sql = "INSERT INTO users (id, username, password_hash, roles, created_at)
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING";
+        let sql = "INSERT INTO users (id, username, password_hash, roles, created_at, password_change_required)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING";
         let inserted = on_db!(self, |db| sqlx::query(sql)
             .bind(&id)
             .bind(new.username.as_str())
             .bind(&new.password_hash)
             .bind(roles_to_text(&new.roles))
             .bind(new.now)
+            .bind(new.password_change_required)
             .execute(&db.writes)
             .await?
             .rows_affected());
@@ -171,6 +200,8 @@ impl Store {
             password_hash: new.password_hash,
             roles: new.roles,
             created_at: new.now,
+            disabled: false,
+            password_change_required: new.password_change_required,
         }))
     }
 
@@ -227,6 +258,89 @@ impl Store {
             );
             let rows = sqlx::query(&sql).fetch_all(&db.reads).await?;
             rows.iter().map(|row| Ok(user!(row, "id", "created_at"))).collect()
+        })
+    }
+
+    /// Sets a user's roles and makes their live sessions' tokens stale on the
+    /// revocation feed (frontends refresh them, so the change is seen within
+    /// the feed's latency). Refused if it would demote the last active admin.
+    pub async fn set_roles(
+        &self,
+        user_id: &str,
+        roles: &[shared::Role],
+        live_at: Liveness,
+        revoked_until: i64,
+    ) -> Result<UserChange, StoreError> {
+        let demotes = !roles.contains(&shared::Role::Admin);
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            unless_last_admin!(tx, user_id, demotes);
+            sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+                .bind(roles_to_text(roles))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            let sql = format!("SELECT s.id FROM sessions s WHERE s.user_id = $1 AND {}", live(2));
+            let ids: Vec<String> = bind_liveness!(sqlx::query_scalar(&sql).bind(user_id), live_at)
+                .fetch_all(&mut *tx)
+                .await?;
+            if !ids.is_empty() {
+                tx.publish_revocations(&ids, revoked_until, Some(live_at.now)).await?;
+            }
+            tx.commit().await?;
+            Ok(UserChange::Done(ids.len() as u64))
+        })
+    }
+
+    /// Disables a user (ending all their sessions at once) or enables them
+    /// again. Refused if it would disable the last active admin.
+    pub async fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<UserChange, StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            unless_last_admin!(tx, user_id, disabled);
+            // Disabling twice keeps the first time.
+            sqlx::query(
+                "UPDATE users SET disabled_at = CASE WHEN $1 THEN COALESCE(disabled_at, $2) END
+                 WHERE id = $3",
+            )
+            .bind(disabled)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            let ended = if disabled {
+                end_in!(tx, "user_id = $3", &[user_id], EndReason::Disabled, now, revoked_until)
+            } else {
+                0
+            };
+            tx.commit().await?;
+            Ok(UserChange::Done(ended))
+        })
+    }
+
+    /// Deletes a user, ending their sessions first (published on the feed;
+    /// the rows go with the user). Their audit events stay. Refused for the
+    /// last active admin.
+    pub async fn delete_user(
+        &self,
+        user_id: &str,
+        now: i64,
+        revoked_until: i64,
+    ) -> Result<UserChange, StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            unless_last_admin!(tx, user_id, true);
+            let ended =
+                end_in!(tx, "user_id = $3", &[user_id], EndReason::Deleted, now, revoked_until);
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(UserChange::Done(ended))
         })
     }
 
@@ -393,11 +507,14 @@ impl Store {
         let (condition, values) = sessions_of(user_id, keep);
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, password_change_required = $3 WHERE id = $2",
+            )
+            .bind(hash)
+            .bind(user_id)
+            .bind(false)
+            .execute(&mut *tx)
+            .await?;
             if let Some(keep) = keep {
                 // Typing the password again is proof of it, like a sign-in.
                 sqlx::query("UPDATE sessions SET auth_time = $1 WHERE id = $2")
@@ -422,16 +539,20 @@ impl Store {
         cursor: i64,
         now: i64,
         limit: i64,
-    ) -> Result<(Vec<(String, i64)>, i64), StoreError> {
-        let sql =
-            "SELECT id, session_id, until FROM revocations WHERE id > $1 ORDER BY id LIMIT $2";
+    ) -> Result<(Vec<Revocation>, i64), StoreError> {
+        let sql = "SELECT id, session_id, until, stale_before FROM revocations
+                   WHERE id > $1 ORDER BY id LIMIT $2";
         let (mut next, mut live) = (cursor, Vec::new());
         on_db!(self, |db| {
             for row in sqlx::query(sql).bind(cursor).bind(limit).fetch_all(&db.reads).await? {
                 next = row.try_get("id")?;
                 let until: i64 = row.try_get("until")?;
                 if until > now {
-                    live.push((row.try_get("session_id")?, until));
+                    live.push(Revocation {
+                        sid: row.try_get("session_id")?,
+                        until,
+                        stale_before: row.try_get("stale_before")?,
+                    });
                 }
             }
         });
@@ -488,13 +609,13 @@ impl Store {
 
     /// Retires the current key (dropping its private half: it will never sign
     /// again) and makes `key` current. Returns the new kid. Serialised
-    /// (`lock_signing_keys`): otherwise, on PostgreSQL, a second rotation's
+    /// (`Topic::SigningKeys`): otherwise, on PostgreSQL, a second rotation's
     /// `UPDATE` would not see the key the first inserted (not in its
     /// snapshot), would retire nothing, and break the one-current-key index.
     pub async fn rotate_signing_key(&self, key: NewKey, now: i64) -> Result<String, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            tx.lock_signing_keys().await?;
+            tx.lock(Topic::SigningKeys).await?;
             sqlx::query("UPDATE signing_keys SET retired_at = $1, private_key = NULL WHERE retired_at IS NULL")
                 .bind(now)
                 .execute(&mut *tx)

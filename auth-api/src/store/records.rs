@@ -12,6 +12,9 @@ pub struct UserRecord {
     pub password_hash: String,
     pub roles: Vec<Role>,
     pub created_at: i64,
+    pub disabled: bool,
+    /// On a temporary password: must change it before anything else.
+    pub password_change_required: bool,
 }
 
 #[derive(Debug)]
@@ -20,6 +23,17 @@ pub struct NewUser {
     pub password_hash: String,
     pub roles: Vec<Role>,
     pub now: i64,
+    pub password_change_required: bool,
+}
+
+/// What a change to a user did, when it may be refused for the last admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    /// Done; this many of the user's sessions ended (or were made stale).
+    Done(u64),
+    NotFound,
+    /// Refused: afterwards no active administrator would be left.
+    LastAdmin,
 }
 
 #[derive(Debug, Clone)]

@@ -23,6 +23,7 @@ pub struct Subject<'a> {
     pub roles: &'a [Role],
     pub session_id: &'a str,
     pub auth_time: i64,
+    pub password_change_required: bool,
 }
 
 /// Signs an access token valid from `now` for `ttl` seconds.
@@ -50,6 +51,7 @@ pub fn sign(
         exp: now + ttl,
         jti: uuid::Uuid::new_v4().simple().to_string(),
         auth_time: subject.auth_time,
+        password_change_required: subject.password_change_required,
     };
     signer.sign(&header, &claims)
 }

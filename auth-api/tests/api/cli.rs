@@ -235,3 +235,57 @@ async fn the_served_binary_logs_request_ids_but_never_a_secret() {
     );
     assert!(!log.contains(&basic));
 }
+
+#[actix_web::test]
+async fn the_cli_disables_enables_changes_roles_and_deletes_but_keeps_an_admin() {
+    let app = spawn_app().await;
+    let db = app.db_url.as_str();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", db]);
+        auth_api(&all, "")
+    };
+    app.add_user("root", &[shared::Role::Admin]).await;
+    app.add_user("erin", &[]).await;
+    let erin = app.login_ok("erin").await;
+
+    let (ok, out, err) = run(&["user", "disable", "erin"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("erin disabled; 1 session(s) ended"), "{out}");
+    assert_eq!(app.refresh(&erin.refresh_token).await.error(), "invalid_grant");
+    assert_eq!(app.login("erin", PASSWORD).await.status, StatusCode::BAD_REQUEST);
+    let (ok, out, _) = run(&["user", "enable", "erin"]);
+    assert!(ok && out.contains("erin enabled"), "{out}");
+    assert_eq!(app.login("erin", PASSWORD).await.status, StatusCode::OK);
+
+    let (ok, out, err) = run(&["user", "roles", "erin", "admin"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("roles of erin are now user,admin"), "{out}");
+    // root may go now that erin is an admin; erin, the last, may not.
+    let (ok, _, err) = run(&["user", "roles", "root"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["user", "delete", "erin"]);
+    assert!(!ok);
+    assert!(err.contains("last active administrator"), "{err}");
+    let (ok, _, err) = run(&["user", "disable", "erin"]);
+    assert!(!ok && err.contains("last active administrator"), "{err}");
+    let (ok, out, err) = run(&["user", "delete", "root"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("root deleted"), "{out}");
+    let (ok, _, err) = run(&["user", "delete", "nobody"]);
+    assert!(!ok && err.contains("no user nobody"), "{err}");
+
+    let (_, out, _) = run(&["audit", "--limit", "6"]);
+    let kinds: Vec<&str> = out.lines().skip(1).map(|l| l.split('\t').nth(2).unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "user_deleted",
+            "roles_changed",
+            "roles_changed",
+            "sign_in",
+            "user_enabled",
+            "sign_in_failed"
+        ]
+    );
+}

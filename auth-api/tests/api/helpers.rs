@@ -211,6 +211,13 @@ impl TestApp {
         .await
     }
 
+    /// Signs in with `password` and returns the access token.
+    pub async fn login_ok_with(&self, username: &str, password: &str) -> String {
+        let reply = self.login(username, password).await;
+        assert_eq!(reply.status, StatusCode::OK, "login of {username}: {}", reply.body);
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn login_ok(&self, username: &str) -> TokenResponse {
         let reply = self.login(username, PASSWORD).await;
         assert_eq!(reply.status, StatusCode::OK, "login of {username}: {}", reply.body);
@@ -232,6 +239,10 @@ impl TestApp {
 
     pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
         read(client().post(self.url(path)).bearer_auth(token).send_json(body).await.unwrap()).await
+    }
+
+    pub async fn patch_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
+        read(client().patch(self.url(path)).bearer_auth(token).send_json(body).await.unwrap()).await
     }
 
     /// `POST /auth/password` with the signed-in user's token.

@@ -19,3 +19,4 @@ mod revocations;
 mod sessions;
 mod store;
 mod token;
+mod users;

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 
 use auth_api::{
     domain::{EndReason, Username},
-    store::{EventFilter, Liveness, NewEvent, NewSession, NewUser, Rotation, Store},
+    store::{EventFilter, Liveness, NewEvent, NewSession, NewUser, Rotation, Store, UserChange},
     tokens::keys,
 };
-use shared::Role;
+use shared::{Revocation, Role};
 use tokio::task::JoinSet;
 
 /// Each behaviour below, once per backend. The PostgreSQL runs need
@@ -56,6 +56,9 @@ contract! {
     remembered_and_browser_sessions_idle_out_on_their_own_clocks,
     a_password_change_ends_every_other_session_and_refreshes_auth_time,
     audit_events_are_filtered_and_paged_newest_first,
+    the_last_active_admin_cannot_be_disabled_demoted_or_deleted,
+    concurrent_demotions_leave_an_admin,
+    disabling_and_deleting_end_sessions_and_role_changes_make_them_stale,
 }
 
 const NOW: i64 = 1_800_000_000;
@@ -66,6 +69,7 @@ async fn user(store: &Store, name: &str) -> String {
         password_hash: format!("hash-of-{name}"),
         roles: vec![Role::Admin, Role::User],
         now: NOW - 1000,
+        password_change_required: false,
     };
     store.create_user(new).await.unwrap().expect("a new user").id
 }
@@ -104,7 +108,7 @@ async fn read_feed(store: &Store, mut cursor: i64) -> (Vec<String>, i64) {
         if next == cursor {
             return (seen, cursor);
         }
-        seen.extend(page.into_iter().map(|(sid, _)| sid));
+        seen.extend(page.into_iter().map(|r| r.sid));
         cursor = next;
     }
 }
@@ -119,6 +123,7 @@ async fn users_are_created_once_found_and_listed_in_byte_order(store: Store) {
         password_hash: "other".into(),
         roles: vec![Role::User],
         now: NOW,
+        password_change_required: false,
     };
     assert!(store.create_user(taken).await.unwrap().is_none(), "usernames are unique");
 
@@ -287,7 +292,7 @@ async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
     assert!(store.end_session(&first, EndReason::Logout, NOW, NOW + 300).await.unwrap());
     assert!(!store.end_session(&first, EndReason::Admin, NOW, NOW + 300).await.unwrap());
     let (page, cursor) = store.revocations_after(0, NOW, 100).await.unwrap();
-    assert_eq!(page, [(first.clone(), NOW + 300)], "published once");
+    assert_eq!(page, [Revocation::ended(first.clone(), NOW + 300)], "published once");
     assert!(store.find_session(&first).await.unwrap().unwrap().ended_at == Some(NOW));
 
     // The rest of the user's sessions; `first` has ended already.
@@ -295,7 +300,7 @@ async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
     assert_eq!(end_all().await.unwrap(), 2);
     assert_eq!(end_all().await.unwrap(), 0);
     let (page, next) = store.revocations_after(cursor, NOW, 100).await.unwrap();
-    let ended: HashSet<String> = page.into_iter().map(|(sid, _)| sid).collect();
+    let ended: HashSet<String> = page.into_iter().map(|r| r.sid).collect();
     assert_eq!(ended, HashSet::from([second.clone(), third.clone()]));
     assert!(next > cursor);
     assert_eq!(store.revocations_after(next, NOW, 100).await.unwrap(), (vec![], next));
@@ -303,7 +308,7 @@ async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
     // Pages resume where the last one ended; expired entries are skipped
     // but still move the cursor.
     let (one, after_one) = store.revocations_after(0, NOW, 1).await.unwrap();
-    assert_eq!(one, [(first.clone(), NOW + 300)]);
+    assert_eq!(one, [Revocation::ended(first.clone(), NOW + 300)]);
     assert_eq!(store.revocations_after(after_one, NOW + 100, 100).await.unwrap(), (vec![], next));
     let (all, _) = read_feed(&store, 0).await;
     assert_eq!(all[0], first, "ids follow the order of the ends");
@@ -497,7 +502,7 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
     assert_eq!(store.find_session(&elsewhere).await.unwrap().unwrap().ended_at, Some(NOW));
     assert!(store.find_session(&bobs).await.unwrap().unwrap().ended_at.is_none());
     let (page, _) = store.revocations_after(cursor, NOW, 100).await.unwrap();
-    assert_eq!(page, [(elsewhere, NOW + 300)], "published on the feed");
+    assert_eq!(page, [Revocation::ended(elsewhere, NOW + 300)], "published on the feed");
 }
 
 async fn audit_events_are_filtered_and_paged_newest_first(store: Store) {
@@ -641,4 +646,105 @@ async fn sqlite_keeps_the_wal_bounded_under_sustained_writes() {
         largest < 128 << 20,
         "WAL reached {largest} bytes for ~{written} bytes of pages written"
     );
+}
+
+async fn the_last_active_admin_cannot_be_disabled_demoted_or_deleted(store: Store) {
+    // `user` makes admins (roles admin,user).
+    let a = user(&store, "a").await;
+    let b = user(&store, "b").await;
+    let (until, live) = (NOW + 300, live_at(NOW));
+    assert_eq!(store.set_roles(&a, &[Role::User], live, until).await.unwrap(), UserChange::Done(0));
+    // b is the last one now, whichever way it would go.
+    assert_eq!(
+        store.set_roles(&b, &[Role::User], live, until).await.unwrap(),
+        UserChange::LastAdmin
+    );
+    assert_eq!(store.set_disabled(&b, true, NOW, until).await.unwrap(), UserChange::LastAdmin);
+    assert_eq!(store.delete_user(&b, NOW, until).await.unwrap(), UserChange::LastAdmin);
+    // Keeping the role, or changing a non-admin, is fine.
+    let keep = [Role::Admin, Role::User];
+    assert_eq!(store.set_roles(&b, &keep, live, until).await.unwrap(), UserChange::Done(0));
+    assert_eq!(store.set_disabled(&a, true, NOW, until).await.unwrap(), UserChange::Done(0));
+    // A disabled admin does not count: promoting a, still disabled, leaves b the last.
+    assert_eq!(store.set_roles(&a, &keep, live, until).await.unwrap(), UserChange::Done(0));
+    assert_eq!(store.set_disabled(&b, true, NOW, until).await.unwrap(), UserChange::LastAdmin);
+    assert_eq!(store.set_disabled(&a, false, NOW, until).await.unwrap(), UserChange::Done(0));
+    assert_eq!(store.set_disabled(&b, true, NOW, until).await.unwrap(), UserChange::Done(0));
+    let b_now = store.find_user_by_id(&b).await.unwrap().unwrap();
+    assert!(b_now.disabled && b_now.roles.contains(&Role::Admin));
+    assert_eq!(store.delete_user("nobody", NOW, until).await.unwrap(), UserChange::NotFound);
+    assert_eq!(store.set_disabled("nobody", true, NOW, until).await.unwrap(), UserChange::NotFound);
+}
+
+async fn concurrent_demotions_leave_an_admin(store: Store) {
+    for round in 0..5 {
+        let a = user(&store, &format!("a{round}")).await;
+        let b = user(&store, &format!("b{round}")).await;
+        // Only these two are active admins in this round.
+        let others: Vec<String> =
+            store.list_users().await.unwrap().into_iter().map(|u| u.id).collect();
+        for id in others.iter().filter(|id| **id != a && **id != b) {
+            store.set_disabled(id, true, NOW, NOW + 300).await.unwrap();
+        }
+        let mut racers = JoinSet::new();
+        for id in [a.clone(), b.clone()] {
+            let store = store.clone();
+            racers.spawn(async move {
+                store.set_roles(&id, &[Role::User], live_at(NOW), NOW + 300).await.unwrap()
+            });
+        }
+        let outcomes: Vec<UserChange> = racers.join_all().await;
+        assert!(
+            outcomes.contains(&UserChange::LastAdmin) && outcomes.contains(&UserChange::Done(0)),
+            "round {round}: exactly one demotion may win: {outcomes:?}"
+        );
+        // Clean up: disable both so the next round starts with two fresh admins.
+        for id in [a, b] {
+            store.set_roles(&id, &[Role::User], live_at(NOW), NOW + 300).await.ok();
+        }
+    }
+}
+
+async fn disabling_and_deleting_end_sessions_and_role_changes_make_them_stale(store: Store) {
+    let admin = user(&store, "root").await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let one = session(&store, &alice, NOW - 100, b"one").await;
+    let idle = session(&store, &alice, NOW - 5_000, b"idle").await; // idle past live_at's cutoff
+    let (_, cursor) = store.revocations_after(0, NOW, 100).await.unwrap();
+
+    // A role change: live sessions become stale, none ends.
+    let change = store.set_roles(&alice, &[Role::User], live_at(NOW), NOW + 300).await.unwrap();
+    assert_eq!(change, UserChange::Done(1));
+    let (page, cursor) = store.revocations_after(cursor, NOW, 100).await.unwrap();
+    let stale = Revocation { sid: one.clone(), until: NOW + 300, stale_before: Some(NOW) };
+    assert_eq!(page, [stale]);
+    assert!(store.find_session(&one).await.unwrap().unwrap().ended_at.is_none());
+    assert!(store.find_session(&idle).await.unwrap().is_some());
+    assert_eq!(store.find_user_by_id(&alice).await.unwrap().unwrap().roles, [Role::User]);
+
+    // Disabling ends them all; enabling brings none back.
+    assert_eq!(
+        store.set_disabled(&alice, true, NOW, NOW + 300).await.unwrap(),
+        UserChange::Done(2)
+    );
+    let (page, cursor) = store.revocations_after(cursor, NOW, 100).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|r| r.stale_before.is_none()), "ended, not stale: {page:?}");
+    assert_eq!(
+        store.set_disabled(&alice, false, NOW, NOW + 300).await.unwrap(),
+        UserChange::Done(0)
+    );
+    assert!(!store.find_user_by_id(&alice).await.unwrap().unwrap().disabled);
+    assert!(store.find_session(&one).await.unwrap().unwrap().ended_at.is_some());
+
+    // Deleting: sessions end on the feed, the user and their rows go.
+    let bobs = session(&store, &bob, NOW - 10, b"bobs").await;
+    assert_eq!(store.delete_user(&bob, NOW, NOW + 300).await.unwrap(), UserChange::Done(1));
+    let (page, _) = store.revocations_after(cursor, NOW, 100).await.unwrap();
+    assert_eq!(page, [Revocation::ended(bobs.clone(), NOW + 300)]);
+    assert!(store.find_user_by_id(&bob).await.unwrap().is_none());
+    assert!(store.find_session(&bobs).await.unwrap().is_none());
+    assert!(store.find_refresh(b"bobs").await.unwrap().is_none());
+    assert!(store.find_user_by_id(&admin).await.unwrap().is_some());
 }

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use shared::{AdminUserView, AuditPage, PasswordVerdict, SessionView};
 
-use super::types::{CurrentUser, FormNotice, LoginNotice};
+use super::types::{CurrentUser, FormNotice, LoginNotice, NewUserNotice};
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -35,7 +35,7 @@ pub async fn get_form_notice() -> Result<Option<FormNotice>, ServerFnError> {
 #[server(prefix = "/api", endpoint = "password_strength")]
 pub async fn password_strength(password: String) -> Result<PasswordVerdict, ServerFnError> {
     use crate::session::context;
-    let ctx = context::signed_in()?;
+    let ctx = context::session()?;
     if password.len() > 1024 {
         return Ok(PasswordVerdict {
             score: 0,
@@ -73,6 +73,77 @@ pub async fn admin_audit(
     }
     let query = AuditQuery { user: nonempty(user), kind, before, limit: Some(50) };
     ctx.client.admin_audit(&ctx.access_token, &query).await.map_err(context::to_server_error)
+}
+
+/// The user this render's form post just created, with their temporary
+/// password (admins only; see `crate::forms::new_user`).
+#[server(prefix = "/api", endpoint = "new_user_notice")]
+pub async fn get_new_user_notice() -> Result<Option<NewUserNotice>, ServerFnError> {
+    crate::session::context::admin()?;
+    Ok(crate::session::context::new_user_notice())
+}
+
+/// Disables a user (their sessions end at once) or enables them (admins
+/// only). True if the caller disabled themselves and is now signed out.
+#[server(prefix = "/api", endpoint = "admin_set_disabled")]
+pub async fn admin_set_disabled(user_id: String, disabled: bool) -> Result<bool, ServerFnError> {
+    let update = shared::UserUpdate { disabled: Some(disabled), roles: None };
+    admin_update(user_id, update, disabled).await
+}
+
+/// Makes a user an administrator or takes the role away (admins only). The
+/// change reaches every frontend through the revocation feed.
+#[server(prefix = "/api", endpoint = "admin_set_admin")]
+pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<bool, ServerFnError> {
+    let roles = if admin { vec![shared::Role::Admin] } else { vec![] };
+    admin_update(user_id, shared::UserUpdate { disabled: None, roles: Some(roles) }, false).await
+}
+
+/// Deletes a user and ends their sessions (admins only). True if the caller
+/// deleted themselves and is now signed out.
+#[server(prefix = "/api", endpoint = "admin_delete_user")]
+pub async fn admin_delete_user(user_id: String) -> Result<bool, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::admin()?;
+    ctx.client
+        .admin_delete_user(&ctx.access_token, &user_id)
+        .await
+        .map_err(context::to_server_error)?;
+    Ok(after_admin_change(&ctx, &user_id, true))
+}
+
+#[cfg(feature = "ssr")]
+async fn admin_update(
+    user_id: String,
+    update: shared::UserUpdate,
+    ends_sessions: bool,
+) -> Result<bool, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::admin()?;
+    ctx.client
+        .admin_update_user(&ctx.access_token, &user_id, &update)
+        .await
+        .map_err(context::to_server_error)?;
+    Ok(after_admin_change(&ctx, &user_id, ends_sessions))
+}
+
+/// Where a form post lands after an admin's change to `user_id`: the admin
+/// page, or home if the change ended the caller's own session.
+#[cfg(feature = "ssr")]
+fn after_admin_change(
+    ctx: &crate::session::context::SignedInContext,
+    user_id: &str,
+    ends_sessions: bool,
+) -> bool {
+    use crate::session::context;
+    let itself = ends_sessions && user_id == ctx.user.user_id;
+    if itself {
+        context::forget_session();
+        context::after_form("/?signed_out=1");
+    } else {
+        context::after_form("/admin");
+    }
+    itself
 }
 
 /// The caller's live sessions, most recently used first.

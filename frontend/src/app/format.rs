@@ -16,6 +16,18 @@ pub fn utc(ts: i64) -> String {
     }
 }
 
+/// A sentence from the auth-api's lower-case reasons: "the name is taken"
+/// becomes "The name is taken."
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let Some(first) = chars.next() else { return String::new() };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// "Firefox on Linux" from a User-Agent string; good enough to recognise
 /// one's own devices, not a fingerprint.
 pub fn device(user_agent: Option<&str>) -> String {
@@ -58,6 +70,13 @@ pub fn device(user_agent: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_become_sentences() {
+        assert_eq!(sentence("the name is taken"), "The name is taken.");
+        assert_eq!(sentence("Already one."), "Already one.");
+        assert_eq!(sentence(""), "");
+    }
 
     #[test]
     fn formats_utc_minutes() {

@@ -11,6 +11,9 @@ pub struct CurrentUser {
     pub username: String,
     pub roles: Vec<Role>,
     pub session_id: String,
+    /// On a temporary password: every protected page sends them to change it.
+    #[serde(default)]
+    pub password_change_required: bool,
 }
 
 impl CurrentUser {
@@ -36,6 +39,20 @@ pub struct FormNotice {
 impl FormNotice {
     pub fn error(message: impl Into<String>) -> Self {
         Self { message: message.into() }
+    }
+}
+
+/// A user an administrator just created, with the temporary password: on
+/// the answer to the form only, shown once, never stored by the frontend.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUserNotice {
+    pub username: String,
+    pub temporary_password: String,
+}
+
+impl std::fmt::Debug for NewUserNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserNotice").field("username", &self.username).finish_non_exhaustive()
     }
 }
 

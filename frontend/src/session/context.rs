@@ -10,7 +10,7 @@ use leptos_actix::{Request, ResponseOptions};
 
 use super::{AuthState, CookieSlot, CookieUpdate};
 use crate::{
-    app::types::{CurrentUser, FormNotice, LoginNotice},
+    app::types::{CurrentUser, FormNotice, LoginNotice, NewUserNotice},
     auth_client::{AuthClient, AuthError},
 };
 
@@ -38,6 +38,10 @@ pub fn form_notice() -> Option<FormNotice> {
     request().ok()?.extensions().get::<FormNotice>().cloned()
 }
 
+pub fn new_user_notice() -> Option<NewUserNotice> {
+    request().ok()?.extensions().get::<NewUserNotice>().cloned()
+}
+
 /// A signed-in request, with what it needs to act at the auth-api.
 pub struct SignedInContext {
     pub user: CurrentUser,
@@ -45,7 +49,21 @@ pub struct SignedInContext {
     pub client: web::Data<AuthClient>,
 }
 
+/// A signed-in request that may act: not on a temporary password (until it
+/// is changed, the guard sends every page to the change form, and server
+/// functions refuse the same way).
 pub fn signed_in() -> Result<SignedInContext, ServerFnError> {
+    let ctx = session()?;
+    if ctx.user.password_change_required {
+        set_status(StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("Change your temporary password first."));
+    }
+    Ok(ctx)
+}
+
+/// A signed-in request, even on a temporary password: for what such a user
+/// may still do (judge a new password, sign out).
+pub fn session() -> Result<SignedInContext, ServerFnError> {
     let req = request()?;
     let client = req
         .app_data::<web::Data<AuthClient>>()
@@ -92,7 +110,7 @@ pub fn forget_session() {
 /// cookie. The cookie is cleared whatever the auth-api says; returns whether
 /// the auth-api confirmed the end.
 pub async fn sign_out() -> bool {
-    let ended = match signed_in() {
+    let ended = match session() {
         Ok(ctx) => match refresh_token() {
             // The guard opened this same cookie moments ago, so it opens; a
             // token it rotated in this request still names the session.
@@ -162,9 +180,13 @@ pub fn to_server_error(e: AuthError) -> ServerFnError {
             set_status(StatusCode::FORBIDDEN);
             ServerFnError::new("Your current password is not correct.")
         }
-        AuthError::WeakPassword(why) => {
+        AuthError::WeakPassword(why) | AuthError::Rejected(why) => {
             set_status(StatusCode::BAD_REQUEST);
-            ServerFnError::new(why)
+            ServerFnError::new(crate::app::format::sentence(&why))
+        }
+        AuthError::Conflict(why) => {
+            set_status(StatusCode::CONFLICT);
+            ServerFnError::new(crate::app::format::sentence(&why))
         }
         AuthError::NotFound => {
             set_status(StatusCode::NOT_FOUND);

@@ -14,7 +14,8 @@
 //!    keeps working; without one the state is `Unavailable`.
 //!
 //! Then the route's rule applies: protected pages send the signed-out to
-//! `/login?next=…` (303), `/admin` refuses non-admins (403), and a protected
+//! `/login?next=…` (303), a user on a temporary password to change it
+//! (303), `/admin` refuses non-admins (403), and a protected
 //! page answers 503 while the session cannot be checked. Finally the cookie
 //! change, if any, is written on the response, and every response to a
 //! signed-in browser is marked `no-store`.
@@ -100,11 +101,17 @@ pub async fn session_guard(
         (Access::SignedIn | Access::Admin, AuthState::Unavailable) => {
             Some(FrontendError::AuthUnavailable.into_page())
         }
+        // On a temporary password, nothing else until it is changed.
+        (Access::SignedIn | Access::Admin, AuthState::SignedIn(s))
+            if s.user.password_change_required && req.path() != crate::forms::password::PATH =>
+        {
+            Some(see_other(crate::forms::password::REQUIRED))
+        }
         (Access::Admin, AuthState::SignedIn(s)) if !s.user.is_admin() => {
             Some(FrontendError::Forbidden.into_page())
         }
         (Access::Login, AuthState::SignedIn(_)) if req.method() == actix_web::http::Method::GET => {
-            Some(see_other(&crate::login::safe_next(query_param(&req, "next").as_deref())))
+            Some(see_other(&crate::forms::login::safe_next(query_param(&req, "next").as_deref())))
         }
         _ => None,
     };
@@ -167,6 +174,7 @@ mod bench {
                 username: "bench".into(),
                 roles: vec![shared::Role::User],
                 session_id: "00000000-0000-4000-8000-000000000001".into(),
+                password_change_required: false,
             },
             access_token: String::new(),
         }))
@@ -206,8 +214,9 @@ async fn decide_inner<'a>(
             state.known.forget(&digest);
             return (AuthState::SignedOut, CookieUpdate::Clear);
         }
-        if !hit.is_fresh(now) {
-            // Due for a swap: this cookie is about to be replaced for good.
+        if !hit.is_fresh(now) || state.revoked.is_stale(&hit.claims.sid, hit.claims.iat) {
+            // Due for a swap (or its user's roles changed): this cookie is
+            // about to be replaced for good.
             state.known.forget(&digest);
         } else if feed_current && !always_refresh {
             return (AuthState::SignedIn(hit.signed_in.clone()), CookieUpdate::Keep);
@@ -234,6 +243,7 @@ async fn decide_inner<'a>(
         && claims.exp - now > REFRESH_MARGIN
         && feed_current
         && !always_refresh
+        && !state.revoked.is_stale(&claims.sid, claims.iat)
     {
         let signed_in = signed_in(claims, &cookie);
         if stale_key {
@@ -282,6 +292,24 @@ async fn decide_inner<'a>(
     }
 }
 
+/// Swaps this request's session for fresh tokens now, after a change its
+/// access token no longer describes (a new password, a fresh `auth_time`),
+/// and queues the new cookie on the response. The refresh token is the one
+/// this response would set, else the request's own.
+pub async fn refresh_now(req: &actix_web::HttpRequest) -> Result<(), AuthError> {
+    let missing = || AuthError::Protocol("no session state on this request".into());
+    let state = req.app_data::<web::Data<FrontendState>>().ok_or_else(missing)?;
+    let client = req.app_data::<web::Data<AuthClient>>().ok_or_else(missing)?;
+    let slot = req.extensions().get::<CookieSlot>().cloned().ok_or_else(missing)?;
+    let refresh_token = match slot.pending() {
+        Some(cookie) => cookie.refresh_token,
+        None => state.codec.refresh_token_of(req.headers()).ok_or(AuthError::InvalidGrant)?,
+    };
+    let tokens = state.flights.refresh(client, &refresh_token).await?;
+    slot.set(CookieUpdate::Set(SessionCookie::from_tokens(&tokens, state.now())));
+    Ok(())
+}
+
 /// Tokens that live no longer than `REFRESH_MARGIN` are due for a refresh
 /// the moment they arrive: every page view would call the auth-api. Nothing
 /// breaks, so say it once, loudly, rather than refuse to serve.
@@ -306,6 +334,7 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<Signe
             username: claims.username.clone(),
             roles: claims.roles.clone(),
             session_id: claims.sid.clone(),
+            password_change_required: claims.password_change_required,
         },
         access_token: cookie.access_token.clone(),
     })

@@ -222,6 +222,7 @@ mod tests {
             exp,
             jti: "j".into(),
             auth_time: NOW,
+            password_change_required: false,
         };
         jsonwebtoken::encode(&header, &claims, key).unwrap()
     }

@@ -132,6 +132,7 @@ mod tests {
             exp,
             jti: "j".into(),
             auth_time: NOW - 600,
+            password_change_required: false,
         };
         let signed_in = SignedIn {
             user: CurrentUser {
@@ -139,6 +140,7 @@ mod tests {
                 username: "alice".into(),
                 roles: vec![Role::User],
                 session_id: "s1".into(),
+                password_change_required: false,
             },
             access_token: "a.b.c".into(),
         };

@@ -73,4 +73,12 @@ impl CookieSlot {
     pub fn take(&self) -> CookieUpdate {
         std::mem::take(&mut *self.0.borrow_mut())
     }
+
+    /// The cookie this response will set, if it sets one.
+    pub fn pending(&self) -> Option<cookie::SessionCookie> {
+        match &*self.0.borrow() {
+            CookieUpdate::Set(cookie) => Some(cookie.clone()),
+            _ => None,
+        }
+    }
 }

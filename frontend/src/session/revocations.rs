@@ -1,6 +1,8 @@
 //! The set of sessions ended anywhere, kept current by following the
 //! auth-api's long-poll feed. A session in the set is refused at once, even
-//! while its cached access token would still verify.
+//! while its cached access token would still verify. The feed also names
+//! sessions whose tokens went stale (their user's roles changed): those
+//! tokens, up to the time given, are refreshed rather than trusted.
 
 use std::{
     collections::HashMap,
@@ -24,24 +26,54 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// beyond that plus slack means it is not being followed.
 const CURRENT_FOR: Duration = Duration::from_secs(POLL_WAIT + 15);
 
+/// What the feed said of one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// After this no token of the session is valid anyway (Unix seconds).
+    until: i64,
+    /// `None`: the session ended. `Some(t)`: its tokens issued at or before
+    /// `t` are stale.
+    stale_before: Option<i64>,
+}
+
 #[derive(Default)]
 pub struct RevokedSessions {
-    // session id -> until (Unix seconds); after `until` no token of it is valid anyway.
-    ended: RwLock<HashMap<String, i64>>,
+    entries: RwLock<HashMap<String, Entry>>,
     /// When the feed last answered (wall-clock, not the token clock).
     last_answer: Mutex<Option<Instant>>,
 }
 
 impl RevokedSessions {
+    /// Whether the session ended.
     pub fn contains(&self, session_id: &str) -> bool {
-        self.ended.read().unwrap_or_else(|e| e.into_inner()).contains_key(session_id)
+        self.entry(session_id).is_some_and(|e| e.stale_before.is_none())
+    }
+
+    /// Whether a token of this session issued at `issued_at` must be
+    /// refreshed before it is trusted (or the session ended).
+    pub fn is_stale(&self, session_id: &str, issued_at: i64) -> bool {
+        self.entry(session_id).is_some_and(|e| e.stale_before.is_none_or(|t| issued_at <= t))
+    }
+
+    fn entry(&self, session_id: &str) -> Option<Entry> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).get(session_id).copied()
     }
 
     pub fn add(&self, revoked: &[Revocation], now: i64) {
-        let mut ended = self.ended.write().unwrap_or_else(|e| e.into_inner());
-        ended.retain(|_, until| *until > now);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, e| e.until > now);
         for r in revoked {
-            ended.insert(r.sid.clone(), r.until);
+            let new = Entry { until: r.until, stale_before: r.stale_before };
+            let merged = match (entries.get(&r.sid), new.stale_before) {
+                // An end is final; a later staleness note changes nothing.
+                (Some(old), Some(_)) if old.stale_before.is_none() => *old,
+                (Some(old), Some(t)) => Entry {
+                    until: old.until.max(new.until),
+                    stale_before: old.stale_before.map(|o| o.max(t)),
+                },
+                _ => new,
+            };
+            entries.insert(r.sid.clone(), merged);
         }
     }
 
@@ -60,7 +92,7 @@ impl RevokedSessions {
     }
 
     pub fn len(&self) -> usize {
-        self.ended.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,7 +112,10 @@ pub async fn follow(client: AuthClient, revoked: std::sync::Arc<RevokedSessions>
         match client.revocations(cursor.as_deref(), wait).await {
             Ok(feed) => {
                 if !feed.revoked.is_empty() {
-                    tracing::info!(sessions = feed.revoked.len(), "sessions ended elsewhere");
+                    tracing::info!(
+                        sessions = feed.revoked.len(),
+                        "sessions ended or stale elsewhere"
+                    );
                 }
                 revoked.add(&feed.revoked, clock());
                 revoked.answered();
@@ -118,9 +153,30 @@ mod tests {
     #[test]
     fn ended_sessions_are_forgotten_once_their_tokens_are_dead() {
         let set = RevokedSessions::default();
-        set.add(&[Revocation { sid: "a".into(), until: 100 }], 0);
+        set.add(&[Revocation::ended("a", 100)], 0);
         assert!(set.contains("a"));
+        assert!(set.is_stale("a", 99), "an ended session's tokens are never trusted");
         set.add(&[], 101);
         assert!(!set.contains("a"));
+    }
+
+    #[test]
+    fn stale_tokens_are_refreshed_but_the_session_lives_and_an_end_is_final() {
+        let set = RevokedSessions::default();
+        let stale = |sid: &str, t: i64| Revocation {
+            sid: sid.into(),
+            until: t + 300,
+            stale_before: Some(t),
+        };
+        set.add(&[stale("a", 50)], 0);
+        assert!(!set.contains("a"), "stale is not ended");
+        assert!(set.is_stale("a", 50) && set.is_stale("a", 10));
+        assert!(!set.is_stale("a", 51), "a token issued after the change is trusted");
+        set.add(&[stale("a", 70)], 0);
+        assert!(set.is_stale("a", 60), "the later change counts");
+        set.add(&[Revocation::ended("a", 400)], 0);
+        set.add(&[stale("a", 80)], 0);
+        assert!(set.contains("a"), "an end is not undone by a later staleness note");
+        assert!(!set.is_stale("b", 0));
     }
 }

@@ -9,7 +9,11 @@ use crate::{
     harness::{PASSWORD, spawn},
 };
 
-with_and_without_javascript!(admin_signs_a_user_out_everywhere, admin_reads_the_audit_log);
+with_and_without_javascript!(
+    admin_signs_a_user_out_everywhere,
+    admin_reads_the_audit_log,
+    admin_creates_a_user_who_must_change_the_temporary_password
+);
 
 fn user_row(name: &str) -> String {
     format!("//main//table//tr[th[@scope='row' and normalize-space()={name:?}]]")
@@ -118,3 +122,68 @@ async fn admin_reads_the_audit_log(js: Js) {
     browser.screenshot("audit-phone.png").await;
     browser.close().await;
 }
+
+async fn admin_creates_a_user_who_must_change_the_temporary_password(js: Js) {
+    let stack = spawn().await;
+    stack.add_user("admin", &[Role::Admin]).await;
+    let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
+    browser.goto("/login").await;
+    browser.submit_sign_in("admin", PASSWORD).await;
+    browser.wait_for_location("/profile").await;
+    browser.goto("/admin").await;
+
+    browser.field("Username").await.send_keys("dana").await.unwrap();
+    browser
+        .click(Locator::XPath(
+            "//form[@action='/admin#new-user']//button[normalize-space()='Create user']",
+        ))
+        .await;
+    let temporary = browser.wait_for_text(Locator::Css("code.temporary-password"), "").await;
+    assert!(temporary.len() >= 32, "{temporary:?}");
+    let row = browser.wait_for_text(Locator::XPath(&user_row("dana")), "dana").await;
+    assert!(row.contains("Temporary password"), "{row}");
+    browser.screenshot("admin-new-user.png").await;
+
+    // Disable and enable again with the row's buttons.
+    let dana_row = user_row("dana");
+    browser
+        .click(Locator::XPath(&format!("{dana_row}//button[normalize-space()='Disable']")))
+        .await;
+    browser
+        .wait_for_text(
+            Locator::XPath(&format!("{dana_row}/td[contains(@class,'status')]")),
+            "Disabled",
+        )
+        .await;
+    browser.click(Locator::XPath(&format!("{dana_row}//button[normalize-space()='Enable']"))).await;
+    browser
+        .wait_for_text(
+            Locator::XPath(&format!("{dana_row}/td[contains(@class,'status')]")),
+            "Temporary password",
+        )
+        .await;
+
+    // Dana signs in with it and is held at the change form until she changes it.
+    browser.client.delete_all_cookies().await.unwrap();
+    browser.goto("/login").await;
+    browser.submit_sign_in("dana", &temporary).await;
+    browser.wait_for_location("/account/password?required=1").await;
+    browser.wait_for_text(Locator::XPath("//main//*[@role='status']"), "temporary password").await;
+    browser.goto("/sessions").await;
+    browser.wait_for_location("/account/password?required=1").await;
+    for (label, value) in [("Current password", temporary.as_str()), ("New password", NEW_PASSWORD)]
+    {
+        browser.field(label).await.send_keys(value).await.unwrap();
+    }
+    browser
+        .click(Locator::XPath("//form[@action='/account/password']//button[@type='submit']"))
+        .await;
+    browser.wait_for_location("/account/password?changed=1").await;
+    browser.goto("/sessions").await;
+    browser.wait_for_location("/sessions").await;
+    browser.wait_for_text(Locator::Css("main h1"), "Your sessions").await;
+    browser.assert_scripts_see_nothing().await;
+    browser.close().await;
+}
+
+const NEW_PASSWORD: &str = "vellum tortoise quarry gazebo";

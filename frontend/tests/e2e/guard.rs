@@ -45,7 +45,7 @@ async fn a_cookie_seen_before_is_decided_from_memory() {
 async fn a_remembered_cookie_of_an_ended_session_is_signed_out_and_cleared() {
     let f = fixture();
     signed_in(&decide_now(&f).await.0);
-    f.state.revoked.add(&[Revocation { sid: f.cookie.session_id.clone(), until: NOW + 600 }], NOW);
+    f.state.revoked.add(&[Revocation::ended(f.cookie.session_id.clone(), NOW + 600)], NOW);
     let (state, update) = decide_now(&f).await;
     assert!(matches!(state, AuthState::SignedOut), "{state:?}");
     assert!(matches!(update, CookieUpdate::Clear));

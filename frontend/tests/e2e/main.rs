@@ -14,3 +14,4 @@ mod instances;
 mod outage;
 mod refresh;
 mod sessions;
+mod users;

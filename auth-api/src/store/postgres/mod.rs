@@ -29,7 +29,7 @@ use sqlx::{
 
 use super::{
     Db, Rotation, StoreError,
-    dialect::{Dialect, DialectTx},
+    dialect::{Dialect, DialectTx, Topic},
     migrations,
 };
 
@@ -49,6 +49,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const LOCK_CLASS: i32 = 0x436c_6b72; // "Clkr"
 const REVOCATIONS_LOCK: i32 = 1;
 const SIGNING_KEYS_LOCK: i32 = 2;
+const USERS_LOCK: i32 = 3;
 
 impl Dialect for Postgres {
     /// The announcement listener is started by `revocation_announcements`.
@@ -72,19 +73,28 @@ impl DialectTx for PgConnection {
         &mut self,
         session_ids: &[String],
         until: i64,
+        stale_before: Option<i64>,
     ) -> Result<(), sqlx::Error> {
         advisory_lock(self, REVOCATIONS_LOCK).await?;
-        sqlx::query("INSERT INTO revocations (session_id, until) SELECT unnest($1::TEXT[]), $2")
-            .bind(session_ids)
-            .bind(until)
-            .execute(&mut *self)
-            .await?;
+        sqlx::query(
+            "INSERT INTO revocations (session_id, until, stale_before)
+             SELECT unnest($1::TEXT[]), $2, $3",
+        )
+        .bind(session_ids)
+        .bind(until)
+        .bind(stale_before)
+        .execute(&mut *self)
+        .await?;
         sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *self).await?;
         Ok(())
     }
 
-    async fn lock_signing_keys(&mut self) -> Result<(), sqlx::Error> {
-        advisory_lock(self, SIGNING_KEYS_LOCK).await
+    async fn lock(&mut self, topic: Topic) -> Result<(), sqlx::Error> {
+        let key = match topic {
+            Topic::SigningKeys => SIGNING_KEYS_LOCK,
+            Topic::Users => USERS_LOCK,
+        };
+        advisory_lock(self, key).await
     }
 }
 

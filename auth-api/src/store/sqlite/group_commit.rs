@@ -216,7 +216,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = migrated(&dir).await;
         sqlx::raw_sql(
-            "INSERT INTO users VALUES ('u', 'alice', 'x', 'user', 0);
+            "INSERT INTO users (id, username, password_hash, roles, created_at)
+                 VALUES ('u', 'alice', 'x', 'user', 0);
              INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember)
                  VALUES ('s', 'u', 0, 0, 9999999999, 1);
              INSERT INTO refresh_tokens (hash, session_id, issued_at)

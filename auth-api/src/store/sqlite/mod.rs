@@ -17,7 +17,7 @@ use sqlx::{
 
 use super::{
     Db, Rotation, StoreError,
-    dialect::{Dialect, DialectTx},
+    dialect::{Dialect, DialectTx, Topic},
     migrations,
 };
 use checkpoint::Checkpointer;
@@ -51,18 +51,17 @@ impl DialectTx for SqliteConnection {
         &mut self,
         session_ids: &[String],
         until: i64,
+        stale_before: Option<i64>,
     ) -> Result<(), sqlx::Error> {
+        let sql = "INSERT INTO revocations (session_id, until, stale_before) VALUES ($1, $2, $3)";
         for id in session_ids {
-            sqlx::query("INSERT INTO revocations (session_id, until) VALUES ($1, $2)")
-                .bind(id)
-                .bind(until)
-                .execute(&mut *self)
-                .await?;
+            sqlx::query(sql).bind(id).bind(until).bind(stale_before).execute(&mut *self).await?;
         }
         Ok(())
     }
 
-    async fn lock_signing_keys(&mut self) -> Result<(), sqlx::Error> {
+    /// One writer connection: transactions on it never interleave.
+    async fn lock(&mut self, _: Topic) -> Result<(), sqlx::Error> {
         Ok(())
     }
 }

@@ -1,29 +1,75 @@
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
+use shared::AdminUserView;
 
 use crate::app::{
-    api::{AdminSignOutUser, admin_users},
+    api::{
+        AdminDeleteUser, AdminSetAdmin, AdminSetDisabled, AdminSignOutUser, admin_users,
+        get_form_notice, get_new_user_notice,
+    },
     components::{LoadError, Notice},
     format,
 };
 
-/// Users and their sessions, with "sign out everywhere" per user. The guard
-/// answers 403 before this renders for anyone without role `admin`.
+/// The actions of this page, shared by every row.
+#[derive(Clone, Copy)]
+struct Actions {
+    sign_out: ServerAction<AdminSignOutUser>,
+    disable: ServerAction<AdminSetDisabled>,
+    admin: ServerAction<AdminSetAdmin>,
+    delete: ServerAction<AdminDeleteUser>,
+}
+
+/// Users: create one (with a temporary password shown once), and per user
+/// "sign out everywhere", disable/enable, make or unmake administrator,
+/// delete. The guard answers 403 before this renders for anyone without
+/// role `admin`; the auth-api checks again, against its database.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let sign_out = ServerAction::<AdminSignOutUser>::new();
-    let users = Resource::new_blocking(move || sign_out.version().get(), |_| admin_users());
-    // An admin who signed themselves out everywhere (JavaScript on) leaves
-    // for the home page with a full load, so the header is signed out too.
+    let actions = Actions {
+        sign_out: ServerAction::<AdminSignOutUser>::new(),
+        disable: ServerAction::<AdminSetDisabled>::new(),
+        admin: ServerAction::<AdminSetAdmin>::new(),
+        delete: ServerAction::<AdminDeleteUser>::new(),
+    };
+    let users = Resource::new_blocking(
+        move || {
+            (
+                actions.sign_out.version().get(),
+                actions.disable.version().get(),
+                actions.admin.version().get(),
+                actions.delete.version().get(),
+            )
+        },
+        |_| admin_users(),
+    );
+    let created = Resource::new_blocking(|| (), |_| get_new_user_notice());
+    let refused = Resource::new_blocking(|| (), |_| get_form_notice());
+    // An admin who ended their own session (JavaScript on) leaves for the
+    // home page with a full load, so the header is signed out too.
     Effect::new(move |_| {
-        if let Some(Ok((_, true))) = sign_out.value().get() {
+        let itself = matches!(actions.sign_out.value().get(), Some(Ok((_, true))))
+            || matches!(actions.disable.value().get(), Some(Ok(true)))
+            || matches!(actions.delete.value().get(), Some(Ok(true)));
+        if itself {
             let _ = window().location().set_href("/?signed_out=1");
         }
     });
+    let failure = move || {
+        [
+            actions.disable.value().get().and_then(|r| r.err()),
+            actions.admin.value().get().and_then(|r| r.err()),
+            actions.delete.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    };
     view! {
         <Title text="Admin"/>
         <section class="card">
             <h1>"Users"</h1>
+            {move || failure().map(|e| view! { <LoadError error=e/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -36,36 +82,14 @@ pub fn AdminPage() -> impl IntoView {
                                         <tr>
                                             <th scope="col">"User"</th>
                                             <th scope="col">"Roles"</th>
+                                            <th scope="col">"Status"</th>
                                             <th scope="col">"Live sessions"</th>
                                             <th scope="col">"Last active"</th>
                                             <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|u| {
-                                                let roles = u.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
-                                                let none = u.session_count == 0;
-                                                let user_id = u.id.clone();
-                                                view! {
-                                                    <tr data-username=u.username.clone()>
-                                                        <th scope="row">{u.username.clone()}</th>
-                                                        <td>{roles}</td>
-                                                        <td class="count">{u.session_count}</td>
-                                                        <td>{u.last_seen_at.map(format::utc).unwrap_or_else(|| "—".into())}</td>
-                                                        <td>
-                                                            <ActionForm action=sign_out attr:class="inline-form">
-                                                                <input type="hidden" name="user_id" value=user_id/>
-                                                                <button type="submit" class="button danger" disabled=none>
-                                                                    "Sign out everywhere"
-                                                                </button>
-                                                            </ActionForm>
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
+                                        {list.into_iter().map(|u| view! { <UserRow user=u actions/> }).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
@@ -74,6 +98,88 @@ pub fn AdminPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <p><a rel="external" href="/admin/audit">"Audit log"</a></p>
         </section>
+        // The form's answer scrolls here, to the new password or the reason.
+        <section class="card" id="new-user">
+            <h2>"Create a user"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let created = created.await.ok().flatten();
+                    let refused = refused.await.ok().flatten();
+                    view! {
+                        {created.map(|c| view! {
+                            <div class="notice success" role="status">
+                                <p>"User " <strong>{c.username.clone()}</strong> " created. Their temporary password:"</p>
+                                <p><code class="secret temporary-password">{c.temporary_password.clone()}</code></p>
+                                <p>"Give it to them over a channel you trust. It is shown only this once; at their first sign-in they must choose their own."</p>
+                            </div>
+                        })}
+                        {refused.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
+                    }
+                })}
+            </Suspense>
+            // A plain form post (`crate::forms::new_user`): the temporary
+            // password comes back in the answer to it, and nowhere else.
+            <form method="post" action="/admin#new-user" class="stack narrow-form">
+                <label for="new-username">"Username"</label>
+                <input id="new-username" name="username" type="text" required maxlength="64"
+                    autocapitalize="none" spellcheck="false" autocomplete="off"/>
+                <label class="checkbox">
+                    <input type="checkbox" name="admin" value="true"/>
+                    "Administrator"
+                </label>
+                <button type="submit" class="button">"Create user"</button>
+            </form>
+        </section>
+    }
+}
+
+/// One user's row with its action forms (each a POST that works without
+/// JavaScript, updating in place with it).
+#[component]
+fn UserRow(user: AdminUserView, actions: Actions) -> impl IntoView {
+    let roles = user.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+    let is_admin = user.roles.contains(&shared::Role::Admin);
+    let status = match (user.disabled, user.password_change_required) {
+        (true, _) => "Disabled",
+        (false, true) => "Temporary password",
+        (false, false) => "Active",
+    };
+    let none = user.session_count == 0;
+    let id = user.id.clone();
+    let (id_2, id_3, id_4) = (id.clone(), id.clone(), id.clone());
+    view! {
+        <tr data-username=user.username.clone() class:disabled=user.disabled>
+            <th scope="row">{user.username.clone()}</th>
+            <td class="roles">{roles}</td>
+            <td class="status">{status}</td>
+            <td class="count">{user.session_count}</td>
+            <td>{user.last_seen_at.map(format::utc).unwrap_or_else(|| "—".into())}</td>
+            <td class="row-actions">
+                <ActionForm action=actions.sign_out attr:class="inline-form">
+                    <input type="hidden" name="user_id" value=id/>
+                    <button type="submit" class="button danger" disabled=none>"Sign out everywhere"</button>
+                </ActionForm>
+                <ActionForm action=actions.admin attr:class="inline-form">
+                    <input type="hidden" name="user_id" value=id_2/>
+                    <input type="hidden" name="admin" value=if is_admin { "false" } else { "true" }/>
+                    <button type="submit" class="button secondary">
+                        {if is_admin { "Remove admin" } else { "Make admin" }}
+                    </button>
+                </ActionForm>
+                <ActionForm action=actions.disable attr:class="inline-form">
+                    <input type="hidden" name="user_id" value=id_3/>
+                    <input type="hidden" name="disabled" value=if user.disabled { "false" } else { "true" }/>
+                    <button type="submit" class="button secondary">
+                        {if user.disabled { "Enable" } else { "Disable" }}
+                    </button>
+                </ActionForm>
+                <ActionForm action=actions.delete attr:class="inline-form">
+                    <input type="hidden" name="user_id" value=id_4/>
+                    <button type="submit" class="button danger">"Delete"</button>
+                </ActionForm>
+            </td>
+        </tr>
     }
 }

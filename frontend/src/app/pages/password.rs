@@ -18,6 +18,7 @@ use crate::app::{
 pub fn PasswordPage() -> impl IntoView {
     let query = use_query_map();
     let changed = move || query.read().get("changed").is_some();
+    let required = move || query.read().get("required").is_some();
     let notice = Resource::new_blocking(|| (), |_| get_form_notice());
     let pending = RwSignal::new(false);
     view! {
@@ -27,6 +28,11 @@ pub fn PasswordPage() -> impl IntoView {
             {move || changed().then(|| view! {
                 <Notice kind="success">
                     "Your password has been changed. Every other device has been signed out; this browser stays signed in."
+                </Notice>
+            })}
+            {move || required().then(|| view! {
+                <Notice kind="info">
+                    "You signed in with a temporary password. Choose your own password to continue."
                 </Notice>
             })}
             <Suspense fallback=|| ()>

@@ -7,25 +7,26 @@
 //! continues, so its cookie does not change.
 
 use actix_web::{
-    Error, HttpMessage,
+    Error,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::{Method, StatusCode},
     middleware::Next,
-    web,
 };
 use serde::Deserialize;
 
+use super::{Posted, read_form, render_with_notice, session_ended, to_sign_in, unavailable};
 use crate::{
     app::types::FormNotice,
-    auth_client::{AuthClient, AuthError},
-    forms::render_with_notice,
-    session::{AuthState, CookieSlot, CookieUpdate, guard::see_other},
+    auth_client::AuthError,
+    session::guard::{refresh_now, see_other},
 };
 
 /// Where the page lives, and where success lands.
 pub const PATH: &str = "/account/password";
 pub const CHANGED: &str = "/account/password?changed=1";
+/// Where a user on a temporary password is sent from every protected page.
+pub const REQUIRED: &str = "/account/password?required=1";
 
 #[derive(Deserialize)]
 struct PasswordForm {
@@ -40,20 +41,10 @@ pub async fn handle_password_change(
     if req.method() != Method::POST {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }
-    let client =
-        req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
-    // The guard has already sent the signed-out to sign in (this is a
-    // protected path); only a signed-in request gets here.
-    let signed_in = match req.extensions().get::<AuthState>() {
-        Some(AuthState::SignedIn(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let Some(signed_in) = signed_in else {
-        return Ok(req.into_response(see_other("/login?next=/account/password")));
-    };
-    let form = match req.extract::<web::Form<PasswordForm>>().await {
-        Ok(form) => form.into_inner(),
-        Err(_) => {
+    let (client, signed_in, form) = match read_form::<PasswordForm>(&mut req).await {
+        Posted::Form { client, session, form } => (client, session, form),
+        Posted::SignedOut => return Ok(req.into_response(to_sign_in(PATH))),
+        Posted::Incomplete => {
             let notice = FormNotice::error("The form was incomplete. Please fill in both fields.");
             return render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await;
         }
@@ -69,6 +60,13 @@ pub async fn handle_password_change(
     {
         Ok(()) => {
             tracing::info!("password changed; other sessions ended");
+            // This session's access token predates the change (its
+            // `auth_time`, a temporary-password mark): swap it now, so the
+            // next page is judged on the new one. If that fails the guard
+            // swaps it on a later request; the change stands.
+            if let Err(e) = refresh_now(req.request()).await {
+                tracing::warn!(error = %e, "could not refresh the session after a password change");
+            }
             return Ok(req.into_response(see_other(CHANGED)));
         }
         Err(AuthError::WrongPassword) => (
@@ -83,21 +81,10 @@ pub async fn handle_password_change(
             Some(seconds),
         ),
         Err(AuthError::InvalidToken | AuthError::InvalidGrant) => {
-            // The session ended meanwhile: sign in again, then come back.
-            if let Some(slot) = req.extensions().get::<CookieSlot>() {
-                slot.set(CookieUpdate::Clear);
-            }
-            return Ok(req.into_response(see_other("/login?next=/account/password")));
+            let to_sign_in = session_ended(&req, PATH);
+            return Ok(req.into_response(to_sign_in));
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "password change could not reach the auth-api");
-            (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Changing passwords is unavailable right now. Nothing was changed; please try again shortly."
-                        .to_owned(),
-                    None,
-                )
-        }
+        Err(e) => return unavailable(req, next, e, "Changing passwords").await,
     };
     render_with_notice(req, next, FormNotice::error(message), status, retry_after).await
 }
