@@ -90,9 +90,13 @@ pub struct ServeArgs {
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5, global = true)]
     pub login_max_failures_per_user: u32,
 
-    /// Failed logins from one IP before it is throttled.
+    /// Failed logins from one client network (IPv4 address, IPv6 /64) before it is throttled.
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_IP", default_value_t = 50, global = true)]
     pub login_max_failures_per_ip: u32,
+
+    /// Failed logins from one trusted device (a browser that signed in as the user before).
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_DEVICE", default_value_t = 10, global = true)]
+    pub login_max_failures_per_device: u32,
 
     /// Length of the throttling window, in seconds.
     #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value_t = 900, global = true)]

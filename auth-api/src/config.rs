@@ -71,13 +71,17 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Login throttling: failures counted per username and per client IP inside
-/// a fixed window; at the limit, logins for that key answer 429 until the
-/// window ends.
+/// Login throttling (see `throttle`): failures counted per trusted device,
+/// or per username and client network, inside a fixed window; at the limit,
+/// logins for that key answer 429 until the window ends.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleSettings {
+    /// Failures of untrusted attempts per username.
     pub max_failures_per_user: u32,
+    /// Failures of untrusted attempts per client network.
     pub max_failures_per_ip: u32,
+    /// Failures from one trusted device (a browser with a device cookie).
+    pub max_failures_per_device: u32,
     pub window: i64,
 }
 
@@ -117,6 +121,7 @@ impl Settings {
             throttle: ThrottleSettings {
                 max_failures_per_user: args.login_max_failures_per_user,
                 max_failures_per_ip: args.login_max_failures_per_ip,
+                max_failures_per_device: args.login_max_failures_per_device,
                 window: i64::from(args.login_failure_window),
             },
             password_policy: password_policy(args)?,
@@ -198,6 +203,7 @@ mod tests {
             throttle: ThrottleSettings {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 50,
+                max_failures_per_device: 10,
                 window: 900,
             },
             password_policy: PasswordPolicy::default(),

@@ -1,7 +1,25 @@
-//! Login throttling. Failures are counted per username and per client IP in
-//! fixed windows, in the database (so several instances share one budget).
-//! At the limit, attempts are refused with 429 *before* argon2 runs: a
+//! Login throttling that slows guessing without locking anyone out, after
+//! OWASP's "device cookie" design. Failures are counted in fixed windows, in
+//! the database (so several instances share one budget), under three kinds
+//! of key:
+//!
+//! - `device:ID`: a browser that signed in as this user before carries a
+//!   device cookie for them (sealed by the frontend, which passes its id only
+//!   when the cookie is valid for the username typed). Its attempts are
+//!   judged on its own failures only: no guessing from elsewhere, however
+//!   much, can lock out the user on a device they used before. A device that
+//!   reaches its own limit is treated as untrusted until its window ends.
+//! - `user:NAME`: every attempt without a trusted device counts against the
+//!   username, so guessing one account from many addresses is slowed (429
+//!   after `LOGIN_MAX_FAILURES_PER_USER` in a window).
+//! - `net:ADDR`: and against the client's network (an IPv4 address, an IPv6
+//!   /64, which one subscriber usually holds whole), so one source guessing
+//!   many usernames is slowed too; other sources are unaffected.
+//!
+//! At a limit, attempts are refused with 429 *before* argon2 runs: a
 //! guessing attack costs the attacker a round trip and us almost nothing.
+
+use std::net::IpAddr;
 
 use crate::{config::ThrottleSettings, error::ApiError, store::Store};
 
@@ -10,56 +28,134 @@ pub struct LoginThrottle<'a> {
     pub settings: ThrottleSettings,
 }
 
-/// The two counters one login attempt touches.
+/// The counters one login attempt may touch.
 pub struct Keys {
     user: String,
-    ip: Option<String>,
+    network: Option<String>,
+    device: Option<String>,
+}
+
+/// How an attempt was judged: on its trusted device alone, or as untrusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    TrustedDevice,
+    Untrusted,
 }
 
 impl Keys {
     /// `username` is the raw input, normalised the way `Username::parse` does
     /// so that `Alice` and `alice` share a budget, and bounded in length.
-    pub fn new(username: &str, ip: Option<&str>) -> Self {
+    /// `device` is the id the frontend vouches for (ignored unless it looks
+    /// like one).
+    pub fn new(username: &str, ip: Option<IpAddr>, device: Option<&str>) -> Self {
         let name: String = username.trim().to_ascii_lowercase().chars().take(128).collect();
-        Self { user: format!("user:{name}"), ip: ip.map(|ip| format!("ip:{ip}")) }
+        let device = device.filter(|d| {
+            (16..=64).contains(&d.len())
+                && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        Self {
+            user: format!("user:{name}"),
+            network: ip.map(|ip| format!("net:{}", network_of(ip))),
+            device: device.map(|d| format!("device:{d}")),
+        }
+    }
+}
+
+/// The network an address stands for: IPv4 addresses one by one, IPv6 by
+/// /64 (a single household or server usually holds a whole /64, so per
+/// address would give one attacker 2^64 budgets).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
     }
 }
 
 impl LoginThrottle<'_> {
-    /// `Err(RateLimited)` with the seconds until the window ends if either
-    /// counter is at its limit.
-    pub async fn check(&self, keys: &Keys, now: i64) -> Result<(), ApiError> {
-        let mut retry_after = 0;
-        let limits = [
-            (Some(&keys.user), self.settings.max_failures_per_user),
-            (keys.ip.as_ref(), self.settings.max_failures_per_ip),
-        ];
-        for (key, limit) in limits {
-            let Some(key) = key else { continue };
-            let count = self.store.failure_count(key).await?;
-            let window_end = count.window_start + self.settings.window;
-            if count.failures >= limit && window_end > now {
-                retry_after = retry_after.max(window_end - now);
-            }
+    /// How this attempt is judged, or `Err(RateLimited)` with the seconds
+    /// until the window that refuses it ends.
+    pub async fn check(&self, keys: &Keys, now: i64) -> Result<Judged, ApiError> {
+        if let Some(device) = &keys.device
+            && self.retry_after(device, self.settings.max_failures_per_device, now).await? == 0
+        {
+            return Ok(Judged::TrustedDevice);
+        }
+        let mut retry_after =
+            self.retry_after(&keys.user, self.settings.max_failures_per_user, now).await?;
+        if let Some(network) = &keys.network {
+            let limit = self.settings.max_failures_per_ip;
+            retry_after = retry_after.max(self.retry_after(network, limit, now).await?);
         }
         if retry_after > 0 {
             Err(ApiError::RateLimited { retry_after: retry_after as u64 })
         } else {
-            Ok(())
+            Ok(Judged::Untrusted)
         }
     }
 
-    pub async fn failed(&self, keys: &Keys, now: i64) -> Result<(), ApiError> {
-        let mut all = vec![keys.user.as_str()];
-        all.extend(keys.ip.as_deref());
+    /// Seconds until `key`'s window ends if it is at `limit`, else 0.
+    async fn retry_after(&self, key: &str, limit: u32, now: i64) -> Result<i64, ApiError> {
+        let count = self.store.failure_count(key).await?;
+        let window_end = count.window_start + self.settings.window;
+        Ok(if count.failures >= limit && window_end > now { window_end - now } else { 0 })
+    }
+
+    /// Counts a failure where the attempt was judged: on its trusted device
+    /// alone, or on the username and the network.
+    pub async fn failed(&self, keys: &Keys, judged: Judged, now: i64) -> Result<(), ApiError> {
+        let all: Vec<&str> = match (judged, &keys.device) {
+            (Judged::TrustedDevice, Some(device)) => vec![device.as_str()],
+            _ => {
+                let mut all = vec![keys.user.as_str()];
+                all.extend(keys.network.as_deref());
+                all
+            }
+        };
         self.store.record_failure(&all, now, self.settings.window).await?;
         Ok(())
     }
 
-    /// A successful login clears that username's counter only: the IP's stays,
-    /// or one valid account would reset an attacker's budget for all others.
+    /// A successful login clears that username's and that device's counters
+    /// only: the network's stays, or one valid account would reset an
+    /// attacker's budget for all others.
     pub async fn succeeded(&self, keys: &Keys) -> Result<(), ApiError> {
         self.store.clear_failures(&keys.user).await?;
+        if let Some(device) = &keys.device {
+            self.store.clear_failures(device).await?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_ipv4_addresses_and_ipv6_slash_64s() {
+        assert_eq!(network_of("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(network_of("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(
+            network_of("2001:db8:1:2:ffff::9".parse().unwrap()),
+            network_of("2001:db8:1:2::1".parse().unwrap()),
+            "one /64 is one budget"
+        );
+        assert_eq!(network_of("::ffff:198.51.100.1".parse().unwrap()), "198.51.100.1");
+    }
+
+    #[test]
+    fn only_device_ids_that_look_like_ours_are_used() {
+        let keys = Keys::new(" Alice ", None, Some("c2VjcmV0LWRldmljZS1pZA"));
+        assert_eq!(keys.user, "user:alice");
+        assert_eq!(keys.device.as_deref(), Some("device:c2VjcmV0LWRldmljZS1pZA"));
+        assert!(Keys::new("a", None, Some("short")).device.is_none());
+        assert!(Keys::new("a", None, Some("has spaces and more than sixteen")).device.is_none());
     }
 }

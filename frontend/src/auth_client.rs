@@ -85,22 +85,10 @@ impl AuthClient {
         format!("{}{path}", self.base)
     }
 
-    pub async fn password_grant(
-        &self,
-        username: &str,
-        password: &str,
-        remember: bool,
-        user_agent: Option<String>,
-        ip: Option<String>,
-    ) -> Result<TokenResponse, AuthError> {
-        let body = TokenRequest::Password {
-            username: username.to_owned(),
-            password: password.to_owned(),
-            remember,
-            user_agent,
-            ip,
-        };
-        self.token(&body).await
+    /// A sign-in: `TokenRequest::Password`, with the browser's address and
+    /// device id as this frontend vouches for them.
+    pub async fn password_grant(&self, grant: TokenRequest) -> Result<TokenResponse, AuthError> {
+        self.token(&grant).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, AuthError> {

@@ -54,6 +54,12 @@ pub struct Cli {
     /// bound address when COOKIE_SECURE is false.
     #[arg(long, env = "PUBLIC_ORIGIN")]
     pub public_origin: Option<String>,
+
+    /// Comma-separated CIDRs of the reverse proxies in front of this server
+    /// (e.g. `10.0.0.0/8,127.0.0.1/32`). Only from these is `X-Forwarded-For`
+    /// believed; by default nobody's, and the client is the peer address.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 /// A secret string whose `Debug` never shows it.
@@ -139,6 +145,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `None` derives it from the bound address (only allowed without `COOKIE_SECURE`).
     pub public_origin: Option<String>,
+    /// Whose `X-Forwarded-For` is believed (see `security::client`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +165,8 @@ pub enum ConfigError {
     PublicOrigin(String),
     #[error("AUTH_API_URL {0:?} must start with http:// or https://")]
     AuthApiUrl(String),
+    #[error("TRUSTED_PROXIES entry {0:?} is not an address or CIDR (e.g. 10.0.0.0/8)")]
+    TrustedProxy(String),
 }
 
 impl Settings {
@@ -188,6 +198,7 @@ impl Settings {
             )?,
             cookie_secure: cli.cookie_secure,
             public_origin: cli.public_origin.map(|o| o.trim_end_matches('/').to_owned()),
+            trusted_proxies: parse_proxies(&cli.trusted_proxies)?,
         };
         settings.validate()?;
         Ok(settings)
@@ -205,6 +216,20 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// `TRUSTED_PROXIES`: CIDRs, or bare addresses (one host each).
+pub fn parse_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| ConfigError::TrustedProxy(s.to_owned()))
+        })
+        .collect()
 }
 
 fn is_origin(s: &str) -> bool {
@@ -227,6 +252,18 @@ mod tests {
         ));
         assert!(matches!(CookieKeys::parse("not base64!"), Err(ConfigError::CookieKey(1, _))));
         assert!(matches!(CookieKeys::parse(" , "), Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        let nets = parse_proxies(" 10.0.0.0/8, 127.0.0.1 ,2001:db8::/32").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(nets[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(!nets[1].contains(&"127.0.0.2".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_proxies("").unwrap().is_empty());
+        assert!(matches!(parse_proxies("10.0.0.0/33"), Err(ConfigError::TrustedProxy(_))));
+        assert!(matches!(parse_proxies("proxy.internal"), Err(ConfigError::TrustedProxy(_))));
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub enum TokenRequest {
         /// The browser's IP as the frontend saw it; also a throttling key.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
+        /// The id of this browser's device cookie for this username, sent
+        /// only when the frontend opened a valid one: attempts with it are
+        /// judged on that device's failures alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     RefreshToken {
         refresh_token: String,
@@ -113,6 +118,7 @@ mod tests {
                 remember: false,
                 user_agent: None,
                 ip: None,
+                device: None,
             }
         );
     }
@@ -132,8 +138,10 @@ mod tests {
             remember: true,
             user_agent: None,
             ip: None,
+            device: Some("device-id-0123456789".into()),
         };
         assert!(!format!("{req:?}").contains("hunter22"));
+        assert!(!format!("{req:?}").contains("device-id"), "nor the device id");
         let refresh = TokenRequest::RefreshToken { refresh_token: "rt-secret".into() };
         assert!(!format!("{refresh:?}").contains("rt-secret"));
         let revoke = RevokeRequest { token: "rt-secret".into() };

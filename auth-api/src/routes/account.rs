@@ -43,11 +43,14 @@ pub async fn change_password(
         .map_err(|weak| ApiError::WeakPassword(weak.0))?;
 
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
-    let keys = throttle::Keys::new(&user.username, None);
-    limiter.check(&keys, now).await?;
+    // Counted against the username, as an untrusted sign-in would be: a
+    // stolen session must not be a way around the throttle.
+    let keys = throttle::Keys::new(&user.username, None, None);
+    let judged = limiter.check(&keys, now).await?;
     let stored = Some(user.password_hash.clone());
-    if !state.passwords.verify(current_password, stored, limiter.check(&keys, now)).await? {
-        limiter.failed(&keys, now).await?;
+    let admit = async { limiter.check(&keys, now).await.map(|_| ()) };
+    if !state.passwords.verify(current_password, stored, admit).await? {
+        limiter.failed(&keys, judged, now).await?;
         let event = Event::new(EventKind::PasswordChangeFailed, now)
             .user(&user)
             .actor(auth.actor())

@@ -16,11 +16,15 @@ pub async fn grant(
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let tokens = match body.into_inner() {
-        TokenRequest::Password { username, password, remember, user_agent, ip } => {
-            // The frontend passes the browser's address; without it, the
-            // caller's own address is the best throttling key there is.
+        TokenRequest::Password { username, password, remember, user_agent, ip, device } => {
+            // The frontend passes the browser's address (it alone knows it,
+            // behind its trusted proxies); this request is client-authenticated,
+            // so the field is the frontend's word. No forwarding header is
+            // read here, from anyone. Without it, the caller's own address is
+            // the best throttling key there is.
             let ip = ip.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
-            sessions::login(&state, Login { username, password, remember, user_agent, ip }).await?
+            let login = Login { username, password, remember, user_agent, ip, device };
+            sessions::login(&state, login).await?
         }
         TokenRequest::RefreshToken { refresh_token } => {
             sessions::refresh(&state, &refresh_token).await?

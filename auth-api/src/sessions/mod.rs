@@ -37,6 +37,9 @@ pub struct Login {
     pub remember: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The id of this browser's device cookie for this username, when the
+    /// frontend found a valid one (see `throttle`).
+    pub device: Option<String>,
 }
 
 pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiError> {
@@ -45,9 +48,10 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
     }
     let now = state.now();
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
-    let keys = throttle::Keys::new(&login.username, login.ip.as_deref());
+    let client_ip = login.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    let keys = throttle::Keys::new(&login.username, client_ip, login.device.as_deref());
     let user_agent = login.user_agent.map(|ua| truncate(&ua, 512));
-    let ip = login.ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+    let ip = client_ip.map(|ip| ip.to_string());
     // Unknown and malformed usernames take the same path as wrong passwords:
     // same queries, one argon2 verification (of a dummy hash), same answer.
     let user = match crate::domain::Username::parse(&login.username) {
@@ -64,21 +68,18 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
             None => event.detail(format!("{reason}; unknown user")),
         }
     };
+    // Checked again once the verification has a core (see `Passwords`):
+    // attempts queued behind others must not all slip past a limit.
     let verified = match limiter.check(&keys, now).await {
-        Ok(()) => {
-            state
-                .passwords
-                .verify(
-                    login.password,
-                    user.as_ref().map(|u| u.password_hash.clone()),
-                    limiter.check(&keys, now),
-                )
-                .await
+        Ok(judged) => {
+            let stored = user.as_ref().map(|u| u.password_hash.clone());
+            let admit = async { limiter.check(&keys, now).await.map(|_| ()) };
+            state.passwords.verify(login.password, stored, admit).await.map(|ok| (ok, judged))
         }
         Err(err) => Err(err),
     };
-    let ok = match verified {
-        Ok(ok) => ok,
+    let (ok, judged) = match verified {
+        Ok(verified) => verified,
         Err(err) => {
             if matches!(err, ApiError::RateLimited { .. }) {
                 state.metrics.login("throttled");
@@ -90,7 +91,7 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
     let Some(user) = user.as_ref().filter(|u| ok && !u.disabled) else {
         // A disabled user gets the wrong password's answer, and it counts
         // like one: nothing tells an attacker the password was right.
-        limiter.failed(&keys, now).await?;
+        limiter.failed(&keys, judged, now).await?;
         state.metrics.login("failed");
         let disabled = ok && user.as_ref().is_some_and(|u| u.disabled);
         let reason = if disabled { "disabled" } else { "bad_credentials" };

@@ -49,6 +49,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         throttle: ThrottleSettings {
             max_failures_per_user: 5,
             max_failures_per_ip: 20,
+            max_failures_per_device: 10,
             window: 900,
         },
         password_policy: PasswordPolicy::default(),

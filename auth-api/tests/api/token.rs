@@ -362,3 +362,41 @@ async fn revoke_ends_the_session_and_always_answers_200() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(app.metric("revocations_total").await, 1.0);
 }
+
+#[actix_web::test]
+async fn a_trusted_device_is_judged_on_its_own_failures_only() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let with_device = |password: &'static str, device: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"grant_type": "password", "username": "alice", "password": password,
+                              "ip": "203.0.113.7", "device": device});
+            app.post_client("/auth/token", &body).await
+        }
+    };
+    // Guessing from elsewhere locks the username for untrusted attempts...
+    for _ in 0..5 {
+        assert_eq!(app.login("alice", "a wrong guess").await.status, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(app.login("alice", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // ...not for her own browser.
+    const DEVICE: &str = "aGVyLW93bi1icm93c2VyLWlk";
+    assert_eq!(with_device(PASSWORD, DEVICE).await.status, StatusCode::OK);
+
+    // Her success cleared the username's lock; the guessing goes on.
+    for _ in 0..5 {
+        assert_eq!(app.login("alice", "a wrong guess").await.status, StatusCode::BAD_REQUEST);
+    }
+    // The device's own failures count against it alone, and past its limit
+    // (10) it is trusted no more: judged as untrusted, the username's lock applies.
+    for _ in 0..10 {
+        assert_eq!(with_device("a wrong guess", DEVICE).await.status, StatusCode::BAD_REQUEST);
+    }
+    let locked = with_device(PASSWORD, DEVICE).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    // A malformed id is no device at all.
+    assert_eq!(with_device(PASSWORD, "x").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another device of hers is unaffected.
+    assert_eq!(with_device(PASSWORD, "YW5vdGhlci1kZXZpY2UtaWQ").await.status, StatusCode::OK);
+}

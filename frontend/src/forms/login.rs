@@ -13,10 +13,13 @@ use actix_web::{
 };
 use serde::Deserialize;
 
+use shared::TokenRequest;
+
 use crate::{
     app::types::LoginNotice,
     auth_client::{AuthClient, AuthError},
     forms::render_with_notice,
+    security::client,
     session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
     startup::FrontendState,
 };
@@ -81,11 +84,20 @@ pub async fn handle_login(
 
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // The peer address, not a forwarding header anyone could write; behind a
-    // proxy, throttling sees the proxy (README, "Known limits").
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
-    let remember = form.remember.is_some();
-    match client.password_grant(&username, &form.password, remember, user_agent, ip).await {
+    // The client's address (behind TRUSTED_PROXIES, from X-Forwarded-For;
+    // otherwise the peer) and this browser's device cookie for the username:
+    // the auth-api throttles by them (see `session::device`).
+    let ip = client::of_request(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+    let device = state.codec.device_id(req.headers(), &username);
+    let grant = TokenRequest::Password {
+        username: username.clone(),
+        password: form.password,
+        remember: form.remember.is_some(),
+        user_agent,
+        ip,
+        device,
+    };
+    match client.password_grant(grant).await {
         Ok(tokens) => {
             // A browser signing in again replaces its session: end the old one
             // rather than leave it live and unreachable.
@@ -104,7 +116,14 @@ pub async fn handle_login(
                 slot.set(CookieUpdate::Set(cookie));
             }
             tracing::info!(session_id = %tokens.session_id, "signed in");
-            Ok(req.into_response(see_other(&safe_next(form.next.as_deref()))))
+            // This browser is now trusted for this user (a new device id,
+            // or the old one for another year).
+            let device = state.codec.device_after_sign_in(req.headers(), &tokens.user.username);
+            let mut answer = see_other(&safe_next(form.next.as_deref()));
+            if let Ok(value) = header::HeaderValue::from_str(&device) {
+                answer.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Ok(req.into_response(answer))
         }
         Err(AuthError::InvalidGrant) => {
             let notice = LoginNotice { username, message: GENERIC_FAILURE.into() };

@@ -114,19 +114,36 @@ impl CookieCodec {
     }
 
     pub fn open(&self, raw: &str) -> Opened {
-        let sealed = Cookie::new(self.name(), raw.to_owned());
-        for (i, key) in self.keys.all().iter().enumerate() {
-            let jar = CookieJar::new();
-            if let Some(plain) = jar.private(key).decrypt(sealed.clone()) {
-                return match serde_json::from_str::<SessionCookie>(plain.value()) {
-                    Ok(cookie) if cookie.version == VERSION => {
-                        Opened::Valid { cookie, stale_key: i > 0 }
-                    }
-                    _ => Opened::Invalid,
-                };
-            }
+        match self.open_value(self.name(), raw) {
+            Some((plain, stale_key)) => match serde_json::from_str::<SessionCookie>(&plain) {
+                Ok(cookie) if cookie.version == VERSION => Opened::Valid { cookie, stale_key },
+                _ => Opened::Invalid,
+            },
+            None => Opened::Invalid,
         }
-        Opened::Invalid
+    }
+
+    /// Opens the sealed value of cookie `name` with any key of the ring: the
+    /// plaintext, and whether an older key opened it. The name is part of
+    /// what is authenticated, so a value sealed for one cookie never opens
+    /// as another.
+    pub(super) fn open_value(&self, name: &str, raw: &str) -> Option<(String, bool)> {
+        let sealed = Cookie::new(name.to_owned(), raw.to_owned());
+        self.keys.all().iter().enumerate().find_map(|(i, key)| {
+            let jar = CookieJar::new();
+            jar.private(key).decrypt(sealed.clone()).map(|plain| (plain.value().to_owned(), i > 0))
+        })
+    }
+
+    /// Seals `plain` as the value of cookie `name` with the current key.
+    pub(super) fn seal_value(&self, name: &str, plain: String) -> String {
+        let mut jar = CookieJar::new();
+        jar.private_mut(self.keys.current()).add(Cookie::new(name.to_owned(), plain));
+        jar.get(name).expect("just added").value().to_owned()
+    }
+
+    pub(super) fn secure(&self) -> bool {
+        self.secure
     }
 
     /// The `Set-Cookie` value that stores `value`. Persistent (Max-Age until
@@ -134,10 +151,7 @@ impl CookieCodec {
     /// browser-session cookie that dies with the browser.
     pub fn seal(&self, value: &SessionCookie, now: i64) -> String {
         let json = serde_json::to_string(value).expect("a SessionCookie always serializes");
-        let mut jar = CookieJar::new();
-        jar.private_mut(self.keys.current()).add(Cookie::new(self.name(), json));
-        let sealed = jar.get(self.name()).expect("just added").value().to_owned();
-        let mut cookie = self.base(sealed);
+        let mut cookie = self.base(self.seal_value(self.name(), json));
         if value.remember {
             cookie.set_max_age(time::Duration::seconds((value.session_expires_at - now).max(0)));
         }

@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod cookie;
+pub mod device;
 pub mod guard;
 pub mod jwks;
 pub mod known;

@@ -430,9 +430,15 @@ impl Browser {
             self.location().await
         );
         let cookies = self.client.get_all_cookies().await.unwrap();
-        let names = cookies.iter().map(|c| c.name().to_owned()).collect::<Vec<_>>();
-        assert_eq!(names, [COOKIE], "the browser holds the session cookie and nothing else");
-        assert_eq!(cookies[0].http_only(), Some(true), "the session cookie is HttpOnly");
+        let mut names = cookies.iter().map(|c| c.name().to_owned()).collect::<Vec<_>>();
+        names.sort();
+        // The device cookie comes with the first successful sign-in here.
+        assert_eq!(
+            names,
+            [COOKIE, "cloakroom-device"],
+            "the browser holds the session and device cookies and nothing else"
+        );
+        assert!(cookies.iter().all(|c| c.http_only() == Some(true)), "both are HttpOnly");
     }
 
     /// No session cookie in the browser.

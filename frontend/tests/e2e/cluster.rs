@@ -235,8 +235,14 @@ fn cookie_keys() -> String {
 /// The frontend's own variables; with the auth-api's, every one either server
 /// reads, cleared before a child gets its own: nothing from the developer's
 /// shell may leak into a test deployment.
-const FRONTEND_VARIABLES: &[&str] =
-    &["AUTH_API_URL", "COOKIE_KEYS", "COOKIE_SECURE", "PUBLIC_ORIGIN", "RUST_LOG"];
+const FRONTEND_VARIABLES: &[&str] = &[
+    "AUTH_API_URL",
+    "COOKIE_KEYS",
+    "COOKIE_SECURE",
+    "PUBLIC_ORIGIN",
+    "TRUSTED_PROXIES",
+    "RUST_LOG",
+];
 
 fn clean_command(program: &Path) -> Command {
     let mut cmd = Command::new(program);

@@ -19,7 +19,13 @@ async fn the_cookie_has_the_designed_flags_and_reveals_nothing() {
     assert_eq!(cookie.path(), Some("/"));
     assert_eq!(cookie.domain(), None);
     assert_eq!(cookie.max_age(), None, "without remember me it is a browser-session cookie");
-    assert_eq!(page.set_cookies().len(), 1, "exactly one cookie");
+    let names: Vec<String> = page.set_cookies().iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(names.len(), 2, "the session cookie and the device cookie: {names:?}");
+    let device = page.set_cookies().into_iter().find(|c| c.name() == "cloakroom-device").unwrap();
+    assert_eq!(device.http_only(), Some(true));
+    assert_eq!(device.same_site(), Some(cookie::SameSite::Strict));
+    assert_eq!(device.max_age(), Some(cookie::time::Duration::days(365)));
+    assert!(!device.value().contains("alice"), "sealed");
     let value = cookie.value();
     assert!(value.len() < 2048, "{} bytes", value.len());
     assert!(!value.contains("eyJ"), "no JWT in the clear");

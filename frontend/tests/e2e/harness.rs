@@ -40,11 +40,13 @@ pub struct Stack {
 pub struct Options {
     pub access_ttl: i64,
     pub cookie_keys: Vec<Key>,
+    /// The frontend's TRUSTED_PROXIES.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { access_ttl: 300, cookie_keys: vec![Key::generate()] }
+        Self { access_ttl: 300, cookie_keys: vec![Key::generate()], trusted_proxies: vec![] }
     }
 }
 
@@ -85,6 +87,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         throttle: ThrottleSettings {
             max_failures_per_user: 5,
             max_failures_per_ip: 100,
+            max_failures_per_device: 10,
             window: 900,
         },
         password_policy: PasswordPolicy::default(),
@@ -110,6 +113,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         cookie_keys: CookieKeys::from_keys(options.cookie_keys),
         cookie_secure: false,
         public_origin: None,
+        trusted_proxies: options.trusted_proxies,
     };
     let front = start_frontend(front_settings.clone(), &clock).await;
     Stack {
@@ -246,6 +250,9 @@ pub struct Browser {
     /// Shared by the `also_at` twins of this browser.
     jar: Rc<RefCell<BTreeMap<String, String>>>,
     pub user_agent: String,
+    /// An `X-Forwarded-For` sent with every request, as a proxy in front of
+    /// the frontend would add it (the test client is then that proxy).
+    forwarded_for: RefCell<Option<String>>,
 }
 
 impl Browser {
@@ -259,7 +266,13 @@ impl Browser {
             jar: Rc::default(),
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
                 .into(),
+            forwarded_for: RefCell::new(None),
         }
+    }
+
+    /// Sends `X-Forwarded-For: ip` from now on (`None`: no header).
+    pub fn forwarded_for(&self, ip: Option<&str>) {
+        *self.forwarded_for.borrow_mut() = ip.map(str::to_owned);
     }
 
     /// A copy of this browser's cookies, pointed at another server (another
@@ -317,6 +330,9 @@ impl Browser {
         if let Some(c) = self.cookie_header() {
             req = req.insert_header((header::COOKIE, c));
         }
+        if let Some(ip) = self.forwarded_for.borrow().clone() {
+            req = req.insert_header(("x-forwarded-for", ip));
+        }
         self.finish(req.send().await).await
     }
 
@@ -351,6 +367,9 @@ impl Browser {
             .insert_header((header::USER_AGENT, self.user_agent.as_str()));
         for (k, v) in extra {
             req = req.insert_header((*k, *v));
+        }
+        if let Some(ip) = self.forwarded_for.borrow().clone() {
+            req = req.insert_header(("x-forwarded-for", ip));
         }
         if let Some(c) = self.cookie_header() {
             req = req.insert_header((header::COOKIE, c));

@@ -14,4 +14,5 @@ mod instances;
 mod outage;
 mod refresh;
 mod sessions;
+mod throttling;
 mod users;

@@ -107,6 +107,7 @@ pub fn fixture() -> Fixture {
         cookie_keys: CookieKeys::from_keys(vec![cookie_key.clone()]),
         cookie_secure: false,
         public_origin: None,
+        trusted_proxies: vec![],
     };
     let client = AuthClient::new(&settings);
     let clock = Arc::new(AtomicI64::new(NOW));
