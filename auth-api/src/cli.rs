@@ -110,6 +110,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PASSWORD_MIN_SCORE", default_value_t = 3, global = true)]
     pub password_min_score: u8,
 
+    /// Sensitive actions (roles, disabling, deleting users, ending others'
+    /// sessions) need the password entered within this many seconds.
+    #[arg(long, env = "REAUTH_MAX_AGE", default_value_t = 600, global = true)]
+    pub reauth_max_age: u32,
+
     /// Seconds an audit event is kept (default 90 days).
     #[arg(long, env = "AUDIT_RETENTION", default_value_t = 90 * 24 * 3600, global = true)]
     pub audit_retention: u32,

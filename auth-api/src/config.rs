@@ -48,6 +48,8 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// Seconds an audit event is kept.
     pub audit_retention: i64,
+    /// Sensitive actions need the password proven this recently (seconds).
+    pub reauth_max_age: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -67,6 +69,7 @@ impl std::fmt::Debug for Settings {
             .field("throttle", &self.throttle)
             .field("password_policy", &self.password_policy)
             .field("audit_retention", &self.audit_retention)
+            .field("reauth_max_age", &self.reauth_max_age)
             .finish()
     }
 }
@@ -126,6 +129,7 @@ impl Settings {
             },
             password_policy: password_policy(args)?,
             audit_retention: i64::from(args.audit_retention),
+            reauth_max_age: i64::from(args.reauth_max_age),
         };
         settings.validate()?;
         Ok(settings)
@@ -146,6 +150,7 @@ impl Settings {
             ("REMEMBER_ABSOLUTE_TTL", self.remember_absolute_ttl),
             ("LOGIN_FAILURE_WINDOW", self.throttle.window),
             ("AUDIT_RETENTION", self.audit_retention),
+            ("REAUTH_MAX_AGE", self.reauth_max_age),
         ] {
             if value <= 0 {
                 return Err(ConfigError::NotPositive(name));
@@ -208,6 +213,7 @@ mod tests {
             },
             password_policy: PasswordPolicy::default(),
             audit_retention: 90 * 86400,
+            reauth_max_age: 600,
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");

@@ -33,6 +33,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("forbidden")]
     Forbidden,
+    /// A sensitive action, and the session proved the password too long ago.
+    #[error("recent authentication required")]
+    ReauthRequired,
     #[error("not found")]
     NotFound,
     /// Refused because of the state of things; the text says what.
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::InvalidClient => ErrorCode::InvalidClient,
             ApiError::InvalidToken => ErrorCode::InvalidToken,
             ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::ReauthRequired => ErrorCode::ReauthRequired,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -87,6 +91,9 @@ impl ApiError {
                 Some(format!("too many failed attempts; retry in {retry_after} s"))
             }
             ApiError::PayloadTooLarge => Some("request body is larger than 16 KiB".into()),
+            ApiError::ReauthRequired => {
+                Some("enter your password again to do this (POST /auth/reauth)".into())
+            }
             ApiError::Busy => Some("too many sign-ins at once; retry shortly".into()),
             ApiError::UnsupportedMediaType => {
                 Some("expected Content-Type: application/json".into())
@@ -147,7 +154,9 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::WrongPassword => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::WrongPassword | ApiError::ReauthRequired => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

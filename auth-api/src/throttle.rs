@@ -61,6 +61,18 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// A signed-in user entering their password again (to change it, or to
+    /// confirm a sensitive action): judged on this session's own failures,
+    /// like a trusted device, so strangers guessing at the username cannot
+    /// stop them; a session past its limit counts against the username.
+    pub fn for_session(username: &str, session_id: &str) -> Self {
+        let mut keys = Keys::new(username, None, None);
+        keys.device = Some(format!("session:{session_id}"));
+        keys
+    }
+}
+
 /// The network an address stands for: IPv4 addresses one by one, IPv6 by
 /// /64 (a single household or server usually holds a whole /64, so per
 /// address would give one attacker 2^64 budgets).

@@ -49,6 +49,9 @@ pub enum AuthError {
     InvalidToken,
     #[error("forbidden")]
     Forbidden,
+    /// A sensitive action: the user must enter their password again.
+    #[error("recent authentication required")]
+    ReauthRequired,
     #[error("not found")]
     NotFound,
     /// Unreachable, timed out, 5xx: nothing is known about the user.
@@ -165,6 +168,23 @@ impl AuthClient {
         let res = self
             .http
             .post(self.url("/auth/password"))
+            .bearer_auth(access_token)
+            .send_json(&body)
+            .await;
+        decode_empty(res).await
+    }
+
+    /// `POST /auth/reauth`: the signed-in user's password again; the session
+    /// gets a fresh `auth_time` (refresh to see it in the access token).
+    pub async fn reauthenticate(
+        &self,
+        access_token: &str,
+        password: &str,
+    ) -> Result<(), AuthError> {
+        let body = shared::Reauthentication { password: password.to_owned() };
+        let res = self
+            .http
+            .post(self.url("/auth/reauth"))
             .bearer_auth(access_token)
             .send_json(&body)
             .await;
@@ -311,6 +331,7 @@ fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> Aut
     };
     match (status, code) {
         (StatusCode::FORBIDDEN, Some(ErrorCode::InvalidGrant)) => AuthError::WrongPassword,
+        (_, Some(ErrorCode::ReauthRequired)) => AuthError::ReauthRequired,
         (_, Some(ErrorCode::WeakPassword)) => {
             AuthError::WeakPassword(description("This password is too easy to guess."))
         }

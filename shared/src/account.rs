@@ -16,6 +16,19 @@ impl std::fmt::Debug for PasswordChange {
     }
 }
 
+/// `POST /auth/reauth`: the signed-in user's password, again, before a
+/// sensitive action.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reauthentication {
+    pub password: String,
+}
+
+impl std::fmt::Debug for Reauthentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reauthentication").finish_non_exhaustive()
+    }
+}
+
 /// `POST /auth/password/check`: how the policy judges `password` as
 /// `username`'s new password (the strength meter asks as the user types).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// 403: authenticated, but not allowed.
     Forbidden,
+    /// 403: a sensitive action needs the password again (`POST /auth/reauth`):
+    /// the session's last proof of it is older than `REAUTH_MAX_AGE`.
+    ReauthRequired,
     /// 404: no such resource (or not one the caller may see).
     NotFound,
     /// 409: refused because of the state of things (the last active
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::ReauthRequired => "reauth_required",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

@@ -24,11 +24,13 @@ pub enum EventKind {
     UserDeleted,
     /// The detail is `old -> new`.
     RolesChanged,
+    /// The user entered their password again in a live session.
+    Reauthenticated,
     KeysRotated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -41,6 +43,7 @@ impl EventKind {
         EventKind::UserEnabled,
         EventKind::UserDeleted,
         EventKind::RolesChanged,
+        EventKind::Reauthenticated,
         EventKind::KeysRotated,
     ];
 
@@ -58,6 +61,7 @@ impl EventKind {
             EventKind::UserEnabled => "user_enabled",
             EventKind::UserDeleted => "user_deleted",
             EventKind::RolesChanged => "roles_changed",
+            EventKind::Reauthenticated => "reauthenticated",
             EventKind::KeysRotated => "keys_rotated",
         }
     }
@@ -81,6 +85,7 @@ impl EventKind {
             EventKind::UserEnabled => "Account enabled",
             EventKind::UserDeleted => "Account deleted",
             EventKind::RolesChanged => "Roles changed",
+            EventKind::Reauthenticated => "Password confirmed",
             EventKind::KeysRotated => "Signing keys rotated",
         }
     }

@@ -16,7 +16,9 @@ pub mod token;
 #[cfg(feature = "jwt")]
 pub mod verify;
 
-pub use account::{AuditEvent, AuditPage, PasswordChange, PasswordCheck, PasswordVerdict};
+pub use account::{
+    AuditEvent, AuditPage, PasswordChange, PasswordCheck, PasswordVerdict, Reauthentication,
+};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
 pub use event_kind::EventKind;

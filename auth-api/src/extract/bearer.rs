@@ -20,6 +20,13 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// For sensitive actions: the session proved the password within
+    /// `max_age` seconds of `now` (the session's record, read from the
+    /// database by this extractor, not the token's possibly older claim).
+    pub fn require_recent_auth(&self, now: i64, max_age: i64) -> Result<(), ApiError> {
+        if now - self.session.auth_time <= max_age { Ok(()) } else { Err(ApiError::ReauthRequired) }
+    }
+
     /// This user as the actor of an audit event.
     pub fn actor(&self) -> Actor<'_> {
         Actor::User { id: &self.claims.sub, name: &self.claims.username }

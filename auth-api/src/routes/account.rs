@@ -2,7 +2,7 @@
 //! candidate (the strength meter), and reading their security events.
 
 use actix_web::{HttpResponse, web};
-use shared::{AuditPage, PasswordChange, PasswordCheck, PasswordVerdict};
+use shared::{AuditPage, PasswordChange, PasswordCheck, PasswordVerdict, Reauthentication};
 
 use crate::{
     audit::{self, Event},
@@ -10,7 +10,7 @@ use crate::{
     error::ApiError,
     extract::{AuthUser, ClientAuth},
     state::AppState,
-    store::EventFilter,
+    store::{EventFilter, UserRecord},
     throttle::{self, LoginThrottle},
     users::{self, Change},
 };
@@ -42,24 +42,8 @@ pub async fn change_password(
         .await
         .map_err(|weak| ApiError::WeakPassword(weak.0))?;
 
-    let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
-    // Counted against the username, as an untrusted sign-in would be: a
-    // stolen session must not be a way around the throttle.
-    let keys = throttle::Keys::new(&user.username, None, None);
-    let judged = limiter.check(&keys, now).await?;
-    let stored = Some(user.password_hash.clone());
-    let admit = async { limiter.check(&keys, now).await.map(|_| ()) };
-    if !state.passwords.verify(current_password, stored, admit).await? {
-        limiter.failed(&keys, judged, now).await?;
-        let event = Event::new(EventKind::PasswordChangeFailed, now)
-            .user(&user)
-            .actor(auth.actor())
-            .session(&auth.session)
-            .detail("wrong current password");
-        audit::record(&state.store, event).await?;
-        return Err(ApiError::WrongPassword);
-    }
-    limiter.succeeded(&keys).await?;
+    let refused = (EventKind::PasswordChangeFailed, "password change");
+    confirm_password(&state, &auth, &user, current_password, refused, now).await?;
 
     let change = Change { actor: auth.actor(), keep: Some(&auth.session) };
     let revoked_until = state.policy().revoked_until(now);
@@ -72,6 +56,69 @@ pub async fn change_password(
     }
     tracing::info!(user_id = %user.id, ended, "password changed");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /auth/reauth`: the signed-in user enters their password again; the
+/// same session continues with a fresh `auth_time` (`204`), so sensitive
+/// actions are allowed for `REAUTH_MAX_AGE`. Wrong password: `403
+/// invalid_grant`, throttled like a sign-in. The caller refreshes its
+/// tokens to get the new `auth_time` into the access token.
+pub async fn reauthenticate(
+    auth: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<Reauthentication>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.now();
+    let user =
+        state.store.find_user_by_id(&auth.claims.sub).await?.ok_or(ApiError::InvalidToken)?;
+    let password = body.into_inner().password;
+    let refused = (EventKind::SignInFailed, "reauthentication");
+    confirm_password(&state, &auth, &user, password, refused, now).await?;
+    if !state.store.reauthenticate(&auth.session.id, now).await? {
+        return Err(ApiError::InvalidToken);
+    }
+    let event = Event::new(EventKind::Reauthenticated, now)
+        .user(&user)
+        .actor(auth.actor())
+        .session(&auth.session);
+    audit::record(&state.store, event).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user's own password, entered again to authorise something:
+/// throttled and counted against the username exactly like an untrusted
+/// sign-in (a stolen session must not be a way around the throttle), a
+/// refusal recorded as `refused` (the event, and what it was for),
+/// `WrongPassword` (403) if it is not theirs.
+async fn confirm_password(
+    state: &AppState,
+    auth: &AuthUser,
+    user: &UserRecord,
+    password: String,
+    refused: (EventKind, &str),
+    now: i64,
+) -> Result<(), ApiError> {
+    if password.len() > Password::MAX_BYTES {
+        return Err(ApiError::InvalidRequest("password is longer than 1024 bytes".into()));
+    }
+    let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
+    let keys = throttle::Keys::for_session(&user.username, &auth.session.id);
+    let judged = limiter.check(&keys, now).await?;
+    let stored = Some(user.password_hash.clone());
+    let admit = async { limiter.check(&keys, now).await.map(|_| ()) };
+    if !state.passwords.verify(password, stored, admit).await? {
+        limiter.failed(&keys, judged, now).await?;
+        let (kind, what) = refused;
+        let event = Event::new(kind, now)
+            .user(user)
+            .actor(auth.actor())
+            .session(&auth.session)
+            .detail(format!("{what}: wrong password"));
+        audit::record(&state.store, event).await?;
+        return Err(ApiError::WrongPassword);
+    }
+    limiter.succeeded(&keys).await?;
+    Ok(())
 }
 
 /// `POST /auth/password/check`: the policy's verdict on a candidate, for the

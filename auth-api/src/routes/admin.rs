@@ -32,6 +32,9 @@ pub async fn create_user(
     body: web::Json<NewUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let NewUserRequest { username, roles } = body.into_inner();
+    if roles.contains(&shared::Role::Admin) {
+        admin.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
+    }
     let username =
         Username::parse(&username).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let policy = &state.settings.password_policy;
@@ -70,6 +73,7 @@ pub async fn update_user(
             "nothing to change: give `disabled` or `roles`".into(),
         ));
     }
+    admin.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
     let user = target(&state, &path).await?;
     let now = state.now();
     let policy = state.policy();
@@ -106,6 +110,7 @@ pub async fn delete_user(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    admin.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
     let user = target(&state, &path).await?;
     let now = state.now();
     let revoked_until = state.policy().revoked_until(now);
@@ -158,6 +163,10 @@ pub async fn end_user_sessions(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<EndedSessions>, ApiError> {
+    // Signing oneself out everywhere is no one else's business.
+    if admin.claims.sub != *path {
+        admin.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
+    }
     let user = state.store.find_user_by_id(&path).await?.ok_or(ApiError::NotFound)?;
     let ended = sessions::end_all_of_user(&state, &user, EndReason::Admin, admin.actor()).await?;
     Ok(web::Json(EndedSessions { ended }))

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/revocations").route(web::get().to(revocations::feed)))
         .service(resource("/auth/userinfo").route(web::get().to(userinfo::userinfo)))
         .service(resource("/auth/password").route(web::post().to(account::change_password)))
+        .service(resource("/auth/reauth").route(web::post().to(account::reauthenticate)))
         .service(resource("/auth/password/check").route(web::post().to(account::check_password)))
         .service(resource("/auth/events").route(web::get().to(account::events)))
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))

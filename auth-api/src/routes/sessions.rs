@@ -51,6 +51,7 @@ pub async fn end_one(
     let (reason, owner) = if own {
         (EndReason::UserRevoked, user.claims.username.clone())
     } else {
+        user.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
         let owner = state.store.find_user_by_id(&session.user_id).await?;
         (EndReason::Admin, owner.map(|u| u.username).unwrap_or_default())
     };

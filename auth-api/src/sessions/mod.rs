@@ -83,7 +83,17 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         Err(err) => {
             if matches!(err, ApiError::RateLimited { .. }) {
                 state.metrics.login("throttled");
-                audit::record(&state.store, failure("throttled")).await?;
+                // Refusals are cheap by design, so each is not a row: the
+                // log (and the disk) must not be the attacker's to fill.
+                // A user's account shows the first of each window; the
+                // metric counts them all.
+                if let Some(user) = &user {
+                    let kind = EventKind::SignInFailed.as_str();
+                    let since = now - state.settings.throttle.window;
+                    if !state.store.has_event_since(&user.id, kind, "throttled", since).await? {
+                        audit::record(&state.store, failure("throttled")).await?;
+                    }
+                }
             }
             return Err(err);
         }
@@ -108,11 +118,18 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         now,
         expires_at: policy.absolute_end(login.remember, now),
         remember: login.remember,
-        user_agent,
-        ip,
+        user_agent: user_agent.clone(),
+        ip: ip.clone(),
     };
     let (refresh_token, hash) = RefreshToken::mint();
-    state.store.create_session(&session, &hash).await?;
+    if !state.store.create_session(&session, &hash, &user.password_hash).await? {
+        // The password changed, or the user was disabled or deleted, while
+        // this one was being verified: it no longer opens anything.
+        state.metrics.login("failed");
+        audit::record(&state.store, failure("password changed or account disabled meanwhile"))
+            .await?;
+        return Err(ApiError::InvalidGrant);
+    }
     state.metrics.login("ok");
     let event = Event::new(EventKind::SignIn, now)
         .user(user)

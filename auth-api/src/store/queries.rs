@@ -134,18 +134,25 @@ macro_rules! end_in {
 macro_rules! unless_last_admin {
     ($tx:ident, $user_id:expr, $removes:expr) => {{
         $tx.lock(Topic::Users).await?;
-        let sql = "SELECT roles, disabled_at FROM users WHERE id = $1";
-        let row: Option<(String, Option<i64>)> =
+        // Active: not disabled and not on a temporary password (who may do
+        // nothing until they change it, and may never, if it was lost).
+        let sql = "SELECT roles, disabled_at, password_change_required FROM users WHERE id = $1";
+        let row: Option<(String, Option<i64>, bool)> =
             sqlx::query_as(sql).bind($user_id).fetch_optional(&mut *$tx).await?;
-        let Some((roles, disabled_at)) = row else {
+        let Some((roles, disabled_at, temporary)) = row else {
             return Ok(UserChange::NotFound);
         };
-        let admin =
-            disabled_at.is_none() && roles_from_text(&roles)?.contains(&shared::Role::Admin);
+        let admin = disabled_at.is_none()
+            && !temporary
+            && roles_from_text(&roles)?.contains(&shared::Role::Admin);
         if admin && $removes {
             let sql = "SELECT COUNT(*) FROM users WHERE id <> $1 AND disabled_at IS NULL
-                       AND (',' || roles || ',') LIKE '%,admin,%'";
-            let others: i64 = sqlx::query_scalar(sql).bind($user_id).fetch_one(&mut *$tx).await?;
+                       AND password_change_required = $2 AND (',' || roles || ',') LIKE '%,admin,%'";
+            let others: i64 = sqlx::query_scalar(sql)
+                .bind($user_id)
+                .bind(false)
+                .fetch_one(&mut *$tx)
+                .await?;
             if others == 0 {
                 return Ok(UserChange::LastAdmin);
             }
@@ -336,6 +343,14 @@ impl Store {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             unless_last_admin!(tx, user_id, true);
+            // The row first (disabling it, as it goes anyway): a sign-in
+            // racing this either committed its session before, and it is
+            // ended below, or finds the user disabled (see `create_session`).
+            sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
             let ended =
                 end_in!(tx, "user_id = $3", &[user_id], EndReason::Deleted, now, revoked_until);
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
@@ -346,14 +361,35 @@ impl Store {
 
     // ---- sessions and refresh tokens ------------------------------------------
 
-    /// A new session with its first refresh token, in one transaction.
+    /// A new session with its first refresh token, in one transaction, only
+    /// if the user still has `password_hash` (the one just verified) and is
+    /// not disabled: `false` otherwise. A sign-in verifies the password for
+    /// a while (argon2, maybe a queue); a password change or a disable that
+    /// commits meanwhile must not be outlived by the session it allowed.
+    /// The first statement updates the user's row to itself: on PostgreSQL
+    /// that locks it, so a concurrent change (which updates the row first
+    /// too) either commits before this check, or waits and then sees, and
+    /// ends, this session; SQLite has one writer.
     pub async fn create_session(
         &self,
         new: &NewSession,
         refresh_hash: &[u8],
-    ) -> Result<(), StoreError> {
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            let still = sqlx::query(
+                "UPDATE users SET password_hash = password_hash
+                 WHERE id = $1 AND password_hash = $2 AND disabled_at IS NULL",
+            )
+            .bind(&new.user_id)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if still != 1 {
+                return Ok(false);
+            }
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time)
                  VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3)",
@@ -376,8 +412,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// The refresh token with this hash, with its session and user.
@@ -399,6 +435,19 @@ impl Store {
                 successor_sealed: row.try_get("successor_sealed")?,
             }))
         })
+    }
+
+    /// The user proved their password again in this live session: `auth_time`
+    /// becomes `now`. `false` if the session has ended.
+    pub async fn reauthenticate(&self, session_id: &str, now: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE sessions SET auth_time = $1 WHERE id = $2 AND ended_at IS NULL";
+        let updated = on_db!(self, |db| sqlx::query(sql)
+            .bind(now)
+            .bind(session_id)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(updated == 1)
     }
 
     /// Records use of a session; `last_seen_at` never moves backwards.
@@ -516,12 +565,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some(keep) = keep {
-                // Typing the password again is proof of it, like a sign-in.
+                // Typing the password again is proof of it, like a sign-in;
+                // and the kept session's tokens (a temporary-password mark,
+                // an old `auth_time`) are stale on every frontend.
                 sqlx::query("UPDATE sessions SET auth_time = $1 WHERE id = $2")
                     .bind(now)
                     .bind(keep)
                     .execute(&mut *tx)
                     .await?;
+                tx.publish_revocations(&[keep.to_owned()], revoked_until, Some(now)).await?;
             }
             let ended =
                 end_in!(tx, condition, &values, EndReason::PasswordChange, now, revoked_until);
@@ -696,6 +748,27 @@ impl Store {
             .await?
             .rows_affected());
         Ok(())
+    }
+
+    /// Whether user `user_id` has an event of `kind` with `detail` at or
+    /// after `since` (so a repeated one need not be written again).
+    pub async fn has_event_since(
+        &self,
+        user_id: &str,
+        kind: &str,
+        detail: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM audit_events
+                   WHERE user_id = $1 AND kind = $2 AND detail = $3 AND at >= $4";
+        let count: i64 = on_db!(self, |db| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .bind(kind)
+            .bind(detail)
+            .bind(since)
+            .fetch_one(&db.reads)
+            .await?);
+        Ok(count > 0)
     }
 
     /// Events matching `filter`, newest first, at most `filter.limit`. Their

@@ -38,13 +38,14 @@ async fn a_password_change_ends_every_other_session_and_keeps_this_one() {
         StatusCode::UNAUTHORIZED
     );
     let feed = app.get_client("/auth/revocations").await;
-    let revoked: Vec<&str> = feed.body["revoked"]
+    let entries: Vec<(&str, bool)> = feed.body["revoked"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["sid"].as_str().unwrap())
+        .map(|r| (r["sid"].as_str().unwrap(), r["stale_before"].is_number()))
         .collect();
-    assert_eq!(revoked, [elsewhere.session_id.as_str()]);
+    // The other session ended; this one's tokens are stale (refresh them).
+    assert_eq!(entries, [(here.session_id.as_str(), true), (elsewhere.session_id.as_str(), false)]);
     // This one continues, re-authenticated just now.
     let refreshed = app.refresh(&here.refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::OK);
@@ -66,20 +67,32 @@ async fn a_wrong_current_password_is_refused_throttled_and_keeps_the_session() {
     let app = spawn_app().await;
     app.add_user("alice", &[]).await;
     let tokens = app.login_ok("alice").await;
+    // Strangers guessing at her username do not stop her changing it: a
+    // session's own attempts are judged on its own failures.
     for _ in 0..5 {
-        let reply =
-            app.change_password(&tokens.access_token, "not my password", NEW_PASSWORD).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        assert_eq!(reply.error(), "invalid_grant");
+        assert_eq!(app.login("alice", "a stranger's guess").await.status, StatusCode::BAD_REQUEST);
     }
-    // Counted like failed sign-ins: the sixth guess meets the throttle.
+    assert_eq!(app.login("alice", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
     let reply = app.change_password(&tokens.access_token, PASSWORD, NEW_PASSWORD).await;
-    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(reply.headers.contains_key("retry-after"));
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+
+    // Guessing through a stolen session is throttled all the same: its own
+    // ten, then the username's five.
+    let mut first_refusal = None;
+    for i in 0..20 {
+        let reply = app.change_password(&tokens.access_token, "not my password", PASSWORD).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(reply.headers.contains_key("retry-after"));
+            first_refusal = Some(i);
+            break;
+        }
+        assert_eq!((reply.status, reply.error()), (StatusCode::FORBIDDEN, "invalid_grant"));
+    }
+    assert_eq!(first_refusal, Some(15), "10 for the session, then 5 for the username");
     // The session itself is fine, and the password unchanged.
     assert_eq!(app.get_bearer("/auth/userinfo", &tokens.access_token).await.status, StatusCode::OK);
     let events = events_of(&app, &tokens.access_token).await;
-    assert_eq!(kinds(&events).iter().filter(|k| *k == "password_change_failed").count(), 5);
+    assert_eq!(kinds(&events).iter().filter(|k| *k == "password_change_failed").count(), 15);
 }
 
 #[actix_web::test]

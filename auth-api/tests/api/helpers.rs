@@ -54,6 +54,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         },
         password_policy: PasswordPolicy::default(),
         audit_retention: 90 * 24 * 3600,
+        reauth_max_age: 600,
     }
 }
 

@@ -77,8 +77,18 @@ async fn user(store: &Store, name: &str) -> String {
 /// A "remember me" session of `user_id` started at `now`, with refresh token `hash`.
 async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String {
     let new = new_session(user_id, now);
-    store.create_session(&new, hash).await.unwrap();
+    assert!(
+        store
+            .create_session(&new, hash, &format!("hash-of-{}", name_of(store, user_id).await))
+            .await
+            .unwrap()
+    );
     new.id
+}
+
+/// The name of user `id` (test users' password hashes are `hash-of-NAME`).
+async fn name_of(store: &Store, id: &str) -> String {
+    store.find_user_by_id(id).await.unwrap().expect("a user").username
 }
 
 fn new_session(user_id: &str, now: i64) -> NewSession {
@@ -472,7 +482,7 @@ async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Sto
     let alice = user(&store, "alice").await;
     let remembered = session(&store, &alice, NOW - 1_000, b"t1").await;
     let browser = NewSession { remember: false, ..new_session(&alice, NOW - 1_000) };
-    store.create_session(&browser, b"t2").await.unwrap();
+    assert!(store.create_session(&browser, b"t2", "hash-of-alice").await.unwrap());
     // Browser sessions idle out after 600 s, remembered ones after 5,000.
     let live = Liveness { now: NOW, idle_cutoff: NOW - 600, remember_idle_cutoff: NOW - 5_000 };
     let ids: Vec<String> =
@@ -502,7 +512,21 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
     assert_eq!(store.find_session(&elsewhere).await.unwrap().unwrap().ended_at, Some(NOW));
     assert!(store.find_session(&bobs).await.unwrap().unwrap().ended_at.is_none());
     let (page, _) = store.revocations_after(cursor, NOW, 100).await.unwrap();
-    assert_eq!(page, [Revocation::ended(elsewhere, NOW + 300)], "published on the feed");
+    let stale = Revocation { sid: here.clone(), until: NOW + 300, stale_before: Some(NOW) };
+    assert_eq!(
+        page,
+        [stale, Revocation::ended(elsewhere, NOW + 300)],
+        "the other session ended, this one's tokens stale, on the feed"
+    );
+    // A sign-in verified against the old password does not start a session.
+    let late = new_session(&alice, NOW);
+    assert!(!store.create_session(&late, b"late", "hash-of-alice").await.unwrap());
+    assert!(store.find_session(&late.id).await.unwrap().is_none());
+    assert!(store.create_session(&late, b"late", "new-hash").await.unwrap());
+    // Nor for a disabled user.
+    store.set_disabled(&bob, true, NOW, NOW + 300).await.unwrap();
+    let bob_late = new_session(&bob, NOW);
+    assert!(!store.create_session(&bob_late, b"bob-late", "hash-of-bob").await.unwrap());
 }
 
 async fn audit_events_are_filtered_and_paged_newest_first(store: Store) {
@@ -672,6 +696,17 @@ async fn the_last_active_admin_cannot_be_disabled_demoted_or_deleted(store: Stor
     assert_eq!(store.set_disabled(&b, true, NOW, until).await.unwrap(), UserChange::Done(0));
     let b_now = store.find_user_by_id(&b).await.unwrap().unwrap();
     assert!(b_now.disabled && b_now.roles.contains(&Role::Admin));
+    // An admin still on a temporary password is not an active one either.
+    let fresh = NewUser {
+        username: Username::parse("fresh").unwrap(),
+        password_hash: "temporary".into(),
+        roles: vec![Role::Admin, Role::User],
+        now: NOW,
+        password_change_required: true,
+    };
+    let fresh = store.create_user(fresh).await.unwrap().unwrap().id;
+    assert_eq!(store.set_disabled(&a, true, NOW, until).await.unwrap(), UserChange::LastAdmin);
+    assert_eq!(store.delete_user(&fresh, NOW, until).await.unwrap(), UserChange::Done(0));
     assert_eq!(store.delete_user("nobody", NOW, until).await.unwrap(), UserChange::NotFound);
     assert_eq!(store.set_disabled("nobody", true, NOW, until).await.unwrap(), UserChange::NotFound);
 }

@@ -197,3 +197,48 @@ async fn a_deleted_user_is_gone_their_sessions_ended_and_their_history_kept() {
     let failed = app.get_bearer("/admin/audit?type=sign_in_failed", &admin).await.body;
     assert_eq!(failed["events"][0]["username"], Value::Null);
 }
+
+#[actix_web::test]
+async fn sensitive_actions_need_the_password_again_after_ten_minutes_in_the_same_session() {
+    let (app, _) = with_admin().await;
+    let bob_id = app.add_user("bob", &[]).await;
+    let root = app.login_ok("root").await;
+    let path = format!("/admin/users/{bob_id}");
+    app.clock.advance(601);
+    // The access token is still valid (refreshed as a frontend would), but
+    // the password was proven too long ago.
+    let token = app.refresh(&root.refresh_token).await;
+    let (access, refresh) = (
+        token.body["access_token"].as_str().unwrap().to_owned(),
+        token.body["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    for reply in [
+        app.patch_bearer(&path, &access, &json!({"disabled": true})).await,
+        app.patch_bearer(&path, &access, &json!({"roles": ["admin"]})).await,
+        app.delete_bearer(&path, &access).await,
+        app.delete_bearer(&format!("{path}/sessions"), &access).await,
+        app.post_bearer("/admin/users", &access, &json!({"username": "eve", "roles": ["admin"]}))
+            .await,
+    ] {
+        assert_eq!((reply.status, reply.error()), (StatusCode::FORBIDDEN, "reauth_required"));
+    }
+    // Reading, and creating an ordinary user, need nothing more.
+    assert_eq!(app.get_bearer("/admin/users", &access).await.status, StatusCode::OK);
+    let plain = app.post_bearer("/admin/users", &access, &json!({"username": "fred"})).await;
+    assert_eq!(plain.status, StatusCode::CREATED);
+
+    let wrong = app.post_bearer("/auth/reauth", &access, &json!({"password": "not it"})).await;
+    assert_eq!((wrong.status, wrong.error()), (StatusCode::FORBIDDEN, "invalid_grant"));
+    let right = app.post_bearer("/auth/reauth", &access, &json!({"password": PASSWORD})).await;
+    assert_eq!(right.status, StatusCode::NO_CONTENT, "{}", right.body);
+    // The same session goes on, and its next token says when.
+    let next = app.refresh(&refresh).await;
+    let claims = claims(next.body["access_token"].as_str().unwrap());
+    assert_eq!(claims.sid, root.session_id);
+    assert_eq!(claims.auth_time, app.state.now());
+    let done = app.patch_bearer(&path, &access, &json!({"disabled": true})).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let events = kinds_for(&app, &access, "root").await;
+    assert_eq!(events[0], ("reauthenticated".into(), "root".into()));
+    assert_eq!(events[1], ("sign_in_failed".into(), "root".into()));
+}

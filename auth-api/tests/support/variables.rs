@@ -22,4 +22,5 @@ pub const VARIABLES: &[&str] = &[
     "PASSWORD_MIN_LENGTH",
     "PASSWORD_MIN_SCORE",
     "AUDIT_RETENTION",
+    "REAUTH_MAX_AGE",
 ];

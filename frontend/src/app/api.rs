@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use shared::{AdminUserView, AuditPage, PasswordVerdict, SessionView};
 
-use super::types::{CurrentUser, FormNotice, LoginNotice, NewUserNotice};
+use super::types::{AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice};
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -84,9 +84,12 @@ pub async fn get_new_user_notice() -> Result<Option<NewUserNotice>, ServerFnErro
 }
 
 /// Disables a user (their sessions end at once) or enables them (admins
-/// only). True if the caller disabled themselves and is now signed out.
+/// only). Needs the password proven recently, like every change below.
 #[server(prefix = "/api", endpoint = "admin_set_disabled")]
-pub async fn admin_set_disabled(user_id: String, disabled: bool) -> Result<bool, ServerFnError> {
+pub async fn admin_set_disabled(
+    user_id: String,
+    disabled: bool,
+) -> Result<AdminOutcome, ServerFnError> {
     let update = shared::UserUpdate { disabled: Some(disabled), roles: None };
     admin_update(user_id, update, disabled).await
 }
@@ -94,22 +97,18 @@ pub async fn admin_set_disabled(user_id: String, disabled: bool) -> Result<bool,
 /// Makes a user an administrator or takes the role away (admins only). The
 /// change reaches every frontend through the revocation feed.
 #[server(prefix = "/api", endpoint = "admin_set_admin")]
-pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<bool, ServerFnError> {
+pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<AdminOutcome, ServerFnError> {
     let roles = if admin { vec![shared::Role::Admin] } else { vec![] };
     admin_update(user_id, shared::UserUpdate { disabled: None, roles: Some(roles) }, false).await
 }
 
-/// Deletes a user and ends their sessions (admins only). True if the caller
-/// deleted themselves and is now signed out.
+/// Deletes a user and ends their sessions (admins only).
 #[server(prefix = "/api", endpoint = "admin_delete_user")]
-pub async fn admin_delete_user(user_id: String) -> Result<bool, ServerFnError> {
+pub async fn admin_delete_user(user_id: String) -> Result<AdminOutcome, ServerFnError> {
     use crate::session::context;
     let ctx = context::admin()?;
-    ctx.client
-        .admin_delete_user(&ctx.access_token, &user_id)
-        .await
-        .map_err(context::to_server_error)?;
-    Ok(after_admin_change(&ctx, &user_id, true))
+    let deleted = ctx.client.admin_delete_user(&ctx.access_token, &user_id).await;
+    admin_outcome(&ctx, &user_id, true, deleted)
 }
 
 #[cfg(feature = "ssr")]
@@ -117,33 +116,40 @@ async fn admin_update(
     user_id: String,
     update: shared::UserUpdate,
     ends_sessions: bool,
-) -> Result<bool, ServerFnError> {
-    use crate::session::context;
-    let ctx = context::admin()?;
-    ctx.client
-        .admin_update_user(&ctx.access_token, &user_id, &update)
-        .await
-        .map_err(context::to_server_error)?;
-    Ok(after_admin_change(&ctx, &user_id, ends_sessions))
+) -> Result<AdminOutcome, ServerFnError> {
+    let ctx = crate::session::context::admin()?;
+    let updated = ctx.client.admin_update_user(&ctx.access_token, &user_id, &update).await;
+    admin_outcome(&ctx, &user_id, ends_sessions, updated)
 }
 
-/// Where a form post lands after an admin's change to `user_id`: the admin
-/// page, or home if the change ended the caller's own session.
+/// The answer to an admin's change to `user_id`, and where a form post
+/// lands: the admin page; home, signed out, if the change ended the
+/// caller's own session; the password prompt if the auth-api wants it
+/// again (then back to the admin page, to do it once more).
 #[cfg(feature = "ssr")]
-fn after_admin_change(
+fn admin_outcome(
     ctx: &crate::session::context::SignedInContext,
     user_id: &str,
     ends_sessions: bool,
-) -> bool {
-    use crate::session::context;
-    let itself = ends_sessions && user_id == ctx.user.user_id;
-    if itself {
-        context::forget_session();
-        context::after_form("/?signed_out=1");
-    } else {
-        context::after_form("/admin");
+    result: Result<(), crate::auth_client::AuthError>,
+) -> Result<AdminOutcome, ServerFnError> {
+    use crate::{auth_client::AuthError, session::context};
+    match result {
+        Err(AuthError::ReauthRequired) => {
+            context::after_form(super::types::REAUTH_FOR_ADMIN);
+            Ok(AdminOutcome::Reauthenticate)
+        }
+        Err(e) => Err(context::to_server_error(e)),
+        Ok(()) if ends_sessions && user_id == ctx.user.user_id => {
+            context::forget_session();
+            context::after_form("/?signed_out=1");
+            Ok(AdminOutcome::SignedOut)
+        }
+        Ok(()) => {
+            context::after_form("/admin");
+            Ok(AdminOutcome::Done)
+        }
     }
-    itself
 }
 
 /// The caller's live sessions, most recently used first.
@@ -209,25 +215,12 @@ pub async fn revoke_other_sessions() -> Result<u64, ServerFnError> {
     Ok(ended)
 }
 
-/// Signs a user out everywhere (admins only). Answers the number of sessions
-/// ended, and whether the caller was among them (then this browser is signed
-/// out too).
+/// Signs a user out everywhere (admins only). Signing oneself out everywhere
+/// ends this session too.
 #[server(prefix = "/api", endpoint = "admin_sign_out_user")]
-pub async fn admin_sign_out_user(user_id: String) -> Result<(u64, bool), ServerFnError> {
+pub async fn admin_sign_out_user(user_id: String) -> Result<AdminOutcome, ServerFnError> {
     use crate::session::context;
     let ctx = context::admin()?;
-    let ended = ctx
-        .client
-        .admin_end_user_sessions(&ctx.access_token, &user_id)
-        .await
-        .map_err(context::to_server_error)?;
-    // Signing oneself out everywhere ends this session too.
-    let itself = user_id == ctx.user.user_id;
-    if itself {
-        context::forget_session();
-        context::after_form("/?signed_out=1");
-    } else {
-        context::after_form("/admin");
-    }
-    Ok((ended, itself))
+    let ended = ctx.client.admin_end_user_sessions(&ctx.access_token, &user_id).await;
+    admin_outcome(&ctx, &user_id, true, ended.map(|_| ()))
 }

@@ -56,6 +56,20 @@ impl std::fmt::Debug for NewUserNotice {
     }
 }
 
+/// How an administrator's action on a user went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminOutcome {
+    Done,
+    /// The action ended the administrator's own session.
+    SignedOut,
+    /// The action needs the password again: the browser is sent to
+    /// [`REAUTH_FOR_ADMIN`], then back to the admin page.
+    Reauthenticate,
+}
+
+/// Where an administrator confirms their password before a sensitive action.
+pub const REAUTH_FOR_ADMIN: &str = "/login?reauth=1&next=%2Fadmin";
+
 /// A one-line notice shown on the home page after sign-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignOutNotice {

@@ -20,7 +20,11 @@ use crate::{
     auth_client::{AuthClient, AuthError},
     forms::render_with_notice,
     security::client,
-    session::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie, guard::see_other},
+    session::{
+        AuthState, CookieSlot, CookieUpdate, SignedIn,
+        cookie::SessionCookie,
+        guard::{refresh_now, see_other},
+    },
     startup::FrontendState,
 };
 
@@ -32,6 +36,9 @@ struct LoginForm {
     /// An unchecked checkbox is simply absent.
     remember: Option<String>,
     next: Option<String>,
+    /// Present when a signed-in user confirms their password before a
+    /// sensitive action (`/login?reauth=1`).
+    reauth: Option<String>,
 }
 
 const GENERIC_FAILURE: &str = "Invalid username or password.";
@@ -80,6 +87,15 @@ pub async fn handle_login(
     if username.is_empty() || form.password.is_empty() {
         let notice = LoginNotice { username, message: "Enter your username and password.".into() };
         return render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await;
+    }
+    let signed_in = match req.extensions().get::<AuthState>() {
+        Some(AuthState::SignedIn(s)) => Some(s.clone()),
+        _ => None,
+    };
+    if form.reauth.is_some()
+        && let Some(session) = signed_in
+    {
+        return confirm(req, next, &client, &session, form).await;
     }
 
     let user_agent =
@@ -143,6 +159,55 @@ pub async fn handle_login(
                 username,
                 message: "Sign-in is temporarily unavailable. Please try again in a moment.".into(),
             };
+            render_with_notice(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
+        }
+    }
+}
+
+/// A signed-in user confirms their password: the same session continues
+/// with a fresh `auth_time` (its tokens swapped at once, so the next request
+/// carries it), and the browser goes back to `next`.
+async fn confirm(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    client: &AuthClient,
+    session: &SignedIn,
+    form: LoginForm,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let username = session.user.username.clone();
+    let failed = |message: String| LoginNotice { username: username.clone(), message };
+    match client.reauthenticate(&session.access_token, &form.password).await {
+        Ok(()) => {
+            if let Err(e) = refresh_now(req.request()).await {
+                tracing::warn!(error = %e, "could not refresh the session after reauthentication");
+            }
+            tracing::info!("password confirmed");
+            Ok(req.into_response(see_other(&safe_next(form.next.as_deref()))))
+        }
+        Err(AuthError::WrongPassword) => {
+            let notice = failed("That is not your password.".into());
+            render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await
+        }
+        Err(AuthError::RateLimited(seconds)) => {
+            let notice = failed(format!("Too many attempts — try again in {seconds} seconds."));
+            render_with_notice(req, next, notice, StatusCode::TOO_MANY_REQUESTS, Some(seconds))
+                .await
+        }
+        Err(AuthError::InvalidToken | AuthError::InvalidGrant) => {
+            // The session ended meanwhile: an ordinary sign-in, then on.
+            if let Some(slot) = req.extensions().get::<CookieSlot>() {
+                slot.set(CookieUpdate::Clear);
+            }
+            let query = serde_urlencoded::to_string([("next", safe_next(form.next.as_deref()))])
+                .unwrap_or_default();
+            Ok(req.into_response(see_other(&format!("/login?{query}"))))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reauthentication could not reach the auth-api");
+            let notice = failed(
+                "Confirming your password is unavailable right now. Please try again shortly."
+                    .into(),
+            );
             render_with_notice(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
         }
     }

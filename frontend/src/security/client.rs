@@ -16,7 +16,9 @@ use ipnet::IpNet;
 
 /// The client's address for a request from `peer` with `headers`.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer?;
+    // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; CIDRs
+    // are written (and proxies write addresses) as plain IPv4.
+    let peer = peer?.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -30,7 +32,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         .collect();
     let mut nearest = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match parse_hop(hop) {
             Ok(ip) if is_trusted(&ip) => nearest = ip,
             Ok(ip) => return Some(ip),
             // A hop we cannot read: nothing left of it can be believed, and
@@ -39,6 +41,14 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         }
     }
     Some(nearest)
+}
+
+/// One `X-Forwarded-For` entry: an address, or (as some proxies write it)
+/// `address:port` or `[v6 address]:port`.
+fn parse_hop(hop: &str) -> Result<IpAddr, std::net::AddrParseError> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 /// [`client_ip`] for a request this server is answering.
@@ -85,6 +95,16 @@ mod tests {
         assert_eq!(client_ip(peer, &chain, &proxies), Some(ip("203.0.113.9")));
         let v6 = headers(&["2001:db8::5"]);
         assert_eq!(client_ip(peer, &v6, &proxies), Some(ip("2001:db8::5")));
+        // Ports, IPv4-mapped peers.
+        let ported = headers(&["203.0.113.9:5123"]);
+        assert_eq!(client_ip(peer, &ported, &proxies), Some(ip("203.0.113.9")));
+        let bracketed = headers(&["[2001:db8::5]:443"]);
+        assert_eq!(client_ip(peer, &bracketed, &proxies), Some(ip("2001:db8::5")));
+        let mapped = Some(ip("::ffff:10.0.0.2"));
+        assert_eq!(
+            client_ip(mapped, &headers(&["198.51.100.1"]), &proxies),
+            Some(ip("198.51.100.1"))
+        );
         // Nothing but proxies, no header, or garbage: the nearest proxy.
         assert_eq!(client_ip(peer, &headers(&["10.0.0.9"]), &proxies), Some(ip("10.0.0.9")));
         assert_eq!(client_ip(peer, &headers(&[]), &proxies), peer);

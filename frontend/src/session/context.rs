@@ -172,6 +172,10 @@ pub fn to_server_error(e: AuthError) -> ServerFnError {
             set_status(StatusCode::UNAUTHORIZED);
             ServerFnError::new("Your session has ended. Please sign in again.")
         }
+        AuthError::ReauthRequired => {
+            set_status(StatusCode::FORBIDDEN);
+            ServerFnError::new("Enter your password again to do this.")
+        }
         AuthError::Forbidden => {
             set_status(StatusCode::FORBIDDEN);
             ServerFnError::new("You are not allowed to do this.")

@@ -110,7 +110,11 @@ pub async fn session_guard(
         (Access::Admin, AuthState::SignedIn(s)) if !s.user.is_admin() => {
             Some(FrontendError::Forbidden.into_page())
         }
-        (Access::Login, AuthState::SignedIn(_)) if req.method() == actix_web::http::Method::GET => {
+        // Signed in already: on, unless asked to confirm the password.
+        (Access::Login, AuthState::SignedIn(_))
+            if req.method() == actix_web::http::Method::GET
+                && query_param(&req, "reauth").is_none() =>
+        {
             Some(see_other(&crate::forms::login::safe_next(query_param(&req, "next").as_deref())))
         }
         _ => None,

@@ -12,7 +12,8 @@ use crate::{
 with_and_without_javascript!(
     admin_signs_a_user_out_everywhere,
     admin_reads_the_audit_log,
-    admin_creates_a_user_who_must_change_the_temporary_password
+    admin_creates_a_user_who_must_change_the_temporary_password,
+    admin_confirms_the_password_before_disabling_a_user
 );
 
 fn user_row(name: &str) -> String {
@@ -187,3 +188,33 @@ async fn admin_creates_a_user_who_must_change_the_temporary_password(js: Js) {
 }
 
 const NEW_PASSWORD: &str = "vellum tortoise quarry gazebo";
+
+async fn admin_confirms_the_password_before_disabling_a_user(js: Js) {
+    let stack = spawn().await;
+    stack.add_user("admin", &[Role::Admin]).await;
+    stack.add_user("bob", &[]).await;
+    let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
+    browser.goto("/login").await;
+    browser.submit_sign_in("admin", PASSWORD).await;
+    browser.wait_for_location("/profile").await;
+    // Eleven minutes later: REAUTH_MAX_AGE (600 s) has passed.
+    stack.clock.advance(660);
+    browser.goto("/admin").await;
+    let bob = user_row("bob");
+    let disable = format!("{bob}//button[normalize-space()='Disable']");
+    browser.wait_for_hydration().await;
+    browser.click(Locator::XPath(&disable)).await;
+    browser.wait_for_location("/login?reauth=1&next=%2Fadmin").await;
+    browser.wait_for_text(Locator::Css("main h1"), "Confirm it").await;
+    let username = browser.field("Username").await;
+    assert_eq!(username.prop("value").await.unwrap().as_deref(), Some("admin"));
+    browser.screenshot("reauth.png").await;
+    browser.field("Password").await.send_keys(PASSWORD).await.unwrap();
+    browser.click(Locator::XPath("//main//form//button[normalize-space()='Confirm']")).await;
+    browser.wait_for_location("/admin").await;
+    browser.click(Locator::XPath(&disable)).await;
+    browser
+        .wait_for_text(Locator::XPath(&format!("{bob}/td[contains(@class,'status')]")), "Disabled")
+        .await;
+    browser.close().await;
+}

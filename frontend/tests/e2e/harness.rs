@@ -92,6 +92,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         },
         password_policy: PasswordPolicy::default(),
         audit_retention: 90 * 24 * 3600,
+        reauth_max_age: 600,
     };
     let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
         .await

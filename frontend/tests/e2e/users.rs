@@ -153,3 +153,50 @@ async fn the_last_admin_is_kept_and_a_deleted_user_is_gone() {
     carol.signed_out_within("/profile", Duration::from_secs(2)).await;
     assert!(!root.get("/admin").await.body.contains(r#"data-username="carol""#));
 }
+
+#[actix_web::test]
+async fn an_admin_confirms_the_password_after_ten_minutes_and_the_same_session_goes_on() {
+    let stack = spawn().await;
+    let root = admin(&stack).await;
+    let bob_id = stack.add_user("bob", &[]).await;
+    let session_of = |b: &Browser| match stack.front.codec.open(&b.cookie().unwrap()) {
+        frontend::session::cookie::Opened::Valid { cookie, .. } => cookie.session_id,
+        other => panic!("{other:?}"),
+    };
+    let session = session_of(&root);
+    stack.clock.advance(601);
+
+    let disable = [("user_id", bob_id.as_str()), ("disabled", "true")];
+    let asked = root.post("/api/admin_set_disabled", &disable).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    assert_eq!(asked.location(), Some("/login?reauth=1&next=%2Fadmin"));
+    let prompt = root.get("/login?reauth=1&next=%2Fadmin").await;
+    assert_eq!(prompt.status, StatusCode::OK, "a signed-in user is not sent on");
+    assert!(
+        prompt.body.contains("Confirm it") && prompt.body.contains(r#"value="root""#),
+        "{}",
+        prompt.body
+    );
+
+    let confirm = |password: &'static str| {
+        let root = &root;
+        async move {
+            let form =
+                [("username", "root"), ("password", password), ("next", "/admin"), ("reauth", "1")];
+            root.post("/login?reauth=1", &form).await
+        }
+    };
+    let wrong = confirm("not it").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("That is not your password"), "{}", wrong.body);
+    let done = confirm(PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), Some("/admin"));
+    assert_eq!(session_of(&root), session, "the same session, not a new sign-in");
+
+    let disabled = root.post("/api/admin_set_disabled", &disable).await;
+    assert_eq!(disabled.location(), Some("/admin"), "{}", disabled.body);
+    assert!(root.get("/admin").await.body.contains("Disabled"));
+    let audit = root.get("/admin/audit?user=root&type=reauthenticated").await.body;
+    assert_eq!(audit.matches(r#"data-kind="reauthenticated""#).count(), 1, "{audit}");
+}

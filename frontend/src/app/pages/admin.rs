@@ -9,6 +9,7 @@ use crate::app::{
     },
     components::{LoadError, Notice},
     format,
+    types::{AdminOutcome, REAUTH_FOR_ADMIN},
 };
 
 /// The actions of this page, shared by every row.
@@ -45,14 +46,24 @@ pub fn AdminPage() -> impl IntoView {
     );
     let created = Resource::new_blocking(|| (), |_| get_new_user_notice());
     let refused = Resource::new_blocking(|| (), |_| get_form_notice());
-    // An admin who ended their own session (JavaScript on) leaves for the
-    // home page with a full load, so the header is signed out too.
+    // With JavaScript, the outcomes a plain form post answers with a 303:
+    // an admin who ended their own session goes home with a full load (so
+    // the header is signed out too); one who must confirm their password
+    // goes to the prompt, and comes back here after it.
     Effect::new(move |_| {
-        let itself = matches!(actions.sign_out.value().get(), Some(Ok((_, true))))
-            || matches!(actions.disable.value().get(), Some(Ok(true)))
-            || matches!(actions.delete.value().get(), Some(Ok(true)));
-        if itself {
-            let _ = window().location().set_href("/?signed_out=1");
+        let outcomes = [
+            actions.sign_out.value().get(),
+            actions.disable.value().get(),
+            actions.admin.value().get(),
+            actions.delete.value().get(),
+        ];
+        for outcome in outcomes.into_iter().flatten().filter_map(Result::ok) {
+            let target = match outcome {
+                AdminOutcome::Done => continue,
+                AdminOutcome::SignedOut => "/?signed_out=1",
+                AdminOutcome::Reauthenticate => REAUTH_FOR_ADMIN,
+            };
+            let _ = window().location().set_href(target);
         }
     });
     let failure = move || {

@@ -2,30 +2,53 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::{api::get_login_notice, components::Notice};
+use crate::app::{UserResource, api::get_login_notice, components::Notice};
 
 /// The sign-in form. A plain `<form method="post">` handled by
-/// `crate::login` on the server; with JavaScript, the button also shows that
-/// the request is on its way.
+/// `crate::forms::login` on the server; with JavaScript, the button also
+/// shows that the request is on its way.
+///
+/// With `?reauth=1` and a session, the same form asks a signed-in user to
+/// confirm their password before a sensitive action: their name fixed, the
+/// same session kept, and back to `next` afterwards.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    let asked_to_confirm = move || query.read().get("reauth").is_some();
+    let user = expect_context::<UserResource>();
     let notice = Resource::new_blocking(|| (), |_| get_login_notice());
     let pending = RwSignal::new(false);
     view! {
-        <Title text="Sign in"/>
-        <section class="card narrow">
-            <h1>"Sign in"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let notice = notice.await.ok().flatten();
-                    let username = notice.as_ref().map(|n| n.username.clone()).unwrap_or_default();
-                    let has_error = notice.is_some();
-                    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let notice = notice.await.ok().flatten();
+                let signed_in = user.await.ok().flatten();
+                let confirming = asked_to_confirm() && signed_in.is_some();
+                let username = match (&signed_in, &notice) {
+                    (Some(u), _) if confirming => u.username.clone(),
+                    (_, Some(n)) => n.username.clone(),
+                    _ => String::new(),
+                };
+                let has_error = notice.is_some();
+                let (title, action, button, busy) = if confirming {
+                    ("Confirm it's you", "/login?reauth=1", "Confirm", "Confirming…")
+                } else {
+                    ("Sign in", "/login", "Sign in", "Signing in…")
+                };
+                view! {
+                    <Title text=title/>
+                    <section class="card narrow">
+                        <h1>{title}</h1>
+                        {confirming.then(|| view! {
+                            <Notice kind="info">
+                                "For your security, enter your password again to continue."
+                            </Notice>
+                        })}
                         {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
-                        <form method="post" action="/login" class="stack" on:submit=move |_| pending.set(true)>
+                        <form method="post" action=action class="stack" on:submit=move |_| pending.set(true)>
                             <input type="hidden" name="next" value=next/>
+                            {confirming.then(|| view! { <input type="hidden" name="reauth" value="1"/> })}
                             <label for="username">"Username"</label>
                             <input
                                 id="username"
@@ -36,9 +59,10 @@ pub fn LoginPage() -> impl IntoView {
                                 spellcheck="false"
                                 required
                                 maxlength="64"
+                                readonly=confirming
                                 value=username.clone()
                                 autofocus=username.is_empty()
-                                aria-invalid=has_error.then_some("true")
+                                aria-invalid=(has_error && !confirming).then_some("true")
                             />
                             <label for="password">"Password"</label>
                             <input
@@ -51,17 +75,19 @@ pub fn LoginPage() -> impl IntoView {
                                 autofocus=!username.is_empty()
                                 aria-invalid=has_error.then_some("true")
                             />
-                            <label class="checkbox">
-                                <input type="checkbox" name="remember" value="true"/>
-                                "Keep me signed in on this device"
-                            </label>
+                            {(!confirming).then(|| view! {
+                                <label class="checkbox">
+                                    <input type="checkbox" name="remember" value="true"/>
+                                    "Keep me signed in on this device"
+                                </label>
+                            })}
                             <button type="submit" class="button" disabled=move || pending.get()>
-                                {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                                {move || if pending.get() { busy } else { button }}
                             </button>
                         </form>
-                    }
-                })}
-            </Suspense>
-        </section>
+                    </section>
+                }
+            })}
+        </Suspense>
     }
 }

@@ -101,7 +101,6 @@ fn NewPasswordField() -> impl IntoView {
                 type=move || if visible.get() { "text" } else { "password" }
                 autocomplete="new-password"
                 required
-                minlength="12"
                 maxlength="1024"
                 aria-describedby="new-password-hint new-password-verdict"
                 on:input=move |ev| typed.set(event_target_value(&ev))
@@ -118,7 +117,7 @@ fn NewPasswordField() -> impl IntoView {
             })}
         </div>
         <p id="new-password-hint" class="hint">
-            "At least 12 characters. A few unrelated words make a strong password that is easy to remember; no symbols required."
+            "Long is strong: a few unrelated words make a password that is hard to guess and easy to remember. No symbols required."
         </p>
         <div id="new-password-verdict" class="strength" aria-live="polite">
             <Transition fallback=|| ()>
