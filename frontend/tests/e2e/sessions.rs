@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use awc::http::StatusCode;
 
-use crate::harness::spawn;
+use crate::harness::{PASSWORD, spawn};
 
 #[actix_web::test]
 async fn the_sessions_page_lists_devices_and_marks_this_one() {
@@ -106,4 +106,26 @@ async fn pages_that_call_the_auth_api_render_on_every_worker() {
         assert_eq!(page.status, StatusCode::OK, "round {round}: {}", page.body);
         assert!(page.body.contains("This device"), "round {round}");
     }
+}
+
+#[actix_web::test]
+async fn a_session_without_remember_me_ends_after_the_idle_ttl_and_a_remembered_one_does_not() {
+    // The harness's lifetimes: browser sessions 1 h idle, remembered 7 days.
+    let stack = spawn().await;
+    stack.add_user("alice", &[]).await;
+    let browser_session = stack.browser();
+    browser_session.sign_in_ok("alice").await;
+    let remembered = stack.browser();
+    let page = remembered
+        .post(
+            "/login",
+            &[("username", "alice"), ("password", PASSWORD), ("remember", "true"), ("next", "")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    stack.clock.advance(3601);
+    let page = browser_session.get("/profile").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "idle past SESSION_IDLE_TTL");
+    assert!(browser_session.cookie().is_none(), "the dead session's cookie is cleared");
+    assert_eq!(remembered.get("/profile").await.status, StatusCode::OK);
 }
