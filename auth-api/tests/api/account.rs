@@ -201,3 +201,79 @@ async fn the_audit_log_records_who_did_what_and_only_admins_read_everyone_s() {
     assert_eq!(audit("?limit=0").await.error(), "invalid_request");
     assert_eq!(audit("?limit=201").await.error(), "invalid_request");
 }
+
+/// Every kind of security event, caused once each, is in the audit log with
+/// whom it happened to and who did it.
+#[actix_web::test]
+async fn every_kind_of_event_is_recorded_with_its_user_and_actor() {
+    let app = spawn_app().await;
+    app.add_user("root", &[shared::Role::Admin]).await;
+    let alice_id = app.add_user("alice", &[]).await;
+    let root = app.login_ok("root").await.access_token;
+    let alice = app.login_ok("alice").await; // sign_in
+    assert_eq!(app.login("alice", "wrong password").await.status, StatusCode::BAD_REQUEST);
+    let revoke = json!({"token": alice.refresh_token});
+    app.post_client("/auth/revoke", &revoke).await; // sign_out
+    let again = app.login_ok("alice").await;
+    let next = app.refresh(&again.refresh_token).await;
+    assert_eq!(next.status, StatusCode::OK);
+    app.clock.advance(11);
+    app.refresh(&again.refresh_token).await; // refresh_reuse
+    let third = app.login_ok("alice").await;
+    app.change_password(&third.access_token, "nope", NEW_PASSWORD).await; // password_change_failed
+    app.change_password(&third.access_token, PASSWORD, NEW_PASSWORD).await; // password_changed
+    let path = format!("/admin/users/{alice_id}");
+    app.post_bearer("/auth/reauth", &root, &json!({"password": PASSWORD})).await; // reauthenticated
+    app.patch_bearer(&path, &root, &json!({"roles": ["admin"]})).await; // roles_changed
+    app.patch_bearer(&path, &root, &json!({"disabled": true})).await; // user_disabled
+    app.patch_bearer(&path, &root, &json!({"disabled": false})).await; // user_enabled
+    let fourth = app.login_ok_with("alice", NEW_PASSWORD).await;
+    let sid = claims_sid(&fourth);
+    app.delete_bearer(&format!("/auth/sessions/{sid}"), &root).await; // session_ended
+    app.delete_bearer(&path, &root).await; // user_deleted
+    let rotated = crate::helpers::binary()
+        .args(["keys", "rotate", "--database-url", app.db_url.as_str()])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success()); // keys_rotated
+
+    let all = app.get_bearer("/admin/audit?limit=200", &root).await.body;
+    let events = all["events"].as_array().unwrap();
+    let find = |kind: &str| {
+        events.iter().find(|e| e["kind"] == kind).unwrap_or_else(|| panic!("no {kind}: {all}"))
+    };
+    for (kind, user, actor) in [
+        ("user_created", "alice", "cli"),
+        ("sign_in", "alice", "alice"),
+        ("sign_in_failed", "alice", ""),
+        ("sign_out", "alice", "alice"),
+        ("refresh_reuse", "alice", ""),
+        ("password_change_failed", "alice", "alice"),
+        ("password_changed", "alice", "alice"),
+        ("reauthenticated", "root", "root"),
+        ("roles_changed", "alice", "root"),
+        ("user_disabled", "alice", "root"),
+        ("user_enabled", "alice", "root"),
+        ("session_ended", "alice", "root"),
+        ("user_deleted", "alice", "root"),
+        ("keys_rotated", "", "cli"),
+    ] {
+        let e = find(kind);
+        assert_eq!(e["username"].as_str().unwrap_or_default(), user, "{kind}: {e}");
+        assert_eq!(e["actor_name"].as_str().unwrap_or_default(), actor, "{kind}: {e}");
+        assert!(e["at"].as_i64().unwrap() > 0);
+    }
+    assert_eq!(find("session_ended")["detail"], "admin");
+    assert!(find("sign_in")["ip"] == "203.0.113.7" && find("sign_in")["user_agent"].is_string());
+    for secret in
+        [PASSWORD, NEW_PASSWORD, alice.refresh_token.as_str(), alice.access_token.as_str()]
+    {
+        assert!(!all.to_string().contains(secret), "a secret in the audit log");
+    }
+}
+
+fn claims_sid(token: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+    serde_json::from_slice::<shared::AccessClaims>(&payload).unwrap().sid
+}
