@@ -33,6 +33,8 @@ pub struct Keys {
     user: String,
     network: Option<String>,
     device: Option<String>,
+    /// A signed-in user re-entering their password (`for_session`).
+    reentry: bool,
 }
 
 /// How an attempt was judged: on its trusted device alone, or as untrusted.
@@ -57,6 +59,7 @@ impl Keys {
             user: format!("user:{name}"),
             network: ip.map(|ip| format!("net:{}", network_of(ip))),
             device: device.map(|d| format!("device:{d}")),
+            reentry: false,
         }
     }
 }
@@ -69,6 +72,7 @@ impl Keys {
     pub fn for_session(username: &str, session_id: &str) -> Self {
         let mut keys = Keys::new(username, None, None);
         keys.device = Some(format!("session:{session_id}"));
+        keys.reentry = true;
         keys
     }
 }
@@ -136,9 +140,13 @@ impl LoginThrottle<'_> {
 
     /// A successful login clears that username's and that device's counters
     /// only: the network's stays, or one valid account would reset an
-    /// attacker's budget for all others.
+    /// attacker's budget for all others. A re-entry in a session clears
+    /// the session's alone: an administrator confirming every ten minutes
+    /// must not keep resetting strangers' count against the username.
     pub async fn succeeded(&self, keys: &Keys) -> Result<(), ApiError> {
-        self.store.clear_failures(&keys.user).await?;
+        if !keys.reentry {
+            self.store.clear_failures(&keys.user).await?;
+        }
         if let Some(device) = &keys.device {
             self.store.clear_failures(device).await?;
         }

@@ -122,14 +122,19 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         ip: ip.clone(),
     };
     let (refresh_token, hash) = RefreshToken::mint();
-    if !state.store.create_session(&session, &hash, &user.password_hash).await? {
+    let Some(seen) = state.store.create_session(&session, &hash, &user.password_hash).await? else {
         // The password changed, or the user was disabled or deleted, while
         // this one was being verified: it no longer opens anything.
         state.metrics.login("failed");
         audit::record(&state.store, failure("password changed or account disabled meanwhile"))
             .await?;
         return Err(ApiError::InvalidGrant);
-    }
+    };
+    let user = &UserRecord {
+        roles: seen.roles,
+        password_change_required: seen.password_change_required,
+        ..user.clone()
+    };
     state.metrics.login("ok");
     let event = Event::new(EventKind::SignIn, now)
         .user(user)

@@ -37,6 +37,11 @@ pub(super) trait DialectTx {
 }
 
 /// What a transaction may need to itself, whatever several instances do.
+///
+/// Lock order, in every transaction that takes more than one (PostgreSQL
+/// would otherwise abort one of two crossing transactions as a deadlock):
+/// a `Topic` lock, then the user's row, then session rows, and the
+/// revocation feed's lock (`publish_revocations`) last.
 /// SQLite has one writer connection, so its transactions never interleave;
 /// PostgreSQL takes an advisory lock per topic.
 #[derive(Debug, Clone, Copy)]

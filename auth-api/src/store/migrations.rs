@@ -42,6 +42,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "user admin",
         sql: include_str!("../../migrations/sqlite/0004_user_admin.sql"),
     },
+    Embedded {
+        version: 5,
+        description: "audit lookup",
+        sql: include_str!("../../migrations/sqlite/0005_audit_lookup.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -59,6 +64,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 3,
         description: "user admin",
         sql: include_str!("../../migrations/postgres/0003_user_admin.sql"),
+    },
+    Embedded {
+        version: 4,
+        description: "audit lookup",
+        sql: include_str!("../../migrations/postgres/0004_audit_lookup.sql"),
     },
 ];
 
@@ -146,6 +156,11 @@ mod tests {
                 "1421b3049cc3e09c2b29b07b4b208fab56e1f8008ddd5868f5d5df056e43396bc64d9e8548bbd013050ec49c05561a15",
             ),
             (
+                &SQLITE[4],
+                "sqlite/0005",
+                "97a2033a7436f1dc0008927ddc9adf9d9b53e0436db005c684627572e240e29f1d6aade5b320297f20052f662eac5544",
+            ),
+            (
                 &POSTGRES[0],
                 "postgres/0001",
                 "038e0c631bf20e9809cb6eda8fecf618cf7cb3fc9217c779736d6cbb45dad057dfb87dd0fb53f3d8551ee98377bae706",
@@ -159,6 +174,11 @@ mod tests {
                 &POSTGRES[2],
                 "postgres/0003",
                 "cd250de46e4a076dc7879ae9000863e7d47d680948679b323212c211ca018907869dcd6f473a91fa9794cd028006df46",
+            ),
+            (
+                &POSTGRES[3],
+                "postgres/0004",
+                "97a2033a7436f1dc0008927ddc9adf9d9b53e0436db005c684627572e240e29f1d6aade5b320297f20052f662eac5544",
             ),
         ];
         for (migration, name, checksum) in released {

@@ -48,7 +48,7 @@ use sqlx::{Pool, Postgres, Sqlite};
 pub use error::StoreError;
 pub use records::{
     EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-    Rotation, SessionRecord, StoredKey, UserChange, UserRecord,
+    Rotation, SessionRecord, StoredKey, UserChange, UserNow, UserRecord,
 };
 pub use url::redacted_url;
 

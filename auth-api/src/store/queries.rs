@@ -18,7 +18,7 @@ use super::{
     migrations::Source,
     records::{
         EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-        SessionRecord, StoredKey, UserChange, UserRecord, roles_from_text, roles_to_text,
+        SessionRecord, StoredKey, UserChange, UserNow, UserRecord, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -363,7 +363,7 @@ impl Store {
 
     /// A new session with its first refresh token, in one transaction, only
     /// if the user still has `password_hash` (the one just verified) and is
-    /// not disabled: `false` otherwise. A sign-in verifies the password for
+    /// not disabled: their roles as of then, or `None`. A sign-in verifies the password for
     /// a while (argon2, maybe a queue); a password change or a disable that
     /// commits meanwhile must not be outlived by the session it allowed.
     /// The first statement updates the user's row to itself: on PostgreSQL
@@ -375,21 +375,25 @@ impl Store {
         new: &NewSession,
         refresh_hash: &[u8],
         password_hash: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<UserNow>, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            let still = sqlx::query(
+            // What the token will say comes from here, not from the read
+            // before the password was verified: a role changed meanwhile
+            // published nothing for a session that did not exist yet.
+            let row: Option<(String, bool)> = sqlx::query_as(
                 "UPDATE users SET password_hash = password_hash
-                 WHERE id = $1 AND password_hash = $2 AND disabled_at IS NULL",
+                 WHERE id = $1 AND password_hash = $2 AND disabled_at IS NULL
+                 RETURNING roles, password_change_required",
             )
             .bind(&new.user_id)
             .bind(password_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if still != 1 {
-                return Ok(false);
-            }
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((roles, password_change_required)) = row else {
+                return Ok(None);
+            };
+            let seen = UserNow { roles: roles_from_text(&roles)?, password_change_required };
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time)
                  VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3)",
@@ -412,7 +416,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(true)
+            Ok(Some(seen))
         })
     }
 
@@ -564,19 +568,22 @@ impl Store {
             .bind(false)
             .execute(&mut *tx)
             .await?;
+            // Typing the password again is proof of it, like a sign-in.
             if let Some(keep) = keep {
-                // Typing the password again is proof of it, like a sign-in;
-                // and the kept session's tokens (a temporary-password mark,
-                // an old `auth_time`) are stale on every frontend.
                 sqlx::query("UPDATE sessions SET auth_time = $1 WHERE id = $2")
                     .bind(now)
                     .bind(keep)
                     .execute(&mut *tx)
                     .await?;
-                tx.publish_revocations(&[keep.to_owned()], revoked_until, Some(now)).await?;
             }
             let ended =
                 end_in!(tx, condition, &values, EndReason::PasswordChange, now, revoked_until);
+            // The kept session's tokens (a temporary-password mark, an old
+            // `auth_time`) are stale on every frontend. Published last: the
+            // feed's lock comes after every row lock (see `dialect`).
+            if let Some(keep) = keep {
+                tx.publish_revocations(&[keep.to_owned()], revoked_until, Some(now)).await?;
+            }
             tx.commit().await?;
             Ok(ended)
         })
@@ -751,7 +758,8 @@ impl Store {
     }
 
     /// Whether user `user_id` has an event of `kind` with `detail` at or
-    /// after `since` (so a repeated one need not be written again).
+    /// after `since` (so a repeated one need not be written again). One
+    /// probe of the `audit_events_lookup` index.
     pub async fn has_event_since(
         &self,
         user_id: &str,
@@ -759,8 +767,8 @@ impl Store {
         detail: &str,
         since: i64,
     ) -> Result<bool, StoreError> {
-        let sql = "SELECT COUNT(*) FROM audit_events
-                   WHERE user_id = $1 AND kind = $2 AND detail = $3 AND at >= $4";
+        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events
+                   WHERE user_id = $1 AND kind = $2 AND at >= $4 AND detail = $3 LIMIT 1) AS found";
         let count: i64 = on_db!(self, |db| sqlx::query_scalar(sql)
             .bind(user_id)
             .bind(kind)

@@ -26,6 +26,13 @@ pub struct NewUser {
     pub password_change_required: bool,
 }
 
+/// A user's roles and temporary-password mark as a new session saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNow {
+    pub roles: Vec<Role>,
+    pub password_change_required: bool,
+}
+
 /// What a change to a user did, when it may be refused for the last admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserChange {

@@ -77,12 +77,8 @@ async fn user(store: &Store, name: &str) -> String {
 /// A "remember me" session of `user_id` started at `now`, with refresh token `hash`.
 async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String {
     let new = new_session(user_id, now);
-    assert!(
-        store
-            .create_session(&new, hash, &format!("hash-of-{}", name_of(store, user_id).await))
-            .await
-            .unwrap()
-    );
+    let password_hash = format!("hash-of-{}", name_of(store, user_id).await);
+    assert!(store.create_session(&new, hash, &password_hash).await.unwrap().is_some());
     new.id
 }
 
@@ -482,7 +478,7 @@ async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Sto
     let alice = user(&store, "alice").await;
     let remembered = session(&store, &alice, NOW - 1_000, b"t1").await;
     let browser = NewSession { remember: false, ..new_session(&alice, NOW - 1_000) };
-    assert!(store.create_session(&browser, b"t2", "hash-of-alice").await.unwrap());
+    assert!(store.create_session(&browser, b"t2", "hash-of-alice").await.unwrap().is_some());
     // Browser sessions idle out after 600 s, remembered ones after 5,000.
     let live = Liveness { now: NOW, idle_cutoff: NOW - 600, remember_idle_cutoff: NOW - 5_000 };
     let ids: Vec<String> =
@@ -515,18 +511,19 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
     let stale = Revocation { sid: here.clone(), until: NOW + 300, stale_before: Some(NOW) };
     assert_eq!(
         page,
-        [stale, Revocation::ended(elsewhere, NOW + 300)],
+        [Revocation::ended(elsewhere, NOW + 300), stale],
         "the other session ended, this one's tokens stale, on the feed"
     );
     // A sign-in verified against the old password does not start a session.
     let late = new_session(&alice, NOW);
-    assert!(!store.create_session(&late, b"late", "hash-of-alice").await.unwrap());
+    assert_eq!(store.create_session(&late, b"late", "hash-of-alice").await.unwrap(), None);
     assert!(store.find_session(&late.id).await.unwrap().is_none());
-    assert!(store.create_session(&late, b"late", "new-hash").await.unwrap());
+    let seen = store.create_session(&late, b"late", "new-hash").await.unwrap();
+    assert_eq!(seen.map(|u| u.roles), Some(vec![Role::Admin, Role::User]), "the roles as of now");
     // Nor for a disabled user.
     store.set_disabled(&bob, true, NOW, NOW + 300).await.unwrap();
     let bob_late = new_session(&bob, NOW);
-    assert!(!store.create_session(&bob_late, b"bob-late", "hash-of-bob").await.unwrap());
+    assert_eq!(store.create_session(&bob_late, b"bob-late", "hash-of-bob").await.unwrap(), None);
 }
 
 async fn audit_events_are_filtered_and_paged_newest_first(store: Store) {

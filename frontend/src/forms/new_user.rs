@@ -18,9 +18,10 @@ use super::{Posted, read_form, render_with_notice, session_ended, to_sign_in, un
 use crate::{
     app::{
         format::sentence,
-        types::{FormNotice, NewUserNotice},
+        types::{FormNotice, NewUserNotice, REAUTH_FOR_ADMIN},
     },
     auth_client::AuthError,
+    session::guard::see_other,
 };
 
 /// The admin page: the form posts to it.
@@ -70,6 +71,11 @@ pub async fn handle_new_user(
             Err(AuthError::Rejected(why)) => (StatusCode::BAD_REQUEST, sentence(&why)),
             Err(AuthError::Forbidden) => {
                 (StatusCode::FORBIDDEN, "Only administrators can create users.".to_owned())
+            }
+            // Creating an administrator needs the password again: the
+            // prompt, then back here to submit once more.
+            Err(AuthError::ReauthRequired) => {
+                return Ok(req.into_response(see_other(REAUTH_FOR_ADMIN)));
             }
             Err(AuthError::InvalidToken | AuthError::InvalidGrant) => {
                 let to_sign_in = session_ended(&req, PATH);

@@ -200,3 +200,23 @@ async fn an_admin_confirms_the_password_after_ten_minutes_and_the_same_session_g
     let audit = root.get("/admin/audit?user=root&type=reauthenticated").await.body;
     assert_eq!(audit.matches(r#"data-kind="reauthenticated""#).count(), 1, "{audit}");
 }
+
+#[actix_web::test]
+async fn creating_an_administrator_after_ten_minutes_asks_for_the_password_first() {
+    let stack = spawn().await;
+    let root = admin(&stack).await;
+    stack.clock.advance(601);
+    let form = [("username", "ops"), ("admin", "true")];
+    let asked = root.post("/admin", &form).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    assert_eq!(asked.location(), Some("/login?reauth=1&next=%2Fadmin"));
+    let confirm =
+        [("username", "root"), ("password", PASSWORD), ("next", "/admin"), ("reauth", "1")];
+    assert_eq!(root.post("/login?reauth=1", &confirm).await.location(), Some("/admin"));
+    let created = root.post("/admin", &form).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    // An ordinary user needs no confirmation at all.
+    stack.clock.advance(601);
+    let plain = root.post("/admin", &[("username", "pat")]).await;
+    assert_eq!(plain.status, StatusCode::CREATED);
+}
