@@ -144,6 +144,9 @@ async fn admin_creates_a_user_who_must_change_the_temporary_password(js: Js) {
     let row = browser.wait_for_text(Locator::XPath(&user_row("dana")), "dana").await;
     assert!(row.contains("Temporary password"), "{row}");
     browser.screenshot("admin-new-user.png").await;
+    browser.resize(390, 844).await;
+    browser.screenshot("admin-new-user-phone.png").await;
+    browser.resize(1280, 900).await;
 
     // Disable and enable again with the row's buttons.
     let dana_row = user_row("dana");

@@ -163,10 +163,10 @@ fn UserRow(user: AdminUserView, actions: Actions) -> impl IntoView {
     view! {
         <tr data-username=user.username.clone() class:disabled=user.disabled>
             <th scope="row">{user.username.clone()}</th>
-            <td class="roles">{roles}</td>
-            <td class="status">{status}</td>
-            <td class="count">{user.session_count}</td>
-            <td>{user.last_seen_at.map(format::utc).unwrap_or_else(|| "—".into())}</td>
+            <td class="roles" data-label="Roles">{roles}</td>
+            <td class="status" data-label="Status">{status}</td>
+            <td class="count" data-label="Live sessions">{user.session_count}</td>
+            <td data-label="Last active">{user.last_seen_at.map(format::utc).unwrap_or_else(|| "—".into())}</td>
             <td class="row-actions">
                 <ActionForm action=actions.sign_out attr:class="inline-form">
                     <input type="hidden" name="user_id" value=id/>
