@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::app::{
+    UserResource,
     api::{get_form_notice, password_strength},
     components::Notice,
 };
@@ -20,6 +21,7 @@ pub fn PasswordPage() -> impl IntoView {
     let changed = move || query.read().get("changed").is_some();
     let required = move || query.read().get("required").is_some();
     let notice = Resource::new_blocking(|| (), |_| get_form_notice());
+    let user = expect_context::<UserResource>();
     let pending = RwSignal::new(false);
     view! {
         <Title text="Change password"/>
@@ -38,12 +40,13 @@ pub fn PasswordPage() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let notice = notice.await.ok().flatten();
+                    let username = user.await.ok().flatten().map(|u| u.username).unwrap_or_default();
                     let has_error = notice.is_some();
                     view! {
                         {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
                         <form method="post" action="/account/password" class="stack" on:submit=move |_| pending.set(true)>
                             // Lets password managers tie the new password to the account.
-                            <input type="hidden" name="username" autocomplete="username" value=""/>
+                            <input type="hidden" name="username" autocomplete="username" value=username/>
                             <label for="current_password">"Current password"</label>
                             <input
                                 id="current_password"
