@@ -61,16 +61,25 @@ impl Conn {
         let request = builder.body(Full::new(req.body))?;
         let res = self.sender.send_request(request).await?;
         let status = res.status().as_u16();
+        // The session cookie's `name=value`; a sign-in also sets the device
+        // cookie, which these flows do not follow.
         let set_cookie = res
             .headers()
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .find(|pair| {
+                pair.split_once('=').is_some_and(|(name, _)| SESSION_COOKIES.contains(&name))
+            })
             .map(str::to_owned);
         let body = res.into_body().collect().await?.to_bytes();
         Ok(Resp { status, set_cookie, body })
     }
 }
+
+/// The session cookie's names (`COOKIE_SECURE` on or off).
+const SESSION_COOKIES: [&str; 2] = ["cloakroom", "__Host-cloakroom"];
 
 pub struct Req<'a> {
     pub method: Method,
