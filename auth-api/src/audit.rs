@@ -88,6 +88,13 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The record, for a store method that writes it inside its own transaction.
+    pub fn into_record(self) -> NewEvent {
+        self.0
+    }
+}
+
 pub async fn record(store: &Store, event: Event) -> Result<(), ApiError> {
     store.record_event(&event.0).await?;
     Ok(())

@@ -122,7 +122,16 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         ip: ip.clone(),
     };
     let (refresh_token, hash) = RefreshToken::mint();
-    let Some(seen) = state.store.create_session(&session, &hash, &user.password_hash).await? else {
+    let signed_in = Event::new(EventKind::SignIn, now)
+        .user(user)
+        .actor(Actor::User { id: &user.id, name: &user.username })
+        .session_id(&session.id)
+        .client(session.ip.as_deref(), session.user_agent.as_deref())
+        .detail(if session.remember { "remembered" } else { "browser session" })
+        .into_record();
+    let Some(seen) =
+        state.store.create_session(&session, &hash, &user.password_hash, &signed_in).await?
+    else {
         // The password changed, or the user was disabled or deleted, while
         // this one was being verified: it no longer opens anything.
         state.metrics.login("failed");
@@ -136,13 +145,6 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         ..user.clone()
     };
     state.metrics.login("ok");
-    let event = Event::new(EventKind::SignIn, now)
-        .user(user)
-        .actor(Actor::User { id: &user.id, name: &user.username })
-        .session_id(&session.id)
-        .client(session.ip.as_deref(), session.user_agent.as_deref())
-        .detail(if session.remember { "remembered" } else { "browser session" });
-    audit::record(&state.store, event).await?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "login succeeded; session started");
     let started = SessionRecord {
         id: session.id,

@@ -160,6 +160,31 @@ macro_rules! unless_last_admin {
     }};
 }
 
+/// Writes audit event `$event` through `$executor` (a pool or a transaction).
+macro_rules! insert_event {
+    ($executor:expr, $event:expr) => {{
+        let event: &NewEvent = $event;
+        sqlx::query(
+            "INSERT INTO audit_events
+               (at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(event.at)
+        .bind(event.kind)
+        .bind(&event.user_id)
+        .bind(&event.username)
+        .bind(&event.actor_id)
+        .bind(&event.actor_name)
+        .bind(&event.session_id)
+        .bind(&event.ip)
+        .bind(&event.user_agent)
+        .bind(&event.detail)
+        .execute($executor)
+        .await?
+        .rows_affected()
+    }};
+}
+
 impl Store {
     /// Creates or upgrades the schema. On PostgreSQL, instances starting
     /// together migrate one after another (sqlx's migrator takes an advisory
@@ -370,11 +395,14 @@ impl Store {
     /// that locks it, so a concurrent change (which updates the row first
     /// too) either commits before this check, or waits and then sees, and
     /// ends, this session; SQLite has one writer.
+    /// `signed_in` (the audit event) is written in the same transaction: one
+    /// commit for the whole sign-in, and never a session without its event.
     pub async fn create_session(
         &self,
         new: &NewSession,
         refresh_hash: &[u8],
         password_hash: &str,
+        signed_in: &NewEvent,
     ) -> Result<Option<UserNow>, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
@@ -415,6 +443,7 @@ impl Store {
             .bind(new.now)
             .execute(&mut *tx)
             .await?;
+            insert_event!(&mut *tx, signed_in);
             tx.commit().await?;
             Ok(Some(seen))
         })
@@ -737,23 +766,7 @@ impl Store {
     // ---- audit log -----------------------------------------------------------------
 
     pub async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
-        let sql = "INSERT INTO audit_events
-                     (at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on_db!(self, |db| sqlx::query(sql)
-            .bind(event.at)
-            .bind(event.kind)
-            .bind(&event.user_id)
-            .bind(&event.username)
-            .bind(&event.actor_id)
-            .bind(&event.actor_name)
-            .bind(&event.session_id)
-            .bind(&event.ip)
-            .bind(&event.user_agent)
-            .bind(&event.detail)
-            .execute(&db.writes)
-            .await?
-            .rows_affected());
+        on_db!(self, |db| insert_event!(&db.writes, event));
         Ok(())
     }
 

@@ -78,13 +78,26 @@ async fn user(store: &Store, name: &str) -> String {
 async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String {
     let new = new_session(user_id, now);
     let password_hash = format!("hash-of-{}", name_of(store, user_id).await);
-    assert!(store.create_session(&new, hash, &password_hash).await.unwrap().is_some());
+    assert!(
+        store.create_session(&new, hash, &password_hash, &signed_in(&new)).await.unwrap().is_some()
+    );
     new.id
 }
 
 /// The name of user `id` (test users' password hashes are `hash-of-NAME`).
 async fn name_of(store: &Store, id: &str) -> String {
     store.find_user_by_id(id).await.unwrap().expect("a user").username
+}
+
+/// The audit event a sign-in writes with its session.
+fn signed_in(session: &NewSession) -> NewEvent {
+    NewEvent {
+        at: session.now,
+        kind: "sign_in",
+        user_id: Some(session.user_id.clone()),
+        session_id: Some(session.id.clone()),
+        ..NewEvent::default()
+    }
 }
 
 fn new_session(user_id: &str, now: i64) -> NewSession {
@@ -471,14 +484,24 @@ async fn prune_deletes_only_what_can_no_longer_matter(store: Store) {
     assert_eq!(store.failure_count("user:stale").await.unwrap().failures, 0);
     assert_eq!(store.failure_count("user:fresh").await.unwrap().failures, 1);
     let kept = store.audit_events(&EventFilter { limit: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(kept.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW - 500], "old events go");
+    let mut kept: Vec<i64> = kept.iter().map(|e| e.at).collect();
+    kept.sort();
+    // The sessions' sign-in events at NOW - 100 and NOW stay; NOW - 2,000
+    // and the sign-in at NOW - 10,000 go.
+    assert_eq!(kept, [NOW - 500, NOW - 100, NOW], "old events go");
 }
 
 async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Store) {
     let alice = user(&store, "alice").await;
     let remembered = session(&store, &alice, NOW - 1_000, b"t1").await;
     let browser = NewSession { remember: false, ..new_session(&alice, NOW - 1_000) };
-    assert!(store.create_session(&browser, b"t2", "hash-of-alice").await.unwrap().is_some());
+    assert!(
+        store
+            .create_session(&browser, b"t2", "hash-of-alice", &signed_in(&browser))
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Browser sessions idle out after 600 s, remembered ones after 5,000.
     let live = Liveness { now: NOW, idle_cutoff: NOW - 600, remember_idle_cutoff: NOW - 5_000 };
     let ids: Vec<String> =
@@ -516,14 +539,29 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
     );
     // A sign-in verified against the old password does not start a session.
     let late = new_session(&alice, NOW);
-    assert_eq!(store.create_session(&late, b"late", "hash-of-alice").await.unwrap(), None);
+    assert_eq!(
+        store.create_session(&late, b"late", "hash-of-alice", &signed_in(&late)).await.unwrap(),
+        None
+    );
     assert!(store.find_session(&late.id).await.unwrap().is_none());
-    let seen = store.create_session(&late, b"late", "new-hash").await.unwrap();
+    let events = store.audit_events(&EventFilter { limit: 100, ..Default::default() }).await;
+    let late_sid = Some(late.id.clone());
+    assert!(
+        !events.unwrap().iter().any(|e| e.session_id == late_sid),
+        "no event without its session"
+    );
+    let seen = store.create_session(&late, b"late", "new-hash", &signed_in(&late)).await.unwrap();
     assert_eq!(seen.map(|u| u.roles), Some(vec![Role::Admin, Role::User]), "the roles as of now");
     // Nor for a disabled user.
     store.set_disabled(&bob, true, NOW, NOW + 300).await.unwrap();
     let bob_late = new_session(&bob, NOW);
-    assert_eq!(store.create_session(&bob_late, b"bob-late", "hash-of-bob").await.unwrap(), None);
+    assert_eq!(
+        store
+            .create_session(&bob_late, b"bob-late", "hash-of-bob", &signed_in(&bob_late))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn audit_events_are_filtered_and_paged_newest_first(store: Store) {
