@@ -195,12 +195,8 @@ async fn confirm(
         }
         Err(AuthError::InvalidToken | AuthError::InvalidGrant) => {
             // The session ended meanwhile: an ordinary sign-in, then on.
-            if let Some(slot) = req.extensions().get::<CookieSlot>() {
-                slot.set(CookieUpdate::Clear);
-            }
-            let query = serde_urlencoded::to_string([("next", safe_next(form.next.as_deref()))])
-                .unwrap_or_default();
-            Ok(req.into_response(see_other(&format!("/login?{query}"))))
+            let to_sign_in = super::session_ended(&req, &safe_next(form.next.as_deref()));
+            Ok(req.into_response(to_sign_in))
         }
         Err(e) => {
             tracing::warn!(error = %e, "reauthentication could not reach the auth-api");

@@ -28,7 +28,10 @@ use serde::de::DeserializeOwned;
 use crate::{
     app::types::FormNotice,
     auth_client::{AuthClient, AuthError},
-    session::{AuthState, CookieSlot, CookieUpdate, SignedIn, guard::see_other},
+    session::{
+        AuthState, CookieSlot, CookieUpdate, SignedIn,
+        guard::{see_other, sign_in_then},
+    },
 };
 
 /// Renders the page behind `next` with `notice` in the request's extensions,
@@ -88,10 +91,6 @@ pub fn session_ended(req: &ServiceRequest, path: &str) -> HttpResponse {
         slot.set(CookieUpdate::Clear);
     }
     to_sign_in(path)
-}
-
-fn sign_in_then(path: &str) -> String {
-    format!("/login?next={}", path.replace('/', "%2F"))
 }
 
 /// The auth-api could not be reached (or answered nonsense): the page again,

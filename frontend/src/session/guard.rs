@@ -355,8 +355,14 @@ fn redirect_to_login(req: &ServiceRequest) -> HttpResponse {
         "" => req.path().to_owned(),
         q => format!("{}?{q}", req.path()),
     };
-    let query = serde_urlencoded::to_string([("next", target)]).unwrap_or_default();
-    see_other(&format!("/login?{query}"))
+    see_other(&sign_in_then(&target))
+}
+
+/// The sign-in page, sending the browser on to `next` afterwards (a local
+/// path; `forms::login::safe_next` judges it again when it is used).
+pub fn sign_in_then(next: &str) -> String {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    format!("/login?{query}")
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

@@ -35,12 +35,7 @@ async fn the_cookie_has_the_designed_flags_and_reveals_nothing() {
     assert!(!String::from_utf8_lossy(&raw).contains("alice"));
 
     let remembered = stack.browser();
-    let page = remembered
-        .post(
-            "/login",
-            &[("username", "alice"), ("password", PASSWORD), ("remember", "true"), ("next", "")],
-        )
-        .await;
+    let page = remembered.sign_in_remembered("alice", PASSWORD).await;
     let max_age = page.session_cookie().unwrap().max_age().unwrap();
     // REMEMBER_ABSOLUTE_TTL of the harness: 30 days, not the 24 h of a browser session.
     assert_eq!(max_age.whole_seconds(), 30 * 24 * 3600, "remember me lasts the session's lifetime");

@@ -382,6 +382,13 @@ impl Browser {
         self.post("/login", &[("username", username), ("password", password), ("next", "")]).await
     }
 
+    /// A sign-in with "keep me signed in" ticked.
+    pub async fn sign_in_remembered(&self, username: &str, password: &str) -> Page {
+        let form =
+            [("username", username), ("password", password), ("remember", "true"), ("next", "")];
+        self.post("/login", &form).await
+    }
+
     pub async fn sign_in_ok(&self, username: &str) {
         let page = self.sign_in(username, PASSWORD).await;
         assert_eq!(

@@ -116,12 +116,7 @@ async fn a_session_without_remember_me_ends_after_the_idle_ttl_and_a_remembered_
     let browser_session = stack.browser();
     browser_session.sign_in_ok("alice").await;
     let remembered = stack.browser();
-    let page = remembered
-        .post(
-            "/login",
-            &[("username", "alice"), ("password", PASSWORD), ("remember", "true"), ("next", "")],
-        )
-        .await;
+    let page = remembered.sign_in_remembered("alice", PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     stack.clock.advance(3601);
     let page = browser_session.get("/profile").await;
