@@ -34,6 +34,11 @@ ENV
     umask 022
     echo "dev: wrote .env with fresh secrets"
 fi
+# Added by later versions: a .env from an older `just dev` gains it once.
+if ! grep -q '^MFA_ENCRYPTION_KEY=' .env; then
+    echo "MFA_ENCRYPTION_KEY=$(random_b64 32)" >> .env
+    echo "dev: added MFA_ENCRYPTION_KEY (the key that seals second factors) to .env"
+fi
 cargo build --locked -p auth-api -p frontend
 scripts/wasm.sh
 auth_api="$target_dir/debug/auth-api"

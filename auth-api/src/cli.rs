@@ -115,6 +115,16 @@ pub struct ServeArgs {
     #[arg(long, env = "REAUTH_MAX_AGE", default_value_t = 600, global = true)]
     pub reauth_max_age: u32,
 
+    /// The key that seals second factors at rest: 32 random bytes, base64
+    /// (`openssl rand -base64 32`; `just dev` writes one into .env). Keep it
+    /// with the database's backups: without it, authenticator apps stop working.
+    #[arg(long, env = "MFA_ENCRYPTION_KEY", hide_env_values = true, global = true)]
+    pub mfa_encryption_key: Option<String>,
+
+    /// Roles that must have a second factor (comma-separated; empty for none).
+    #[arg(long, env = "MFA_REQUIRED_ROLES", default_value = "admin", global = true)]
+    pub mfa_required_roles: String,
+
     /// Seconds an audit event is kept (default 90 days).
     #[arg(long, env = "AUDIT_RETENTION", default_value_t = 90 * 24 * 3600, global = true)]
     pub audit_retention: u32,
@@ -168,6 +178,9 @@ pub enum UserCommand {
     },
     /// Disable a user: their sessions end and they cannot sign in.
     Disable { name: String },
+    /// Remove every second factor of a user who lost them (their
+    /// authenticator app and recovery codes); their sessions end.
+    ResetSecondFactors { name: String },
     /// Enable a disabled user again.
     Enable { name: String },
     /// Delete a user and end their sessions (their audit events stay).
@@ -278,6 +291,13 @@ pub async fn run_admin_command(
             .await?;
             let ended = done(change, &user)?;
             Ok(format!("{} disabled; {ended} session(s) ended", user.username))
+        }
+        Command::User(UserCommand::ResetSecondFactors { name }) => {
+            let user = find_user(&store, &name).await?;
+            let horizon = now + REVOCATION_HORIZON;
+            let ended =
+                crate::users::reset_second_factors(&store, &user, Actor::Cli, now, horizon).await?;
+            Ok(format!("second factors of {} removed; {ended} session(s) ended", user.username))
         }
         Command::User(UserCommand::Enable { name }) => {
             let user = find_user(&store, &name).await?;

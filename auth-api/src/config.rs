@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::{cli::ServeArgs, passwords::policy::PasswordPolicy};
+use shared::Role;
+
+use crate::{cli::ServeArgs, mfa::key::MfaKey, passwords::policy::PasswordPolicy};
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone)]
@@ -50,6 +52,23 @@ pub struct Settings {
     pub audit_retention: i64,
     /// Sensitive actions need the password proven this recently (seconds).
     pub reauth_max_age: i64,
+    pub mfa: MfaSettings,
+}
+
+/// Second factors: the key that protects them at rest, and who must have one.
+#[derive(Debug, Clone)]
+pub struct MfaSettings {
+    pub key: MfaKey,
+    /// `MFA_REQUIRED_ROLES`: users with any of these roles must set up a
+    /// second factor, and their sessions must have proven one before the
+    /// auth-api answers them as administrators.
+    pub required_roles: Vec<Role>,
+}
+
+impl MfaSettings {
+    pub fn required_for(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.required_roles.contains(r))
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +89,7 @@ impl std::fmt::Debug for Settings {
             .field("password_policy", &self.password_policy)
             .field("audit_retention", &self.audit_retention)
             .field("reauth_max_age", &self.reauth_max_age)
+            .field("mfa", &self.mfa)
             .finish()
     }
 }
@@ -100,6 +120,10 @@ pub enum ConfigError {
     AbsoluteShorterThanIdle { absolute: &'static str, idle: &'static str },
     #[error("PASSWORD_MIN_SCORE is zxcvbn's score, 0 to 4")]
     ScoreOutOfRange,
+    #[error("MFA_REQUIRED_ROLES: {0}")]
+    UnknownRole(#[from] shared::UnknownRole),
+    #[error(transparent)]
+    MfaKey(#[from] crate::mfa::key::InvalidKey),
 }
 
 impl Settings {
@@ -109,6 +133,8 @@ impl Settings {
         let client_id = args.client_id.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?;
         let client_secret =
             args.client_secret.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?;
+        let mfa_key =
+            args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
         let settings = Settings {
             database_url,
             addr: args.addr.clone(),
@@ -130,6 +156,10 @@ impl Settings {
             password_policy: password_policy(args)?,
             audit_retention: i64::from(args.audit_retention),
             reauth_max_age: i64::from(args.reauth_max_age),
+            mfa: MfaSettings {
+                key: MfaKey::from_base64(mfa_key)?,
+                required_roles: roles_list(&args.mfa_required_roles)?,
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -170,6 +200,12 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// `admin,user` → the roles; empty → none.
+fn roles_list(text: &str) -> Result<Vec<Role>, ConfigError> {
+    let names = text.split(',').map(str::trim).filter(|s| !s.is_empty());
+    Ok(names.map(str::parse).collect::<Result<_, _>>()?)
 }
 
 /// The password policy alone: the CLI's `user add` and `user set-password`
@@ -214,6 +250,10 @@ mod tests {
             password_policy: PasswordPolicy::default(),
             audit_retention: 90 * 86400,
             reauth_max_age: 600,
+            mfa: MfaSettings {
+                key: MfaKey::from_bytes(&[9; 32]),
+                required_roles: vec![Role::Admin],
+            },
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// is fine and must not be treated as ended.
     #[error("wrong password")]
     WrongPassword,
+    /// A second-factor code, entered by a signed-in user to confirm or
+    /// remove a factor, is wrong or was already used: 403 like `WrongPassword`.
+    #[error("wrong code")]
+    WrongCode,
     /// A new password the policy refuses; the text says why, for the user.
     #[error("weak password: {0}")]
     WeakPassword(String),
@@ -36,6 +40,17 @@ pub enum ApiError {
     /// A sensitive action, and the session proved the password too long ago.
     #[error("recent authentication required")]
     ReauthRequired,
+    /// The password was right; the sign-in waits for a second factor.
+    /// Not a failure, but a 403 with a body like one (OAuth's `mfa_required`).
+    #[error("second factor required")]
+    MfaRequired(shared::MfaChallenge),
+    /// The caller's session has not proven a second factor, and the action
+    /// (an administrator's, under `MFA_REQUIRED_ROLES`) requires one.
+    #[error("second factor required for this action")]
+    InsufficientUserAuthentication,
+    /// The pending sign-in is unknown, expired or discarded.
+    #[error("pending sign-in expired")]
+    ExpiredToken,
     #[error("not found")]
     NotFound,
     /// Refused because of the state of things; the text says what.
@@ -63,12 +78,17 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            ApiError::InvalidGrant | ApiError::WrongPassword => ErrorCode::InvalidGrant,
+            ApiError::InvalidGrant | ApiError::WrongPassword | ApiError::WrongCode => {
+                ErrorCode::InvalidGrant
+            }
             ApiError::WeakPassword(_) => ErrorCode::WeakPassword,
             ApiError::InvalidClient => ErrorCode::InvalidClient,
             ApiError::InvalidToken => ErrorCode::InvalidToken,
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::ReauthRequired => ErrorCode::ReauthRequired,
+            ApiError::MfaRequired(_) => ErrorCode::MfaRequired,
+            ApiError::InsufficientUserAuthentication => ErrorCode::InsufficientUserAuthentication,
+            ApiError::ExpiredToken => ErrorCode::ExpiredToken,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -95,6 +115,14 @@ impl ApiError {
                 Some("enter your password again to do this (POST /auth/reauth)".into())
             }
             ApiError::Busy => Some("too many sign-ins at once; retry shortly".into()),
+            ApiError::MfaRequired(_) => Some("enter a second factor to finish signing in".into()),
+            ApiError::WrongCode => Some("the code is wrong, expired or already used".into()),
+            ApiError::InsufficientUserAuthentication => {
+                Some("sign in with your second factor to do this".into())
+            }
+            ApiError::ExpiredToken => {
+                Some("the sign-in expired or had too many wrong codes; start again".into())
+            }
             ApiError::UnsupportedMediaType => {
                 Some("expected Content-Type: application/json".into())
             }
@@ -150,13 +178,17 @@ fn is_temporary(code: &str) -> bool {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) | ApiError::InvalidGrant | ApiError::WeakPassword(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidGrant
+            | ApiError::WeakPassword(_)
+            | ApiError::ExpiredToken => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::WrongPassword | ApiError::ReauthRequired => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden
+            | ApiError::WrongPassword
+            | ApiError::WrongCode
+            | ApiError::ReauthRequired
+            | ApiError::MfaRequired(_)
+            | ApiError::InsufficientUserAuthentication => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -197,7 +229,11 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        res.json(ErrorBody { error: self.code(), error_description: self.description() })
+        let challenge = match self {
+            ApiError::MfaRequired(challenge) => Some(challenge.clone()),
+            _ => None,
+        };
+        res.json(ErrorBody { error: self.code(), error_description: self.description(), challenge })
     }
 }
 

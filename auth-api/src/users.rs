@@ -10,7 +10,7 @@ use shared::Role;
 
 use crate::{
     audit::{self, Actor, Event},
-    domain::{EventKind, Password, Username},
+    domain::{EndReason, EventKind, Password, Username},
     error::ApiError,
     passwords::{
         Passwords,
@@ -117,6 +117,25 @@ pub async fn set_roles(
         audit::record(store, event.detail(detail)).await?;
     }
     Ok(change)
+}
+
+/// Removes every second factor of `user` (they lost their phone and their
+/// recovery codes) and ends their sessions: whoever signs in next proves
+/// the password only, and sets a factor up again. How many sessions ended;
+/// the caller wakes the feed.
+pub async fn reset_second_factors(
+    store: &Store,
+    user: &UserRecord,
+    actor: Actor<'_>,
+    now: i64,
+    revoked_until: i64,
+) -> Result<u64, ApiError> {
+    let event = Event::new(EventKind::SecondFactorsReset, now).user(user).actor(actor);
+    let factors = store.reset_second_factors(&user.id, &event.into_record()).await?;
+    let reason = EndReason::SecondFactorsReset;
+    let ended = store.end_user_sessions(&user.id, None, reason, now, revoked_until).await?;
+    tracing::info!(user_id = %user.id, factors, ended, "second factors reset");
+    Ok(ended)
 }
 
 /// Disables `user` (ending every session of theirs) or enables them again.

@@ -48,6 +48,7 @@ pub struct Env {
     pub dir: PathBuf,
     pub client_secret: String,
     pub cookie_keys: String,
+    pub mfa_key: String,
     pub password: String,
 }
 
@@ -62,6 +63,10 @@ impl Env {
                 &base64::engine::general_purpose::STANDARD,
                 random::<64>(),
             ),
+            mfa_key: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                random::<32>(),
+            ),
             password: random_b64(18),
         }
     }
@@ -73,6 +78,7 @@ impl Env {
             .env("AUTH_ISSUER", ISSUER)
             .env("AUTH_CLIENT_ID", CLIENT_ID)
             .env("AUTH_CLIENT_SECRET", &self.client_secret)
+            .env("MFA_ENCRYPTION_KEY", &self.mfa_key)
             .env("ACCESS_TOKEN_TTL", access_ttl.to_string())
             // The bench signs in thousands of times from one address.
             .env("LOGIN_MAX_FAILURES_PER_IP", "1000000");

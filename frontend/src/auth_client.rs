@@ -11,9 +11,10 @@ use awc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::de::DeserializeOwned;
 use shared::{
-    AdminUserView, AuditPage, CreatedUser, EndedSessions, ErrorBody, ErrorCode, NewUserRequest,
-    PasswordChange, PasswordCheck, PasswordVerdict, RevocationFeed, RevokeRequest, Role,
-    SessionView, TokenRequest, TokenResponse, UserUpdate,
+    AdminUserView, AuditPage, CreatedUser, EndedSessions, ErrorBody, ErrorCode, MfaChallenge,
+    MfaStatus, NewUserRequest, PasswordChange, PasswordCheck, PasswordVerdict, RecoveryCodes,
+    RevocationFeed, RevokeRequest, Role, SessionView, TokenRequest, TokenResponse, TotpCode,
+    TotpSetup, UserUpdate,
 };
 
 use crate::config::Settings;
@@ -30,9 +31,19 @@ pub enum AuthError {
     InvalidGrant,
     #[error("rate limited for {0} s")]
     RateLimited(u64),
-    /// A password re-entered to authorise a change is wrong (the session is fine).
-    #[error("wrong password")]
+    /// A password or second-factor code re-entered to authorise a change is
+    /// wrong (the session is fine).
+    #[error("wrong password or code")]
     WrongPassword,
+    /// The password was right; the sign-in continues with a second factor.
+    #[error("second factor required")]
+    MfaRequired(MfaChallenge),
+    /// The pending sign-in expired, was used, or had too many wrong codes.
+    #[error("pending sign-in expired")]
+    ExpiredToken,
+    /// An administrator's session that has not proven a second factor.
+    #[error("second factor required for this action")]
+    SecondFactorRequired,
     /// A new password the policy refuses, with the auth-api's reason.
     #[error("weak password: {0}")]
     WeakPassword(String),
@@ -91,6 +102,14 @@ impl AuthClient {
     /// A sign-in: `TokenRequest::Password`, with the browser's address and
     /// device id as this frontend vouches for them.
     pub async fn password_grant(&self, grant: TokenRequest) -> Result<TokenResponse, AuthError> {
+        self.token(&grant).await
+    }
+
+    /// The second step of a sign-in: `TokenRequest::MfaOtp` or `MfaRecoveryCode`.
+    pub async fn second_factor_grant(
+        &self,
+        grant: TokenRequest,
+    ) -> Result<TokenResponse, AuthError> {
         self.token(&grant).await
     }
 
@@ -207,6 +226,45 @@ impl AuthClient {
         decode(res).await
     }
 
+    /// `GET /auth/mfa`: the caller's second factors.
+    pub async fn mfa_status(&self, access_token: &str) -> Result<MfaStatus, AuthError> {
+        decode(self.http.get(self.url("/auth/mfa")).bearer_auth(access_token).send().await).await
+    }
+
+    /// `POST /auth/mfa/totp`: a key to set up (the same one for ten minutes).
+    pub async fn totp_setup(&self, access_token: &str) -> Result<TotpSetup, AuthError> {
+        let res = self.http.post(self.url("/auth/mfa/totp")).bearer_auth(access_token).send().await;
+        decode(res).await
+    }
+
+    /// `POST /auth/mfa/totp/confirm`: switches the app on; recovery codes
+    /// come back with the first factor.
+    pub async fn totp_confirm(
+        &self,
+        access_token: &str,
+        code: &str,
+    ) -> Result<RecoveryCodes, AuthError> {
+        let body = TotpCode { code: code.to_owned() };
+        let url = self.url("/auth/mfa/totp/confirm");
+        decode(self.http.post(url).bearer_auth(access_token).send_json(&body).await).await
+    }
+
+    /// `DELETE /auth/mfa/totp` with a current code.
+    pub async fn totp_disable(&self, access_token: &str, code: &str) -> Result<(), AuthError> {
+        let body = TotpCode { code: code.to_owned() };
+        let url = self.url("/auth/mfa/totp");
+        decode_empty(self.http.delete(url).bearer_auth(access_token).send_json(&body).await).await
+    }
+
+    /// `POST /auth/mfa/recovery-codes`: a new set replaces the old.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        access_token: &str,
+    ) -> Result<RecoveryCodes, AuthError> {
+        let url = self.url("/auth/mfa/recovery-codes");
+        decode(self.http.post(url).bearer_auth(access_token).send().await).await
+    }
+
     /// The caller's own security events, newest first.
     pub async fn my_events(&self, access_token: &str) -> Result<AuditPage, AuthError> {
         decode(self.http.get(self.url("/auth/events")).bearer_auth(access_token).send().await).await
@@ -269,6 +327,17 @@ impl AuthClient {
         decode(self.http.get(self.url("/admin/users")).bearer_auth(access_token).send().await).await
     }
 
+    /// `DELETE /admin/users/{id}/second-factors`: the user's sessions end.
+    pub async fn admin_reset_second_factors(
+        &self,
+        access_token: &str,
+        user_id: &str,
+    ) -> Result<(), AuthError> {
+        let path = format!("/admin/users/{}/second-factors", path_segment(user_id));
+        let res = self.http.delete(self.url(&path)).bearer_auth(access_token).send().await;
+        decode::<EndedSessions>(res).await.map(|_| ())
+    }
+
     pub async fn admin_end_user_sessions(
         &self,
         access_token: &str,
@@ -322,7 +391,11 @@ async fn decode_empty(res: SendResult) -> Result<(), AuthError> {
 }
 
 fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> AuthError {
-    let body = serde_json::from_slice::<ErrorBody>(body).ok();
+    let mut body = serde_json::from_slice::<ErrorBody>(body).ok();
+    let challenged = body.as_mut().filter(|b| b.error == ErrorCode::MfaRequired);
+    if let Some(challenge) = challenged.and_then(|b| b.challenge.take()) {
+        return AuthError::MfaRequired(challenge);
+    }
     let code = body.as_ref().map(|b| b.error);
     let description = |fallback: &str| {
         body.as_ref()
@@ -332,6 +405,8 @@ fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> Aut
     match (status, code) {
         (StatusCode::FORBIDDEN, Some(ErrorCode::InvalidGrant)) => AuthError::WrongPassword,
         (_, Some(ErrorCode::ReauthRequired)) => AuthError::ReauthRequired,
+        (_, Some(ErrorCode::ExpiredToken)) => AuthError::ExpiredToken,
+        (_, Some(ErrorCode::InsufficientUserAuthentication)) => AuthError::SecondFactorRequired,
         (_, Some(ErrorCode::WeakPassword)) => {
             AuthError::WeakPassword(description("This password is too easy to guess."))
         }

@@ -24,7 +24,10 @@ use crate::{
     app::{App as CloakroomApp, STYLESHEET, shell},
     auth_client::AuthClient,
     config::Settings,
-    forms::{login::handle_login, new_user::handle_new_user, password::handle_password_change},
+    forms::{
+        login::handle_login, new_user::handle_new_user, password::handle_password_change,
+        security::handle_security, verify::handle_verify,
+    },
     security::{headers::security_headers, origin::check_origin},
     session::{
         cookie::CookieCodec,
@@ -225,6 +228,20 @@ impl Application {
                     web::resource(crate::forms::password::PATH)
                         .guard(guard::Post())
                         .wrap(from_fn(handle_password_change))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
+                )
+                .service(
+                    web::resource(crate::forms::security::PATH)
+                        .guard(guard::Post())
+                        .wrap(from_fn(handle_security))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
+                )
+                // Both methods: without this browser's pending sign-in, the
+                // page itself sends it back to `/login`.
+                .service(
+                    web::resource(crate::forms::verify::PATH)
+                        .wrap(from_fn(handle_verify))
+                        .route(render_app_async_with_context(|| (), render.clone(), Method::Get))
                         .route(render_app_async_with_context(|| (), render.clone(), Method::Post)),
                 )
                 .leptos_routes(routes.clone(), render.clone())

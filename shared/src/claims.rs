@@ -34,4 +34,13 @@ pub struct AccessClaims {
     /// allowed. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub password_change_required: bool,
+    /// How the user authenticated in this session (RFC 8176: `pwd`, `otp`,
+    /// `hwk`; see `mfa::amr`). Tokens without it read as a password alone.
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The user's roles require a second factor (`MFA_REQUIRED_ROLES`) and
+    /// this session has none: nothing but setting one up is allowed.
+    /// Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_setup_required: bool,
 }

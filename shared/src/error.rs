@@ -21,6 +21,15 @@ pub enum ErrorCode {
     /// 403: a sensitive action needs the password again (`POST /auth/reauth`):
     /// the session's last proof of it is older than `REAUTH_MAX_AGE`.
     ReauthRequired,
+    /// 403 (to a password grant): the password was right and the user has a
+    /// second factor; the body carries an `MfaChallenge` to continue with.
+    MfaRequired,
+    /// 403: this needs a session that proved a second factor (an
+    /// administrator under `MFA_REQUIRED_ROLES`); RFC 9470's name.
+    InsufficientUserAuthentication,
+    /// 400: the pending sign-in (`mfa_token`) is unknown, expired, or was
+    /// discarded after too many wrong codes: sign in again (RFC 8628's name).
+    ExpiredToken,
     /// 404: no such resource (or not one the caller may see).
     NotFound,
     /// 409: refused because of the state of things (the last active
@@ -51,6 +60,9 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::ReauthRequired => "reauth_required",
+            ErrorCode::MfaRequired => "mfa_required",
+            ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
+            ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -76,6 +88,9 @@ pub struct ErrorBody {
     /// A human-readable hint. Never contains secrets, tokens or internal detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// With `mfa_required` only: how to continue the sign-in.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<crate::MfaChallenge>,
 }
 
 #[cfg(test)]
@@ -98,7 +113,8 @@ mod tests {
 
     #[test]
     fn description_is_omitted_when_absent() {
-        let body = ErrorBody { error: ErrorCode::InvalidClient, error_description: None };
+        let body =
+            ErrorBody { error: ErrorCode::InvalidClient, error_description: None, challenge: None };
         assert_eq!(serde_json::to_string(&body).unwrap(), r#"{"error":"invalid_client"}"#);
     }
 }

@@ -27,10 +27,24 @@ pub enum EventKind {
     /// The user entered their password again in a live session.
     Reauthenticated,
     KeysRotated,
+    /// A correct password, then a pending sign-in waiting for a second factor.
+    SecondFactorRequested,
+    /// A wrong second-factor code (the detail says which kind, and whether
+    /// the pending sign-in was discarded).
+    SecondFactorFailed,
+    /// A recovery code was spent (the detail says how many are left).
+    RecoveryCodeUsed,
+    /// An authenticator app was switched on.
+    TotpEnabled,
+    TotpDisabled,
+    /// A new set of recovery codes replaced the old.
+    RecoveryCodesRegenerated,
+    /// An administrator removed every second factor of the user.
+    SecondFactorsReset,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -45,6 +59,13 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::Reauthenticated,
         EventKind::KeysRotated,
+        EventKind::SecondFactorRequested,
+        EventKind::SecondFactorFailed,
+        EventKind::RecoveryCodeUsed,
+        EventKind::TotpEnabled,
+        EventKind::TotpDisabled,
+        EventKind::RecoveryCodesRegenerated,
+        EventKind::SecondFactorsReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +84,13 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::Reauthenticated => "reauthenticated",
             EventKind::KeysRotated => "keys_rotated",
+            EventKind::SecondFactorRequested => "second_factor_requested",
+            EventKind::SecondFactorFailed => "second_factor_failed",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::TotpEnabled => "totp_enabled",
+            EventKind::TotpDisabled => "totp_disabled",
+            EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            EventKind::SecondFactorsReset => "second_factors_reset",
         }
     }
 
@@ -87,6 +115,13 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::Reauthenticated => "Password confirmed",
             EventKind::KeysRotated => "Signing keys rotated",
+            EventKind::SecondFactorRequested => "Password accepted; second factor requested",
+            EventKind::SecondFactorFailed => "Second factor refused",
+            EventKind::RecoveryCodeUsed => "Recovery code used",
+            EventKind::TotpEnabled => "Authenticator app added",
+            EventKind::TotpDisabled => "Authenticator app removed",
+            EventKind::RecoveryCodesRegenerated => "New recovery codes created",
+            EventKind::SecondFactorsReset => "Second factors reset by an administrator",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod account;
 pub mod claims;
 pub mod error;
 pub mod event_kind;
+pub mod mfa;
 pub mod role;
 pub mod session;
 pub mod token;
@@ -22,6 +23,7 @@ pub use account::{
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
 pub use event_kind::EventKind;
+pub use mfa::{Factor, MfaChallenge, MfaStatus, RecoveryCodes, TotpCode, TotpSetup};
 pub use role::{Role, UnknownRole};
 pub use session::{
     AdminUserView, CreatedUser, EndedSessions, NewUserRequest, Revocation, RevocationFeed,

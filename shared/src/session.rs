@@ -30,6 +30,9 @@ pub struct AdminUserView {
     /// Still on the temporary password an administrator created.
     #[serde(default)]
     pub password_change_required: bool,
+    /// Has an authenticator app switched on (an administrator may reset it).
+    #[serde(default)]
+    pub second_factor: bool,
     /// Live sessions right now.
     pub session_count: u64,
     /// The most recent `last_seen_at` over the live sessions, if any.

@@ -28,6 +28,19 @@ pub enum TokenRequest {
     RefreshToken {
         refresh_token: String,
     },
+    /// The second step of a sign-in (an extension grant, RFC 6749 §4.5):
+    /// the pending sign-in's `mfa_token` and the authenticator app's code.
+    #[serde(rename = "urn:cloakroom:params:oauth:grant-type:mfa-otp")]
+    MfaOtp {
+        mfa_token: String,
+        otp: String,
+    },
+    /// The second step with one of the user's recovery codes instead.
+    #[serde(rename = "urn:cloakroom:params:oauth:grant-type:mfa-recovery-code")]
+    MfaRecoveryCode {
+        mfa_token: String,
+        recovery_code: String,
+    },
 }
 
 // Hand-written so that a stray `{:?}` in a log line can never print a password
@@ -42,6 +55,10 @@ impl std::fmt::Debug for TokenRequest {
                 .finish_non_exhaustive(),
             TokenRequest::RefreshToken { .. } => {
                 f.debug_struct("RefreshToken").finish_non_exhaustive()
+            }
+            TokenRequest::MfaOtp { .. } => f.debug_struct("MfaOtp").finish_non_exhaustive(),
+            TokenRequest::MfaRecoveryCode { .. } => {
+                f.debug_struct("MfaRecoveryCode").finish_non_exhaustive()
             }
         }
     }
@@ -124,6 +141,15 @@ mod tests {
     }
 
     #[test]
+    fn second_step_grants_use_their_uris() {
+        let req: TokenRequest = serde_json::from_str(
+            r#"{"grant_type":"urn:cloakroom:params:oauth:grant-type:mfa-otp","mfa_token":"t","otp":"1"}"#,
+        )
+        .unwrap();
+        assert_eq!(req, TokenRequest::MfaOtp { mfa_token: "t".into(), otp: "1".into() });
+    }
+
+    #[test]
     fn unknown_grant_type_is_an_error() {
         let res: Result<TokenRequest, _> =
             serde_json::from_str(r#"{"grant_type":"client_credentials"}"#);
@@ -144,6 +170,8 @@ mod tests {
         assert!(!format!("{req:?}").contains("device-id"), "nor the device id");
         let refresh = TokenRequest::RefreshToken { refresh_token: "rt-secret".into() };
         assert!(!format!("{refresh:?}").contains("rt-secret"));
+        let otp = TokenRequest::MfaOtp { mfa_token: "mfa-secret".into(), otp: "123456".into() };
+        assert!(!format!("{otp:?}").contains("mfa-secret") && !format!("{otp:?}").contains("123"));
         let revoke = RevokeRequest { token: "rt-secret".into() };
         assert!(!format!("{revoke:?}").contains("rt-secret"));
     }

@@ -14,6 +14,8 @@ pub enum EndReason {
     Disabled,
     /// An administrator deleted the user.
     Deleted,
+    /// An administrator removed the user's second factors.
+    SecondFactorsReset,
 }
 
 impl EndReason {
@@ -26,6 +28,7 @@ impl EndReason {
             EndReason::PasswordChange => "password_change",
             EndReason::Disabled => "user_disabled",
             EndReason::Deleted => "user_deleted",
+            EndReason::SecondFactorsReset => "second_factors_reset",
         }
     }
 }

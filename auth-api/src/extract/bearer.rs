@@ -8,7 +8,7 @@ use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::Header, web};
 use actix_web_httpauth::headers::authorization::{Authorization, Bearer};
-use shared::{AccessClaims, Role};
+use shared::{AccessClaims, Role, mfa::amr::has_second_factor};
 
 use crate::{audit::Actor, error::ApiError, state::AppState, store::SessionRecord, tokens::access};
 
@@ -85,7 +85,10 @@ impl FromRequest for AuthUser {
 /// An `AuthUser` who is an administrator *now*: role `admin` in the
 /// database, not only in the token (a role removed a moment ago must not
 /// keep working until the token expires), not disabled, and not on a
-/// temporary password. Anyone else gets 403.
+/// temporary password. Anyone else gets 403. And when `MFA_REQUIRED_ROLES`
+/// covers them, their session must have proven a second factor (`amr` of
+/// the session's record, which confirming a factor upgrades): else 403
+/// `insufficient_user_authentication`.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
 
@@ -99,19 +102,26 @@ impl FromRequest for AdminUser {
         Box::pin(async move {
             let user = user.await?;
             let state = state.ok_or(ApiError::Internal("no state".into()))?;
-            if is_admin_now(&state, &user).await? {
-                Ok(AdminUser(user))
-            } else {
-                Err(ApiError::Forbidden)
+            let Some(roles) = admin_roles_now(&state, &user).await? else {
+                return Err(ApiError::Forbidden);
+            };
+            if state.settings.mfa.required_for(&roles) && !has_second_factor(&user.session.amr) {
+                return Err(ApiError::InsufficientUserAuthentication);
             }
+            Ok(AdminUser(user))
         })
     }
 }
 
 /// Whether `user` is an administrator according to the database.
 pub async fn is_admin_now(state: &AppState, user: &AuthUser) -> Result<bool, ApiError> {
+    Ok(admin_roles_now(state, user).await?.is_some())
+}
+
+/// The roles of `user` from the database, if they make an active administrator.
+async fn admin_roles_now(state: &AppState, user: &AuthUser) -> Result<Option<Vec<Role>>, ApiError> {
     let record = state.store.find_user_by_id(&user.claims.sub).await?;
-    Ok(record.is_some_and(|u| {
-        u.roles.contains(&Role::Admin) && !u.disabled && !u.password_change_required
-    }))
+    Ok(record
+        .filter(|u| u.roles.contains(&Role::Admin) && !u.disabled && !u.password_change_required)
+        .map(|u| u.roles))
 }

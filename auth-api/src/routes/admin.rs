@@ -8,7 +8,7 @@ use crate::{
     extract::AdminUser,
     sessions,
     state::AppState,
-    store::{EventFilter, UserChange, UserRecord},
+    store::{EventFilter, UserActivity, UserChange, UserRecord},
     users,
 };
 
@@ -19,9 +19,7 @@ pub async fn list_users(
 ) -> Result<web::Json<Vec<AdminUserView>>, ApiError> {
     let live = state.policy().liveness(state.now());
     let listed = state.store.list_users_with_activity(live).await?;
-    Ok(web::Json(
-        listed.into_iter().map(|(u, count, last_seen)| view(u, count, last_seen)).collect(),
-    ))
+    Ok(web::Json(listed.into_iter().map(view).collect()))
 }
 
 /// `POST /admin/users`: creates a user with a temporary password, answered
@@ -54,7 +52,7 @@ pub async fn create_user(
     tracing::info!(user_id = %user.id, "user created by an administrator");
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(CreatedUser { user: view(user, 0, None), temporary_password }))
+        .json(CreatedUser { user: view(new_user(user)), temporary_password }))
 }
 
 /// `PATCH /admin/users/{id}`: disables or enables a user, or sets their
@@ -144,7 +142,13 @@ fn settled(state: &AppState, change: UserChange, ends: bool) -> Result<(), ApiEr
     }
 }
 
-fn view(u: UserRecord, session_count: u64, last_seen_at: Option<i64>) -> AdminUserView {
+/// A user just created: no sessions, no second factor yet.
+fn new_user(user: UserRecord) -> UserActivity {
+    UserActivity { user, session_count: 0, last_seen_at: None, second_factor: false }
+}
+
+fn view(listed: UserActivity) -> AdminUserView {
+    let UserActivity { user: u, session_count, last_seen_at, second_factor } = listed;
     AdminUserView {
         id: u.id,
         username: u.username,
@@ -152,6 +156,7 @@ fn view(u: UserRecord, session_count: u64, last_seen_at: Option<i64>) -> AdminUs
         created_at: u.created_at,
         disabled: u.disabled,
         password_change_required: u.password_change_required,
+        second_factor,
         session_count,
         last_seen_at,
     }
@@ -169,6 +174,26 @@ pub async fn end_user_sessions(
     }
     let user = state.store.find_user_by_id(&path).await?.ok_or(ApiError::NotFound)?;
     let ended = sessions::end_all_of_user(&state, &user, EndReason::Admin, admin.actor()).await?;
+    Ok(web::Json(EndedSessions { ended }))
+}
+
+/// `DELETE /admin/users/{id}/second-factors`: removes every second factor
+/// of a user who lost them; their sessions end. Needs recent authentication.
+pub async fn reset_second_factors(
+    AdminUser(admin): AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<EndedSessions>, ApiError> {
+    admin.require_recent_auth(state.now(), state.settings.reauth_max_age)?;
+    let user = target(&state, &path).await?;
+    let now = state.now();
+    let revoked_until = state.policy().revoked_until(now);
+    let ended =
+        users::reset_second_factors(&state.store, &user, admin.actor(), now, revoked_until).await?;
+    if ended > 0 {
+        state.metrics.revoked(ended);
+        state.feed.notify();
+    }
     Ok(web::Json(EndedSessions { ended }))
 }
 

@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod health;
 mod jwks;
+mod mfa;
 mod revocations;
 mod revoke;
 mod sessions;
@@ -25,6 +26,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/reauth").route(web::post().to(account::reauthenticate)))
         .service(resource("/auth/password/check").route(web::post().to(account::check_password)))
         .service(resource("/auth/events").route(web::get().to(account::events)))
+        .service(resource("/auth/mfa").route(web::get().to(mfa::status)))
+        .service(
+            resource("/auth/mfa/totp")
+                .route(web::post().to(mfa::begin_totp))
+                .route(web::delete().to(mfa::disable_totp)),
+        )
+        .service(resource("/auth/mfa/totp/confirm").route(web::post().to(mfa::confirm_totp)))
+        .service(
+            resource("/auth/mfa/recovery-codes")
+                .route(web::post().to(mfa::regenerate_recovery_codes)),
+        )
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::end_one)))
         .service(
@@ -40,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/admin/users/{id}/sessions")
                 .route(web::delete().to(admin::end_user_sessions)),
+        )
+        .service(
+            resource("/admin/users/{id}/second-factors")
+                .route(web::delete().to(admin::reset_second_factors)),
         )
         .service(resource("/admin/audit").route(web::get().to(admin::audit)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))

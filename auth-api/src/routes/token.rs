@@ -4,11 +4,15 @@ use shared::TokenRequest;
 use crate::{
     error::ApiError,
     extract::ClientAuth,
-    sessions::{self, Login},
+    sessions::{
+        self, Login,
+        second_factor::{self, Proof},
+    },
     state::AppState,
 };
 
-/// `POST /auth/token`: the password and refresh-token grants.
+/// `POST /auth/token`: the password and refresh-token grants, and the
+/// second step of a sign-in that needs a second factor.
 pub async fn grant(
     _client: ClientAuth,
     state: web::Data<AppState>,
@@ -28,6 +32,12 @@ pub async fn grant(
         }
         TokenRequest::RefreshToken { refresh_token } => {
             sessions::refresh(&state, &refresh_token).await?
+        }
+        TokenRequest::MfaOtp { mfa_token, otp } => {
+            second_factor::complete(&state, &mfa_token, Proof::Otp(otp)).await?
+        }
+        TokenRequest::MfaRecoveryCode { mfa_token, recovery_code } => {
+            second_factor::complete(&state, &mfa_token, Proof::RecoveryCode(recovery_code)).await?
         }
     };
     // RFC 6749 §5.1: token responses must not be cached.

@@ -15,7 +15,9 @@
 //!   access token of that session has expired;
 //! - each of these events is written to the audit log (`audit`).
 
-use shared::{TokenResponse, UserInfo};
+pub mod second_factor;
+
+use shared::{TokenResponse, UserInfo, mfa::amr};
 
 use crate::{
     audit::{self, Actor, Event},
@@ -109,17 +111,52 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         tracing::info!("login failed");
         return Err(ApiError::InvalidGrant);
     };
+    let client = Client { user_agent, ip };
+    // With a second factor, the right password opens nothing yet: a pending
+    // sign-in waits for the factor. The failure counters stay as they are
+    // until then, or a stolen password would reset them before each round
+    // of guessed codes.
+    if state.store.has_second_factor(&user.id).await? {
+        let device = login.device.as_deref();
+        return Err(second_factor::challenge(state, user, &client, login.remember, device).await);
+    }
     limiter.succeeded(&keys).await?;
+    let verified = Verified { hash: &user.password_hash, amr: &[amr::PASSWORD] };
+    start(state, user, verified, login.remember, client).await
+}
 
+/// Where a sign-in comes from, as the frontend reported it.
+pub(crate) struct Client {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What a sign-in proved: the password hash it was verified against (the
+/// session is refused if it changed meanwhile) and how (`amr`).
+pub(crate) struct Verified<'a> {
+    pub hash: &'a str,
+    pub amr: &'a [&'a str],
+}
+
+/// Starts a session for `user`, whose credentials were all verified.
+async fn start(
+    state: &AppState,
+    user: &UserRecord,
+    verified: Verified<'_>,
+    remember: bool,
+    client: Client,
+) -> Result<TokenResponse, ApiError> {
+    let now = state.now();
     let policy = state.policy();
     let session = NewSession {
         id: uuid::Uuid::new_v4().to_string(),
         user_id: user.id.clone(),
         now,
-        expires_at: policy.absolute_end(login.remember, now),
-        remember: login.remember,
-        user_agent: user_agent.clone(),
-        ip: ip.clone(),
+        expires_at: policy.absolute_end(remember, now),
+        remember,
+        user_agent: client.user_agent,
+        ip: client.ip,
+        amr: verified.amr.iter().map(|m| (*m).to_owned()).collect(),
     };
     let (refresh_token, hash) = RefreshToken::mint();
     let signed_in = Event::new(EventKind::SignIn, now)
@@ -127,16 +164,22 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         .actor(Actor::User { id: &user.id, name: &user.username })
         .session_id(&session.id)
         .client(session.ip.as_deref(), session.user_agent.as_deref())
-        .detail(if session.remember { "remembered" } else { "browser session" })
+        .detail(format!(
+            "{}; {}",
+            if session.remember { "remembered" } else { "browser session" },
+            session.amr.join("+")
+        ))
         .into_record();
-    let Some(seen) =
-        state.store.create_session(&session, &hash, &user.password_hash, &signed_in).await?
+    let Some(seen) = state.store.create_session(&session, &hash, verified.hash, &signed_in).await?
     else {
         // The password changed, or the user was disabled or deleted, while
         // this one was being verified: it no longer opens anything.
         state.metrics.login("failed");
-        audit::record(&state.store, failure("password changed or account disabled meanwhile"))
-            .await?;
+        let event = Event::new(EventKind::SignInFailed, now)
+            .user(user)
+            .client(session.ip.as_deref(), session.user_agent.as_deref())
+            .detail("password changed or account disabled meanwhile");
+        audit::record(&state.store, event).await?;
         return Err(ApiError::InvalidGrant);
     };
     let user = &UserRecord {
@@ -157,6 +200,7 @@ pub async fn login(state: &AppState, login: Login) -> Result<TokenResponse, ApiE
         ip: session.ip,
         ended_at: None,
         auth_time: now,
+        amr: session.amr,
     };
     respond(state, user, &started, refresh_token, now)
 }
@@ -315,6 +359,9 @@ fn respond(
         session_id: &session.id,
         auth_time: session.auth_time,
         password_change_required: user.password_change_required,
+        amr: &session.amr,
+        mfa_setup_required: state.settings.mfa.required_for(&user.roles)
+            && !amr::has_second_factor(&session.amr),
     };
     let ttl = state.settings.access_token_ttl.min(session.expires_at - now).max(1);
     let access_token = access::sign(&state.keys.snapshot(), &state.audience(), &subject, now, ttl)?;

@@ -47,6 +47,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "audit lookup",
         sql: include_str!("../../migrations/sqlite/0005_audit_lookup.sql"),
     },
+    Embedded {
+        version: 6,
+        description: "second factors",
+        sql: include_str!("../../migrations/sqlite/0006_second_factors.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -69,6 +74,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 4,
         description: "audit lookup",
         sql: include_str!("../../migrations/postgres/0004_audit_lookup.sql"),
+    },
+    Embedded {
+        version: 5,
+        description: "second factors",
+        sql: include_str!("../../migrations/postgres/0005_second_factors.sql"),
     },
 ];
 
@@ -161,6 +171,11 @@ mod tests {
                 "97a2033a7436f1dc0008927ddc9adf9d9b53e0436db005c684627572e240e29f1d6aade5b320297f20052f662eac5544",
             ),
             (
+                &SQLITE[5],
+                "sqlite/0006",
+                "697a0f84ae6a6cdaa509097aaf527c4ca4fb916191660a7a0f388e655c29b1093e8bf3f559943b116fd4a53f3a28873f",
+            ),
+            (
                 &POSTGRES[0],
                 "postgres/0001",
                 "038e0c631bf20e9809cb6eda8fecf618cf7cb3fc9217c779736d6cbb45dad057dfb87dd0fb53f3d8551ee98377bae706",
@@ -179,6 +194,11 @@ mod tests {
                 &POSTGRES[3],
                 "postgres/0004",
                 "97a2033a7436f1dc0008927ddc9adf9d9b53e0436db005c684627572e240e29f1d6aade5b320297f20052f662eac5544",
+            ),
+            (
+                &POSTGRES[4],
+                "postgres/0005",
+                "41ff394d4908644db5986e6a6a5a0e30e9767db6fb2cee6f2cea4472012eb94d2839a396e8aec3beb9a2cce156693781",
             ),
         ];
         for (migration, name, checksum) in released {

@@ -40,6 +40,7 @@ mod migrations;
 mod postgres;
 mod queries;
 mod records;
+mod second_factors;
 mod sqlite;
 mod url;
 
@@ -47,9 +48,11 @@ use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
 pub use records::{
-    EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-    Rotation, SessionRecord, StoredKey, UserChange, UserNow, UserRecord,
+    EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, PendingSignIn,
+    RefreshRecord, Rotation, SessionRecord, StoredKey, TotpRecord, UserActivity, UserChange,
+    UserNow, UserRecord,
 };
+pub use second_factors::PendingFailure;
 pub use url::redacted_url;
 
 use dialect::Dialect;

@@ -13,12 +13,13 @@ use shared::{AuditEvent, Revocation};
 use sqlx::{Row, migrate::Migrator};
 
 use super::{
-    Backend, Store, StoreError,
+    Store, StoreError,
     dialect::{DialectTx as _, Topic},
     migrations::Source,
     records::{
         EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-        SessionRecord, StoredKey, UserChange, UserNow, UserRecord, roles_from_text, roles_to_text,
+        SessionRecord, StoredKey, UserActivity, UserChange, UserNow, UserRecord, amr_from_text,
+        amr_to_text, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -29,14 +30,14 @@ use crate::domain::{EndReason, Username};
 macro_rules! on_db {
     ($store:expr, |$db:ident| $body:expr) => {
         match &$store.0 {
-            Backend::Sqlite($db) => $body,
-            Backend::Postgres($db) => $body,
+            $crate::store::Backend::Sqlite($db) => $body,
+            $crate::store::Backend::Postgres($db) => $body,
         }
     };
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at, u.disabled_at, u.password_change_required";
-const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at, COALESCE(s.auth_time, s.created_at) AS auth_time";
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at, COALESCE(s.auth_time, s.created_at) AS auth_time, s.amr";
 /// After `SESSION_COLUMNS`: the rest of a refresh token's row with its user,
 /// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
 const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, u.disabled_at, u.password_change_required, r.rotated_at, r.successor_hash, r.successor_sealed";
@@ -100,6 +101,7 @@ macro_rules! session {
             ip: $row.try_get("ip")?,
             ended_at: $row.try_get("ended_at")?,
             auth_time: $row.try_get("auth_time")?,
+            amr: amr_from_text(&$row.try_get::<String, _>("amr")?),
         }
     };
 }
@@ -185,6 +187,9 @@ macro_rules! insert_event {
     }};
 }
 
+// The second-factor queries (`second_factors`) are written the same way.
+pub(super) use {insert_event, on_db};
+
 impl Store {
     /// Creates or upgrades the schema. On PostgreSQL, instances starting
     /// together migrate one after another (sqlx's migrator takes an advisory
@@ -256,15 +261,17 @@ impl Store {
         })
     }
 
-    /// Every user with the count and latest activity of their live sessions,
-    /// by username (byte order).
+    /// Every user with the count and latest activity of their live sessions
+    /// and whether they have a second factor, by username (byte order).
     pub async fn list_users_with_activity(
         &self,
         live_at: Liveness,
-    ) -> Result<Vec<(UserRecord, u64, Option<i64>)>, StoreError> {
+    ) -> Result<Vec<UserActivity>, StoreError> {
         on_db!(self, |db| {
             let sql = format!(
-                "SELECT {USER_COLUMNS}, COUNT(s.id) AS session_count, MAX(s.last_seen_at) AS last_seen
+                "SELECT {USER_COLUMNS}, COUNT(s.id) AS session_count, MAX(s.last_seen_at) AS last_seen,
+                        (SELECT COUNT(*) FROM totp_factors t
+                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS factors
                  FROM users u LEFT JOIN sessions s ON s.user_id = u.id AND {}
                  GROUP BY u.id ORDER BY u.username{}",
                 live(1),
@@ -274,8 +281,12 @@ impl Store {
             let mut users = Vec::with_capacity(rows.len());
             for row in rows {
                 let count: i64 = row.try_get("session_count")?;
-                let last_seen = row.try_get("last_seen")?;
-                users.push((user!(row, "id", "created_at"), count.max(0) as u64, last_seen));
+                users.push(UserActivity {
+                    user: user!(row, "id", "created_at"),
+                    session_count: count.max(0) as u64,
+                    last_seen_at: row.try_get("last_seen")?,
+                    second_factor: row.try_get::<i64, _>("factors")? > 0,
+                });
             }
             Ok(users)
         })
@@ -423,8 +434,8 @@ impl Store {
             };
             let seen = UserNow { roles: roles_from_text(&roles)?, password_change_required };
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time)
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3)",
+                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time, amr)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3, $8)",
             )
             .bind(&new.id)
             .bind(&new.user_id)
@@ -433,6 +444,7 @@ impl Store {
             .bind(new.remember)
             .bind(&new.user_agent)
             .bind(&new.ip)
+            .bind(amr_to_text(&new.amr))
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -861,6 +873,15 @@ impl Store {
                 .await?;
             sqlx::query("DELETE FROM audit_events WHERE at < $1")
                 .bind(audit_before)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            // Authenticator apps set up but never confirmed.
+            sqlx::query("DELETE FROM totp_factors WHERE confirmed_at IS NULL AND created_at < $1")
+                .bind(before)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

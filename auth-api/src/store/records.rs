@@ -26,6 +26,18 @@ pub struct NewUser {
     pub password_change_required: bool,
 }
 
+/// A user as the administrators' list shows them.
+#[derive(Debug, Clone)]
+pub struct UserActivity {
+    pub user: UserRecord,
+    /// Live sessions.
+    pub session_count: u64,
+    /// The latest `last_seen_at` of those.
+    pub last_seen_at: Option<i64>,
+    /// An authenticator app is switched on.
+    pub second_factor: bool,
+}
+
 /// A user's roles and temporary-password mark as a new session saw them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserNow {
@@ -57,6 +69,9 @@ pub struct SessionRecord {
     /// When the user last proved their password in this session (sign-in or
     /// re-authentication): the access token's `auth_time`.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 values, `shared::mfa::amr`):
+    /// `pwd`, then `otp` once a second factor was proven in this session.
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -68,6 +83,55 @@ pub struct NewSession {
     pub remember: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub amr: Vec<String>,
+}
+
+/// A user's authenticator app.
+#[derive(Clone)]
+pub struct TotpRecord {
+    /// The key, sealed by `mfa::key` (never decrypted here).
+    pub secret_sealed: Vec<u8>,
+    pub created_at: i64,
+    /// `None` until the user confirmed a first code.
+    pub confirmed_at: Option<i64>,
+    /// The highest time step whose code was accepted.
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord")
+            .field("confirmed_at", &self.confirmed_at)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sign-in whose password was right, waiting for a second factor.
+#[derive(Clone)]
+pub struct PendingSignIn {
+    pub user_id: String,
+    /// The hash the password was verified against: a change meanwhile voids it.
+    pub password_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Wrong codes so far.
+    pub failures: u32,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// The throttling device id the password step was judged with.
+    pub device: Option<String>,
+}
+
+impl std::fmt::Debug for PendingSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignIn")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A refresh token's row, with its session and user.
@@ -151,6 +215,15 @@ pub struct EventFilter {
     /// Only events with a smaller id: the page cursor.
     pub before: Option<i64>,
     pub limit: i64,
+}
+
+/// `amr` values are stored as one space-separated column.
+pub(super) fn amr_to_text(amr: &[String]) -> String {
+    amr.join(" ")
+}
+
+pub(super) fn amr_from_text(text: &str) -> Vec<String> {
+    text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// Roles are stored as one comma-separated column.

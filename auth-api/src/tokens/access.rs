@@ -24,6 +24,8 @@ pub struct Subject<'a> {
     pub session_id: &'a str,
     pub auth_time: i64,
     pub password_change_required: bool,
+    pub amr: &'a [String],
+    pub mfa_setup_required: bool,
 }
 
 /// Signs an access token valid from `now` for `ttl` seconds.
@@ -52,6 +54,8 @@ pub fn sign(
         jti: uuid::Uuid::new_v4().simple().to_string(),
         auth_time: subject.auth_time,
         password_change_required: subject.password_change_required,
+        amr: subject.amr.to_vec(),
+        mfa_setup_required: subject.mfa_setup_required,
     };
     signer.sign(&header, &claims)
 }

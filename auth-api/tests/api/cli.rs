@@ -11,7 +11,7 @@ use awc::http::StatusCode;
 
 use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PASSWORD, binary, client, read, spawn_app};
 
-fn auth_api(args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) fn auth_api(args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = binary()
         .args(args)
         .stdin(Stdio::piped())
@@ -153,6 +153,7 @@ async fn the_served_binary_logs_request_ids_but_never_a_secret() {
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("MFA_ENCRYPTION_KEY", "B3R8oBlS0cL0Y0Ut2m1Tq8Cq6pT3K5wJtGq8a0bWcVI=")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

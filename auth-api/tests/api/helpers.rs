@@ -7,8 +7,9 @@ use actix_web::{dev::ServerHandle, web};
 use auth_api::{
     audit::Actor,
     clock::ManualClock,
-    config::{Secret, Settings, ThrottleSettings},
+    config::{MfaSettings, Secret, Settings, ThrottleSettings},
     domain::{Password, Username},
+    mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
     startup::Application,
     state::AppState,
@@ -55,6 +56,9 @@ pub fn test_settings(db_url: &str) -> Settings {
         password_policy: PasswordPolicy::default(),
         audit_retention: 90 * 24 * 3600,
         reauth_max_age: 600,
+        // Off here, so the many administrator tests can sign in with a
+        // password alone; `tests/api/mfa.rs` turns the default (`admin`) on.
+        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
     }
 }
 

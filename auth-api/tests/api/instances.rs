@@ -267,3 +267,21 @@ async fn healthz_on_postgresql_answers_503_once_the_database_is_gone() {
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(down.error(), "temporarily_unavailable");
 }
+
+#[actix_web::test]
+async fn an_authenticator_code_used_through_one_instance_is_refused_through_the_other() {
+    use crate::mfa::{code, enrol, pending, second_step};
+    let Some((a, b, _db)) = two_instances().await else { return };
+    a.add_user("alice", &[]).await;
+    let enrolled = enrol(&a, "alice").await;
+    a.clock.advance(auth_api::mfa::totp::STEP_SECONDS);
+    let now = code(&a, &enrolled.secret, 0);
+    let through_a = pending(&a, "alice").await;
+    let through_b = pending(&b, "alice").await;
+    assert_eq!(second_step(&a, &through_a, &now).await.status, StatusCode::OK);
+    let replayed = second_step(&b, &through_b, &now).await;
+    assert_eq!((replayed.status, replayed.error()), (StatusCode::BAD_REQUEST, "invalid_grant"));
+    // A pending sign-in opened through one instance is finished through the other.
+    let next = code(&a, &enrolled.secret, 1);
+    assert_eq!(second_step(&a, &through_b, &next).await.status, StatusCode::OK);
+}

@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod instances;
 mod keys;
+mod mfa;
 mod revocations;
 mod sessions;
 mod store;

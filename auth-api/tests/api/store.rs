@@ -6,7 +6,10 @@ use std::collections::HashSet;
 
 use auth_api::{
     domain::{EndReason, Username},
-    store::{EventFilter, Liveness, NewEvent, NewSession, NewUser, Rotation, Store, UserChange},
+    store::{
+        EventFilter, Liveness, NewEvent, NewSession, NewUser, PendingFailure, PendingSignIn,
+        Rotation, Store, UserChange,
+    },
     tokens::keys,
 };
 use shared::{Revocation, Role};
@@ -59,6 +62,10 @@ contract! {
     the_last_active_admin_cannot_be_disabled_demoted_or_deleted,
     concurrent_demotions_leave_an_admin,
     disabling_and_deleting_end_sessions_and_role_changes_make_them_stale,
+    a_totp_key_is_confirmed_once_and_each_step_accepted_once,
+    recovery_codes_are_spent_once_and_replaced_whole,
+    pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once,
+    resetting_second_factors_removes_them_all,
 }
 
 const NOW: i64 = 1_800_000_000;
@@ -109,6 +116,7 @@ fn new_session(user_id: &str, now: i64) -> NewSession {
         remember: true,
         user_agent: Some("Firefox".into()),
         ip: Some("203.0.113.7".into()),
+        amr: vec!["pwd".into()],
     }
 }
 
@@ -173,7 +181,7 @@ async fn user_activity_counts_only_live_sessions(store: Store) {
 
     let activity = store.list_users_with_activity(live_at(NOW)).await.unwrap();
     let summary: Vec<(String, u64, Option<i64>)> =
-        activity.into_iter().map(|(u, count, last)| (u.username, count, last)).collect();
+        activity.into_iter().map(|a| (a.user.username, a.session_count, a.last_seen_at)).collect();
     assert_eq!(summary, [("alice".to_owned(), 2, Some(NOW - 50)), ("bob".to_owned(), 0, None)]);
 }
 
@@ -508,7 +516,7 @@ async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Sto
         store.live_sessions_of(&alice, live).await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(ids, [remembered]);
     let activity = store.list_users_with_activity(live).await.unwrap();
-    assert_eq!(activity[0].1, 1, "the admin list counts the same way");
+    assert_eq!(activity[0].session_count, 1, "the admin list counts the same way");
     let record = store.find_session(&browser.id).await.unwrap().unwrap();
     assert!(!record.remember);
     assert_eq!(record.auth_time, NOW - 1_000, "a session starts authenticated at sign-in");
@@ -817,4 +825,171 @@ async fn disabling_and_deleting_end_sessions_and_role_changes_make_them_stale(st
     assert!(store.find_session(&bobs).await.unwrap().is_none());
     assert!(store.find_refresh(b"bobs").await.unwrap().is_none());
     assert!(store.find_user_by_id(&admin).await.unwrap().is_some());
+}
+
+fn event(kind: &'static str, user_id: &str) -> NewEvent {
+    NewEvent { at: NOW, kind, user_id: Some(user_id.to_owned()), ..NewEvent::default() }
+}
+
+/// Counts how many of `n` concurrent calls of `f` answer `true`.
+async fn winners<F, Fut>(n: usize, f: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let mut racers = JoinSet::new();
+    for _ in 0..n {
+        racers.spawn(f());
+    }
+    racers.join_all().await.into_iter().filter(|won| *won).count()
+}
+
+async fn a_totp_key_is_confirmed_once_and_each_step_accepted_once(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
+    assert!(!store.use_totp_step(&alice, 10).await.unwrap(), "nothing to use yet");
+    assert!(store.put_unconfirmed_totp(&alice, b"sealed-1", NOW).await.unwrap());
+    assert!(store.put_unconfirmed_totp(&alice, b"sealed-2", NOW).await.unwrap(), "replaced");
+    assert!(!store.has_second_factor(&alice).await.unwrap(), "not before it is confirmed");
+    assert!(!store.use_totp_step(&alice, 10).await.unwrap(), "nor usable");
+
+    let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'h', i]).collect();
+    let enabled = event("totp_enabled", &alice);
+    let issued = store.confirm_totp(&alice, 100, &hashes, &sid, &amr, &enabled).await.unwrap();
+    assert_eq!(issued, Some(true), "first factor: codes issued");
+    let again = store.confirm_totp(&alice, 101, &hashes, &sid, &amr, &enabled).await.unwrap();
+    assert_eq!(again, None, "confirmed once");
+    assert!(store.has_second_factor(&alice).await.unwrap());
+    assert!(!store.put_unconfirmed_totp(&alice, b"sealed-3", NOW).await.unwrap(), "kept");
+    let totp = store.totp_of(&alice).await.unwrap().unwrap();
+    assert_eq!(
+        (totp.secret_sealed, totp.last_step, totp.confirmed_at),
+        (b"sealed-2".to_vec(), 100, Some(NOW))
+    );
+    assert_eq!(store.find_session(&sid).await.unwrap().unwrap().amr, amr, "the session proved it");
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10);
+
+    assert!(!store.use_totp_step(&alice, 100).await.unwrap(), "the confirming step is used");
+    let (s, a) = (store.clone(), alice.clone());
+    let won = winners(16, move || {
+        let (s, a) = (s.clone(), a.clone());
+        async move { s.use_totp_step(&a, 101).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 1, "one of sixteen racers gets step 101");
+    assert!(!store.use_totp_step(&alice, 99).await.unwrap(), "never an older step");
+    assert!(store.use_totp_step(&alice, 102).await.unwrap());
+
+    assert!(store.delete_totp(&alice, &event("totp_disabled", &alice)).await.unwrap());
+    assert!(!store.has_second_factor(&alice).await.unwrap());
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0, "codes go with it");
+    assert!(!store.delete_totp(&alice, &event("totp_disabled", &alice)).await.unwrap());
+}
+
+async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
+    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'a', i]).collect();
+    assert!(
+        !store.replace_recovery_codes(&alice, &hashes, &event("x", &alice)).await.unwrap(),
+        "no factor yet"
+    );
+    store.put_unconfirmed_totp(&alice, b"sealed", NOW).await.unwrap();
+    let amr = vec!["pwd".to_owned()];
+    store.confirm_totp(&alice, 1, &hashes, &sid, &amr, &event("x", &alice)).await.unwrap();
+
+    let (s, a) = (store.clone(), alice.clone());
+    let won = winners(16, move || {
+        let (s, a) = (s.clone(), a.clone());
+        async move { s.use_recovery_code(&a, &[b'a', 3], NOW).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 1, "a code is spent once");
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 9);
+    let bob = user(&store, "bob").await;
+    assert!(!store.use_recovery_code(&bob, &[b'a', 4], NOW).await.unwrap(), "not another's");
+
+    let fresh: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'b', i]).collect();
+    assert!(store.replace_recovery_codes(&alice, &fresh, &event("x", &alice)).await.unwrap());
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10);
+    assert!(!store.use_recovery_code(&alice, &[b'a', 4], NOW).await.unwrap(), "the old set died");
+    assert!(store.use_recovery_code(&alice, &[b'b', 4], NOW).await.unwrap());
+    // Confirming again (after switching off and on) keeps unused codes.
+    let again = store.confirm_totp(&alice, 2, &hashes, &sid, &amr, &event("x", &alice)).await;
+    assert_eq!(again.unwrap(), None, "already confirmed");
+}
+
+fn pending_of(user_id: &str, expires_at: i64) -> PendingSignIn {
+    PendingSignIn {
+        user_id: user_id.to_owned(),
+        password_hash: "hash-of-alice".into(),
+        created_at: NOW,
+        expires_at,
+        failures: 0,
+        remember: true,
+        user_agent: Some("Firefox".into()),
+        ip: Some("203.0.113.7".into()),
+        device: None,
+    }
+}
+
+async fn pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once(store: Store) {
+    let alice = user(&store, "alice").await;
+    let requested = event("second_factor_requested", &alice);
+    store.create_pending_sign_in(b"p1", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
+    let found = store.find_pending_sign_in(b"p1", NOW).await.unwrap().unwrap();
+    assert_eq!((found.user_id.as_str(), found.remember, found.failures), (alice.as_str(), true, 0));
+    assert!(store.find_pending_sign_in(b"p1", NOW + 300).await.unwrap().is_none(), "expired");
+
+    // Sixteen wrong codes at once: five counted, the fifth discards, the rest find nothing.
+    let mut racers = JoinSet::new();
+    for _ in 0..16 {
+        let s = store.clone();
+        racers.spawn(async move { s.pending_sign_in_failed(b"p1", 5).await.unwrap() });
+    }
+    let outcomes = racers.join_all().await;
+    let counted = outcomes.iter().filter(|o| matches!(o, PendingFailure::Counted(_))).count();
+    let discarded = outcomes.iter().filter(|o| **o == PendingFailure::Discarded).count();
+    assert_eq!((counted, discarded), (4, 1), "{outcomes:?}");
+    assert!(store.find_pending_sign_in(b"p1", NOW).await.unwrap().is_none());
+
+    store.create_pending_sign_in(b"p2", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
+    let (s, won) = (store.clone(), 0);
+    let won = won
+        + winners(8, move || {
+            let s = s.clone();
+            async move { s.take_pending_sign_in(b"p2", NOW).await.unwrap() }
+        })
+        .await;
+    assert_eq!(won, 1, "taken once");
+    store.create_pending_sign_in(b"p3", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
+    assert!(!store.take_pending_sign_in(b"p3", NOW + 300).await.unwrap(), "not once expired");
+    store.prune(NOW + 301, NOW - 86_400, 900, 0).await.unwrap();
+    assert!(store.find_pending_sign_in(b"p3", NOW).await.unwrap().is_none(), "pruned");
+}
+
+async fn resetting_second_factors_removes_them_all(store: Store) {
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
+    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'r', i]).collect();
+    store.put_unconfirmed_totp(&alice, b"sealed", NOW).await.unwrap();
+    store
+        .confirm_totp(&alice, 1, &hashes, &sid, &["pwd".into()], &event("x", &alice))
+        .await
+        .unwrap();
+    let requested = event("second_factor_requested", &alice);
+    store.create_pending_sign_in(b"p", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
+    let reset = event("second_factors_reset", &alice);
+    assert_eq!(store.reset_second_factors(&alice, &reset).await.unwrap(), 1);
+    assert!(!store.has_second_factor(&alice).await.unwrap());
+    assert!(store.totp_of(&alice).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0);
+    assert!(store.find_pending_sign_in(b"p", NOW).await.unwrap().is_none());
+    let filter = EventFilter {
+        kind: Some("second_factors_reset".into()),
+        limit: 10,
+        ..EventFilter::default()
+    };
+    assert_eq!(store.audit_events(&filter).await.unwrap().len(), 1, "recorded with it");
 }

@@ -23,4 +23,6 @@ pub const VARIABLES: &[&str] = &[
     "PASSWORD_MIN_SCORE",
     "AUDIT_RETENTION",
     "REAUTH_MAX_AGE",
+    "MFA_ENCRYPTION_KEY",
+    "MFA_REQUIRED_ROLES",
 ];

@@ -7,9 +7,11 @@
 //! updates in place.
 
 use leptos::prelude::*;
-use shared::{AdminUserView, AuditPage, PasswordVerdict, SessionView};
+use shared::{AdminUserView, AuditPage, MfaStatus, PasswordVerdict, SessionView};
 
-use super::types::{AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice};
+use super::types::{
+    AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice, PendingView, SecurityNotice,
+};
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -27,6 +29,29 @@ pub async fn get_login_notice() -> Result<Option<LoginNotice>, ServerFnError> {
 #[server(prefix = "/api", endpoint = "form_notice")]
 pub async fn get_form_notice() -> Result<Option<FormNotice>, ServerFnError> {
     Ok(crate::session::context::form_notice())
+}
+
+/// The sign-in waiting for a second factor in this browser (`/login/verify`).
+#[server(prefix = "/api", endpoint = "pending_sign_in")]
+pub async fn get_pending_sign_in() -> Result<Option<PendingView>, ServerFnError> {
+    Ok(crate::session::context::pending_sign_in())
+}
+
+/// The signed-in user's second factors. Open to a user who must still set
+/// one up: it is what their page shows.
+#[server(prefix = "/api", endpoint = "mfa_status")]
+pub async fn get_mfa_status() -> Result<MfaStatus, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::session()?;
+    ctx.client.mfa_status(&ctx.access_token).await.map_err(context::to_server_error)
+}
+
+/// What the last second-factor form on `/account/security` produced, if
+/// this render answers it: a key to scan, or recovery codes, shown once.
+#[server(prefix = "/api", endpoint = "security_notice")]
+pub async fn get_security_notice() -> Result<Option<SecurityNotice>, ServerFnError> {
+    crate::session::context::session()?;
+    Ok(crate::session::context::security_notice())
 }
 
 /// The password policy's verdict on a candidate new password for the
@@ -100,6 +125,16 @@ pub async fn admin_set_disabled(
 pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<AdminOutcome, ServerFnError> {
     let roles = if admin { vec![shared::Role::Admin] } else { vec![] };
     admin_update(user_id, shared::UserUpdate { disabled: None, roles: Some(roles) }, false).await
+}
+
+/// Removes every second factor of a user who lost theirs; their sessions
+/// end (admins only, recent password).
+#[server(prefix = "/api", endpoint = "admin_reset_second_factors")]
+pub async fn admin_reset_second_factors(user_id: String) -> Result<AdminOutcome, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::admin()?;
+    let reset = ctx.client.admin_reset_second_factors(&ctx.access_token, &user_id).await;
+    admin_outcome(&ctx, &user_id, true, reset)
 }
 
 /// Deletes a user and ends their sessions (admins only).

@@ -25,7 +25,7 @@ use self::{
     pages::{
         account::AccountPage, admin::AdminPage, audit::AuditPage, home::HomePage, login::LoginPage,
         not_found::NotFoundPage, password::PasswordPage, profile::ProfilePage,
-        sessions::SessionsPage,
+        security::SecurityPage, sessions::SessionsPage, verify::VerifyPage,
     },
 };
 
@@ -109,10 +109,12 @@ pub fn App() -> impl IntoView {
                     // without JavaScript.
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login/verify") view=VerifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>

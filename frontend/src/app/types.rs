@@ -14,6 +14,10 @@ pub struct CurrentUser {
     /// On a temporary password: every protected page sends them to change it.
     #[serde(default)]
     pub password_change_required: bool,
+    /// Their roles require a second factor and this session has none: every
+    /// protected page sends them to set one up.
+    #[serde(default)]
+    pub mfa_setup_required: bool,
 }
 
 impl CurrentUser {
@@ -28,6 +32,48 @@ pub struct LoginNotice {
     /// Kept in the form so the user only retypes the password.
     pub username: String,
     pub message: String,
+}
+
+/// The sign-in waiting for its second factor, as `/login/verify` shows it
+/// (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub username: String,
+    pub factors: Vec<shared::Factor>,
+}
+
+/// What `/account/security` shows right after a change: a key to set up
+/// (with its QR code), or recovery codes, each exactly once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecurityNotice {
+    /// Scan this, then confirm with a code.
+    Setup {
+        /// The key, base32, for typing in.
+        secret: String,
+        /// The QR code of its `otpauth://` URI, as an SVG document made here.
+        qr_svg: String,
+    },
+    /// The authenticator app is on; these are the recovery codes (empty if
+    /// the user still has their earlier ones).
+    Enabled {
+        recovery_codes: Vec<String>,
+    },
+    /// A new set of recovery codes.
+    NewCodes {
+        recovery_codes: Vec<String>,
+    },
+    Disabled,
+}
+
+impl std::fmt::Debug for SecurityNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SecurityNotice::Setup { .. } => "SecurityNotice::Setup",
+            SecurityNotice::Enabled { .. } => "SecurityNotice::Enabled",
+            SecurityNotice::NewCodes { .. } => "SecurityNotice::NewCodes",
+            SecurityNotice::Disabled => "SecurityNotice::Disabled",
+        })
+    }
 }
 
 /// What a form page says after its POST failed (see `crate::forms`).

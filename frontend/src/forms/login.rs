@@ -4,7 +4,7 @@
 //! message and the username kept, under the right status (400, 429, 503).
 
 use actix_web::{
-    Error, HttpMessage,
+    Error, HttpMessage, HttpResponse,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::{Method, StatusCode, header},
@@ -13,7 +13,7 @@ use actix_web::{
 };
 use serde::Deserialize;
 
-use shared::TokenRequest;
+use shared::{TokenRequest, TokenResponse};
 
 use crate::{
     app::types::LoginNotice,
@@ -24,6 +24,7 @@ use crate::{
         AuthState, CookieSlot, CookieUpdate, SignedIn,
         cookie::SessionCookie,
         guard::{refresh_now, see_other},
+        pending::PendingSignIn,
     },
     startup::FrontendState,
 };
@@ -115,30 +116,14 @@ pub async fn handle_login(
     };
     match client.password_grant(grant).await {
         Ok(tokens) => {
-            // A browser signing in again replaces its session: end the old one
-            // rather than leave it live and unreachable.
-            let signed_in =
-                matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
-            if signed_in && let Some(old) = state.codec.refresh_token_of(req.headers()) {
-                let client = client.clone();
-                actix_web::rt::spawn(async move {
-                    if let Err(e) = client.revoke(&old).await {
-                        tracing::warn!(error = %e, "could not end the replaced session");
-                    }
-                });
-            }
-            let cookie = SessionCookie::from_tokens(&tokens, state.now());
-            if let Some(slot) = req.extensions().get::<CookieSlot>() {
-                slot.set(CookieUpdate::Set(cookie));
-            }
-            tracing::info!(session_id = %tokens.session_id, "signed in");
-            // This browser is now trusted for this user (a new device id,
-            // or the old one for another year).
-            let device = state.codec.device_after_sign_in(req.headers(), &tokens.user.username);
-            let mut answer = see_other(&safe_next(form.next.as_deref()));
-            if let Ok(value) = header::HeaderValue::from_str(&device) {
-                answer.headers_mut().append(header::SET_COOKIE, value);
-            }
+            Ok(start_session(req, &state, &client, &tokens, &safe_next(form.next.as_deref())))
+        }
+        // The password was right; a second factor finishes the sign-in.
+        Err(AuthError::MfaRequired(challenge)) => {
+            let next = safe_next(form.next.as_deref());
+            let pending = PendingSignIn::new(challenge, username, next, state.now());
+            let mut answer = see_other(crate::forms::verify::PATH);
+            set_cookie(&mut answer, &state.codec.seal_pending(&pending, state.now()));
             Ok(req.into_response(answer))
         }
         Err(AuthError::InvalidGrant) => {
@@ -161,6 +146,48 @@ pub async fn handle_login(
             };
             render_with_notice(req, next, notice, StatusCode::SERVICE_UNAVAILABLE, None).await
         }
+    }
+}
+
+/// A sign-in that succeeded (with a password, or its second factor): the
+/// new session cookie, this browser's device cookie for the user, the end
+/// of the session this browser had, and `303` to `next`.
+pub(super) fn start_session(
+    req: ServiceRequest,
+    state: &FrontendState,
+    client: &AuthClient,
+    tokens: &TokenResponse,
+    next: &str,
+) -> ServiceResponse<BoxBody> {
+    // A browser signing in again replaces its session: end the old one
+    // rather than leave it live and unreachable.
+    let had_session = matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
+    if had_session && let Some(old) = state.codec.refresh_token_of(req.headers()) {
+        let client = client.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = client.revoke(&old).await {
+                tracing::warn!(error = %e, "could not end the replaced session");
+            }
+        });
+    }
+    let cookie = SessionCookie::from_tokens(tokens, state.now());
+    if let Some(slot) = req.extensions().get::<CookieSlot>() {
+        slot.set(CookieUpdate::Set(cookie));
+    }
+    tracing::info!(session_id = %tokens.session_id, "signed in");
+    // This browser is now trusted for this user (a new device id, or the
+    // old one for another year).
+    let device = state.codec.device_after_sign_in(req.headers(), &tokens.user.username);
+    let mut answer = see_other(next);
+    set_cookie(&mut answer, &device);
+    req.into_response(answer)
+}
+
+/// Adds a `Set-Cookie` to `answer` (besides the session cookie, which the
+/// guard writes).
+pub(super) fn set_cookie(answer: &mut HttpResponse, value: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(value) {
+        answer.headers_mut().append(header::SET_COOKIE, value);
     }
 }
 

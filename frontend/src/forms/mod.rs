@@ -7,11 +7,15 @@
 //!
 //! - [`login`]: `POST /login`;
 //! - [`password`]: `POST /account/password`;
-//! - [`new_user`]: `POST /admin/users`.
+//! - [`new_user`]: `POST /admin/users`;
+//! - [`verify`]: `POST /login/verify`, a sign-in's second step;
+//! - [`security`]: `POST /account/security`, second factors.
 
 pub mod login;
 pub mod new_user;
 pub mod password;
+pub mod security;
+pub mod verify;
 
 use std::sync::Arc;
 

@@ -10,7 +10,9 @@ use leptos_actix::{Request, ResponseOptions};
 
 use super::{AuthState, CookieSlot, CookieUpdate};
 use crate::{
-    app::types::{CurrentUser, FormNotice, LoginNotice, NewUserNotice},
+    app::types::{
+        CurrentUser, FormNotice, LoginNotice, NewUserNotice, PendingView, SecurityNotice,
+    },
     auth_client::{AuthClient, AuthError},
 };
 
@@ -42,6 +44,14 @@ pub fn new_user_notice() -> Option<NewUserNotice> {
     request().ok()?.extensions().get::<NewUserNotice>().cloned()
 }
 
+pub fn security_notice() -> Option<SecurityNotice> {
+    request().ok()?.extensions().get::<SecurityNotice>().cloned()
+}
+
+pub fn pending_sign_in() -> Option<PendingView> {
+    request().ok()?.extensions().get::<PendingView>().cloned()
+}
+
 /// A signed-in request, with what it needs to act at the auth-api.
 pub struct SignedInContext {
     pub user: CurrentUser,
@@ -49,14 +59,18 @@ pub struct SignedInContext {
     pub client: web::Data<AuthClient>,
 }
 
-/// A signed-in request that may act: not on a temporary password (until it
-/// is changed, the guard sends every page to the change form, and server
-/// functions refuse the same way).
+/// A signed-in request that may act: not on a temporary password, not
+/// owing a second factor (until then, the guard sends every page to the
+/// form that settles it, and server functions refuse the same way).
 pub fn signed_in() -> Result<SignedInContext, ServerFnError> {
     let ctx = session()?;
     if ctx.user.password_change_required {
         set_status(StatusCode::FORBIDDEN);
         return Err(ServerFnError::new("Change your temporary password first."));
+    }
+    if ctx.user.mfa_setup_required {
+        set_status(StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("Set up a second factor first."));
     }
     Ok(ctx)
 }
@@ -183,6 +197,10 @@ pub fn to_server_error(e: AuthError) -> ServerFnError {
         AuthError::WrongPassword => {
             set_status(StatusCode::FORBIDDEN);
             ServerFnError::new("Your current password is not correct.")
+        }
+        AuthError::SecondFactorRequired => {
+            set_status(StatusCode::FORBIDDEN);
+            ServerFnError::new("Sign in again with your second factor to do this.")
         }
         AuthError::WeakPassword(why) | AuthError::Rejected(why) => {
             set_status(StatusCode::BAD_REQUEST);

@@ -135,6 +135,23 @@ impl CookieCodec {
         })
     }
 
+    /// Finds cookie `name` among a request's `Cookie` headers and opens it:
+    /// the plaintext, if it opens (the session cookie's siblings, which
+    /// are sealed the same way, use this).
+    pub(super) fn open_named(
+        &self,
+        headers: &actix_web::http::header::HeaderMap,
+        name: &str,
+    ) -> Option<String> {
+        let found = headers
+            .get_all(actix_web::http::header::COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)?;
+        self.open_value(name, found.value()).map(|(plain, _)| plain)
+    }
+
     /// Seals `plain` as the value of cookie `name` with the current key.
     pub(super) fn seal_value(&self, name: &str, plain: String) -> String {
         let mut jar = CookieJar::new();
@@ -282,5 +299,30 @@ mod tests {
         let cleared = Cookie::parse(c.clear()).unwrap();
         assert_eq!(cleared.max_age(), Some(time::Duration::ZERO));
         assert_eq!(cleared.value(), "");
+    }
+}
+
+/// What the cookie modules' tests share: a codec, and the headers a
+/// browser sends back after a `Set-Cookie`.
+#[cfg(test)]
+pub(super) mod test_support {
+    use actix_web::http::header::{self, HeaderMap, HeaderValue};
+    use cookie::{Cookie, Key};
+
+    use super::CookieCodec;
+    use crate::config::CookieKeys;
+
+    /// A `Secure` codec with `key` alone.
+    pub fn codec(key: &Key) -> CookieCodec {
+        CookieCodec::new(CookieKeys::from_keys(vec![key.clone()]), true)
+    }
+
+    /// The request headers a browser sends back after `set_cookie`.
+    pub fn sent(set_cookie: &str) -> HeaderMap {
+        let cookie = Cookie::parse(set_cookie.to_owned()).unwrap();
+        let mut headers = HeaderMap::new();
+        let value = format!("{}={}", cookie.name(), cookie.value());
+        headers.insert(header::COOKIE, HeaderValue::from_str(&value).unwrap());
+        headers
     }
 }

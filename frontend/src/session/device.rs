@@ -11,7 +11,7 @@
 //! (a shared family computer). It never authenticates anyone by itself:
 //! the password is still required; it only decides whose failures count.
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::HeaderMap;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
@@ -54,14 +54,7 @@ impl CookieCodec {
     }
 
     fn devices(&self, headers: &HeaderMap) -> Option<Devices> {
-        let name = self.device_cookie_name();
-        let found = headers
-            .get_all(header::COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)?;
-        let (plain, _) = self.open_value(name, found.value())?;
+        let plain = self.open_named(headers, self.device_cookie_name())?;
         serde_json::from_str::<Devices>(&plain).ok().filter(|d| d.version == VERSION)
     }
 
@@ -107,24 +100,11 @@ fn new_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::http::header::HeaderValue;
+    use actix_web::http::header::{self, HeaderValue};
     use cookie::Key;
 
     use super::*;
-    use crate::config::CookieKeys;
-
-    fn codec(key: &Key) -> CookieCodec {
-        CookieCodec::new(CookieKeys::from_keys(vec![key.clone()]), true)
-    }
-
-    /// The request headers a browser sends back after `set_cookie`.
-    fn sent(set_cookie: &str) -> HeaderMap {
-        let cookie = Cookie::parse(set_cookie.to_owned()).unwrap();
-        let mut headers = HeaderMap::new();
-        let value = format!("{}={}", cookie.name(), cookie.value());
-        headers.insert(header::COOKIE, HeaderValue::from_str(&value).unwrap());
-        headers
-    }
+    use crate::session::cookie::test_support::{codec, sent};
 
     #[test]
     fn a_device_cookie_vouches_for_the_users_who_signed_in_with_it_only() {

@@ -15,7 +15,8 @@
 //!
 //! Then the route's rule applies: protected pages send the signed-out to
 //! `/login?next=…` (303), a user on a temporary password to change it
-//! (303), `/admin` refuses non-admins (403), and a protected
+//! (303), one whose role needs a second factor to set one up (303),
+//! `/admin` refuses non-admins (403), and a protected
 //! page answers 503 while the session cannot be checked. Finally the cookie
 //! change, if any, is written on the response, and every response to a
 //! signed-in browser is marked `no-store`.
@@ -64,7 +65,7 @@ pub fn access_for(path: &str) -> Access {
     match path {
         "/healthz" | "/favicon.ico" => Access::Static,
         p if p.starts_with("/pkg/") || p.starts_with("/assets/") => Access::Static,
-        "/login" => Access::Login,
+        "/login" | "/login/verify" => Access::Login,
         "/profile" | "/sessions" => Access::SignedIn,
         p if p == "/account" || p.starts_with("/account/") => Access::SignedIn,
         p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
@@ -106,6 +107,12 @@ pub async fn session_guard(
             if s.user.password_change_required && req.path() != crate::forms::password::PATH =>
         {
             Some(see_other(crate::forms::password::REQUIRED))
+        }
+        // Their role needs a second factor: nothing else until one is set up.
+        (Access::SignedIn | Access::Admin, AuthState::SignedIn(s))
+            if s.user.mfa_setup_required && req.path() != crate::forms::security::PATH =>
+        {
+            Some(see_other(crate::forms::security::REQUIRED))
         }
         (Access::Admin, AuthState::SignedIn(s)) if !s.user.is_admin() => {
             Some(FrontendError::Forbidden.into_page())
@@ -179,6 +186,7 @@ mod bench {
                 roles: vec![shared::Role::User],
                 session_id: "00000000-0000-4000-8000-000000000001".into(),
                 password_change_required: false,
+                mfa_setup_required: false,
             },
             access_token: String::new(),
         }))
@@ -339,6 +347,7 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<Signe
             roles: claims.roles.clone(),
             session_id: claims.sid.clone(),
             password_change_required: claims.password_change_required,
+            mfa_setup_required: claims.mfa_setup_required,
         },
         access_token: cookie.access_token.clone(),
     })

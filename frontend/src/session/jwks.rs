@@ -223,6 +223,8 @@ mod tests {
             jti: "j".into(),
             auth_time: NOW,
             password_change_required: false,
+            amr: vec!["pwd".into()],
+            mfa_setup_required: false,
         };
         jsonwebtoken::encode(&header, &claims, key).unwrap()
     }

@@ -133,6 +133,8 @@ mod tests {
             jti: "j".into(),
             auth_time: NOW - 600,
             password_change_required: false,
+            amr: vec!["pwd".into()],
+            mfa_setup_required: false,
         };
         let signed_in = SignedIn {
             user: CurrentUser {
@@ -141,6 +143,7 @@ mod tests {
                 roles: vec![Role::User],
                 session_id: "s1".into(),
                 password_change_required: false,
+                mfa_setup_required: false,
             },
             access_token: "a.b.c".into(),
         };

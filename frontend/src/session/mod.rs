@@ -11,6 +11,7 @@ pub mod device;
 pub mod guard;
 pub mod jwks;
 pub mod known;
+pub mod pending;
 pub mod refresh;
 pub mod revocations;
 

@@ -34,4 +34,5 @@ macro_rules! with_and_without_javascript {
 
 mod account;
 mod admin;
+mod second_factors;
 mod sessions;

@@ -311,6 +311,7 @@ async fn start_auth_api(
         .env("AUTH_ISSUER", ISSUER)
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("MFA_ENCRYPTION_KEY", crate::harness::MFA_KEY)
         .env("ACCESS_TOKEN_TTL", options.access_ttl.to_string())
         .env("REFRESH_REUSE_GRACE", "10")
         .env("RUST_LOG", "warn");

@@ -6,8 +6,9 @@ use actix_web::dev::ServerHandle;
 use auth_api::{
     audit::Actor,
     clock::ManualClock,
-    config::{Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
+    config::{MfaSettings, Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
     domain::{Password, Username},
+    mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
     startup::Application as AuthApplication,
     state::AppState,
@@ -42,13 +43,24 @@ pub struct Options {
     pub cookie_keys: Vec<Key>,
     /// The frontend's TRUSTED_PROXIES.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The auth-api's MFA_REQUIRED_ROLES: none unless a test asks, so the
+    /// administrator tests can sign in with a password alone.
+    pub mfa_required_roles: Vec<Role>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { access_ttl: 300, cookie_keys: vec![Key::generate()], trusted_proxies: vec![] }
+        Self {
+            access_ttl: 300,
+            cookie_keys: vec![Key::generate()],
+            trusted_proxies: vec![],
+            mfa_required_roles: vec![],
+        }
     }
 }
+
+/// The auth-api's MFA_ENCRYPTION_KEY in these tests (32 bytes, base64).
+pub const MFA_KEY: &str = "B3R8oBlS0cL0Y0Ut2m1Tq8Cq6pT3K5wJtGq8a0bWcVI=";
 
 /// The real `Leptos.toml` of the workspace.
 fn leptos_options() -> leptos::config::LeptosOptions {
@@ -93,6 +105,10 @@ pub async fn spawn_with(options: Options) -> Stack {
         password_policy: PasswordPolicy::default(),
         audit_retention: 90 * 24 * 3600,
         reauth_max_age: 600,
+        mfa: MfaSettings {
+            key: MfaKey::from_base64(MFA_KEY).unwrap(),
+            required_roles: options.mfa_required_roles,
+        },
     };
     let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
         .await

@@ -13,6 +13,7 @@ mod harness;
 mod instances;
 mod outage;
 mod refresh;
+mod second_factors;
 mod sessions;
 mod throttling;
 mod users;

@@ -76,6 +76,8 @@ pub fn fixture() -> Fixture {
         jti: "3c2b1a09f8e7d6c5b4a3928170615243".into(),
         auth_time: NOW,
         password_change_required: false,
+        amr: vec!["pwd".into()],
+        mfa_setup_required: false,
     };
     let access_token = jsonwebtoken::encode(&header, &claims, &encoding).expect("sign");
     let cookie = SessionCookie {

@@ -25,6 +25,7 @@ pub fn AccountPage() -> impl IntoView {
                             <UserFacts user=u ids=false/>
                             <p class="actions">
                                 <a class="button" rel="external" href="/account/password">"Change password"</a>
+                                <a class="button secondary" rel="external" href="/account/security">"Two-step verification"</a>
                                 <a class="button secondary" rel="external" href="/sessions">"Your sessions"</a>
                             </p>
                         }

@@ -4,8 +4,8 @@ use shared::AdminUserView;
 
 use crate::app::{
     api::{
-        AdminDeleteUser, AdminSetAdmin, AdminSetDisabled, AdminSignOutUser, admin_users,
-        get_form_notice, get_new_user_notice,
+        AdminDeleteUser, AdminResetSecondFactors, AdminSetAdmin, AdminSetDisabled,
+        AdminSignOutUser, admin_users, get_form_notice, get_new_user_notice,
     },
     components::{LoadError, Notice},
     format,
@@ -19,11 +19,12 @@ struct Actions {
     disable: ServerAction<AdminSetDisabled>,
     admin: ServerAction<AdminSetAdmin>,
     delete: ServerAction<AdminDeleteUser>,
+    reset_factors: ServerAction<AdminResetSecondFactors>,
 }
 
 /// Users: create one (with a temporary password shown once), and per user
 /// "sign out everywhere", disable/enable, make or unmake administrator,
-/// delete. The guard answers 403 before this renders for anyone without
+/// reset their second factors (when they lost them), delete. The guard answers 403 before this renders for anyone without
 /// role `admin`; the auth-api checks again, against its database.
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -32,6 +33,7 @@ pub fn AdminPage() -> impl IntoView {
         disable: ServerAction::<AdminSetDisabled>::new(),
         admin: ServerAction::<AdminSetAdmin>::new(),
         delete: ServerAction::<AdminDeleteUser>::new(),
+        reset_factors: ServerAction::<AdminResetSecondFactors>::new(),
     };
     let users = Resource::new_blocking(
         move || {
@@ -40,6 +42,7 @@ pub fn AdminPage() -> impl IntoView {
                 actions.disable.version().get(),
                 actions.admin.version().get(),
                 actions.delete.version().get(),
+                actions.reset_factors.version().get(),
             )
         },
         |_| admin_users(),
@@ -56,6 +59,7 @@ pub fn AdminPage() -> impl IntoView {
             actions.disable.value().get(),
             actions.admin.value().get(),
             actions.delete.value().get(),
+            actions.reset_factors.value().get(),
         ];
         for outcome in outcomes.into_iter().flatten().filter_map(Result::ok) {
             let target = match outcome {
@@ -71,6 +75,7 @@ pub fn AdminPage() -> impl IntoView {
             actions.disable.value().get().and_then(|r| r.err()),
             actions.admin.value().get().and_then(|r| r.err()),
             actions.delete.value().get().and_then(|r| r.err()),
+            actions.reset_factors.value().get().and_then(|r| r.err()),
         ]
         .into_iter()
         .flatten()
@@ -159,12 +164,13 @@ fn UserRow(user: AdminUserView, actions: Actions) -> impl IntoView {
     };
     let none = user.session_count == 0;
     let id = user.id.clone();
-    let (id_2, id_3, id_4) = (id.clone(), id.clone(), id.clone());
+    let (id_2, id_3, id_4, id_5) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let two_step = if user.second_factor { "Two-step on" } else { "Password only" };
     view! {
         <tr data-username=user.username.clone() class:disabled=user.disabled>
             <th scope="row">{user.username.clone()}</th>
             <td class="roles" data-label="Roles">{roles}</td>
-            <td class="status" data-label="Status">{status}</td>
+            <td class="status" data-label="Status">{status}<br/><small class="two-step">{two_step}</small></td>
             <td class="count" data-label="Live sessions">{user.session_count}</td>
             <td data-label="Last active">{user.last_seen_at.map(format::utc).unwrap_or_else(|| "—".into())}</td>
             <td class="row-actions">
@@ -186,6 +192,12 @@ fn UserRow(user: AdminUserView, actions: Actions) -> impl IntoView {
                         {if user.disabled { "Enable" } else { "Disable" }}
                     </button>
                 </ActionForm>
+                {user.second_factor.then(|| view! {
+                    <ActionForm action=actions.reset_factors attr:class="inline-form">
+                        <input type="hidden" name="user_id" value=id_5/>
+                        <button type="submit" class="button secondary">"Reset two-step"</button>
+                    </ActionForm>
+                })}
                 <ActionForm action=actions.delete attr:class="inline-form">
                     <input type="hidden" name="user_id" value=id_4/>
                     <button type="submit" class="button danger">"Delete"</button>

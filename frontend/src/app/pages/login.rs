@@ -16,6 +16,7 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let asked_to_confirm = move || query.read().get("reauth").is_some();
+    let expired = move || query.read().get("expired").is_some();
     let user = expect_context::<UserResource>();
     let notice = Resource::new_blocking(|| (), |_| get_login_notice());
     let pending = RwSignal::new(false);
@@ -43,6 +44,11 @@ pub fn LoginPage() -> impl IntoView {
                         {confirming.then(|| view! {
                             <Notice kind="info">
                                 "For your security, enter your password again to continue."
+                            </Notice>
+                        })}
+                        {(expired() && notice.is_none()).then(|| view! {
+                            <Notice kind="info">
+                                "That sign-in expired or had too many wrong codes. Please sign in again."
                             </Notice>
                         })}
                         {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}

@@ -8,4 +8,6 @@ pub mod login;
 pub mod not_found;
 pub mod password;
 pub mod profile;
+pub mod security;
 pub mod sessions;
+pub mod verify;

@@ -1,0 +1,83 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use shared::Factor;
+
+use crate::app::{
+    api::{get_form_notice, get_pending_sign_in},
+    components::Notice,
+};
+
+/// The second step of a sign-in: the password was right, and the account
+/// has a second factor. Plain forms (`crate::forms::verify` answers them);
+/// the recovery-code form sits in a `<details>`, which opens without
+/// JavaScript.
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let pending = Resource::new_blocking(|| (), |_| get_pending_sign_in());
+    let notice = Resource::new_blocking(|| (), |_| get_form_notice());
+    view! {
+        <Title text="Two-step verification"/>
+        <section class="card narrow">
+            <h1>"Two-step verification"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let notice = notice.await.ok().flatten();
+                    let Some(pending) = pending.await.ok().flatten() else {
+                        return view! {
+                            <Notice kind="info">"There is no sign-in waiting here. "
+                                <a rel="external" href="/login">"Sign in"</a>
+                            </Notice>
+                        }
+                            .into_any();
+                    };
+                    let has_error = notice.is_some();
+                    let recovery = pending.factors.contains(&Factor::RecoveryCode);
+                    view! {
+                        <p class="lead">"Signing in as " <strong>{pending.username}</strong> "."</p>
+                        {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
+                        <form method="post" action="/login/verify" class="stack">
+                            <label for="otp">"Code from your authenticator app"</label>
+                            <input
+                                id="otp"
+                                name="code"
+                                type="text"
+                                inputmode="numeric"
+                                autocomplete="one-time-code"
+                                pattern="[0-9 ]{6,7}"
+                                maxlength="7"
+                                required
+                                autofocus
+                                aria-invalid=has_error.then_some("true")
+                                aria-describedby="otp-hint"
+                            />
+                            <p id="otp-hint" class="hint">"Six digits; a new one every 30 seconds."</p>
+                            <button type="submit" class="button">"Verify"</button>
+                        </form>
+                        {recovery.then(|| view! {
+                            <details class="recovery">
+                                <summary>"Lost your phone? Use a recovery code"</summary>
+                                <form method="post" action="/login/verify" class="stack">
+                                    <label for="recovery-code">"Recovery code"</label>
+                                    <input
+                                        id="recovery-code"
+                                        name="recovery_code"
+                                        type="text"
+                                        autocomplete="off"
+                                        autocapitalize="none"
+                                        spellcheck="false"
+                                        maxlength="32"
+                                        required
+                                    />
+                                    <p class="hint">"Each recovery code works once."</p>
+                                    <button type="submit" class="button secondary">"Use recovery code"</button>
+                                </form>
+                            </details>
+                        })}
+                        <p><a rel="external" href="/login">"Cancel and start over"</a></p>
+                    }
+                        .into_any()
+                })}
+            </Suspense>
+        </section>
+    }
+}
