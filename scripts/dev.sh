@@ -25,19 +25,25 @@ AUTH_API_URL=http://127.0.0.1:8080
 AUTH_CLIENT_ID=cloakroom-frontend
 AUTH_CLIENT_SECRET=$(random_b64 32 | tr '+/' '-_' | tr -d '=')
 COOKIE_KEYS=$(random_b64 64)
-# Plain http on 127.0.0.1: no Secure flag, cookie named "cloakroom".
+# Plain http on localhost: no Secure flag, cookie named "cloakroom".
 # Production keeps the default (true) behind TLS.
 COOKIE_SECURE=false
-PUBLIC_ORIGIN=http://127.0.0.1:3000
+# localhost, not 127.0.0.1: browsers refuse passkeys (WebAuthn) on an IP
+# address, and allow them over plain http only on localhost.
+PUBLIC_ORIGIN=http://localhost:3000
 RUST_LOG=info
 ENV
     umask 022
     echo "dev: wrote .env with fresh secrets"
 fi
-# Added by later versions: a .env from an older `just dev` gains it once.
+# Added by later versions: a .env from an older `just dev` gains them once.
 if ! grep -q '^MFA_ENCRYPTION_KEY=' .env; then
     echo "MFA_ENCRYPTION_KEY=$(random_b64 32)" >> .env
     echo "dev: added MFA_ENCRYPTION_KEY (the key that seals second factors) to .env"
+fi
+if grep -q '^PUBLIC_ORIGIN=http://127.0.0.1:3000$' .env; then
+    sed -i 's|^PUBLIC_ORIGIN=http://127.0.0.1:3000$|PUBLIC_ORIGIN=http://localhost:3000|' .env
+    echo "dev: PUBLIC_ORIGIN is now http://localhost:3000 (passkeys need a domain name)"
 fi
 cargo build --locked -p auth-api -p frontend
 scripts/wasm.sh
@@ -117,7 +123,9 @@ kill -0 "${pids[@]}" 2>/dev/null || { echo "dev: a server exited; see its log ab
 cat <<MSG
 
   Cloakroom is running: open $PUBLIC_ORIGIN
-  (use exactly this address: the sign-in form checks that posts come from it)
+  (use exactly this address: the sign-in form checks that posts come from it,
+  and passkeys are bound to it)
+  The admin must set up a second factor at first sign-in (MFA_REQUIRED_ROLES).
 
   Demo users (again any time with \`just demo-users\`):
 $(sed 's/^/    /' "$demo")

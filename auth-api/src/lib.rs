@@ -21,7 +21,14 @@
 //!   throttled username or IP before any hashing; [`passwords`] verifies on the
 //!   blocking pool (a dummy hash for unknown users, so timing reveals nothing);
 //!   [`sessions::login`] starts a new session, mints a refresh token (stored
-//!   hashed) and signs an access token ([`tokens::access`]).
+//!   hashed) and signs an access token ([`tokens::access`]). A user with a
+//!   second factor gets a pending sign-in instead (`403 mfa_required`), which
+//!   [`sessions::second_factor`] finishes with a code, a recovery code or a
+//!   passkey; [`sessions::passkey`] signs in with a passkey alone.
+//! - **Second factors** ([`second_factors`], from the pieces in [`mfa`]):
+//!   authenticator apps (keys sealed under `MFA_ENCRYPTION_KEY`), recovery
+//!   codes (HMAC'd), passkeys (`webauthn-rs`, ceremonies kept server-side);
+//!   `MFA_REQUIRED_ROLES` decides whose admin rights need one proven.
 //! - **Refresh** (refresh grant): [`sessions::refresh`] rotates the token in
 //!   one conditional update; a rotated-out token within the grace window gets
 //!   the same successor, after it ends the session (reuse detection).

@@ -94,7 +94,30 @@ pub fn network_of(ip: IpAddr) -> String {
     }
 }
 
+/// How many passkey sign-ins one network may begin per window. Each keeps a
+/// challenge in the database for five minutes, and anyone may ask: without
+/// a bound, one source could fill the table. Generous beside the sign-in
+/// failure limits: beginning is not guessing.
+pub const CEREMONIES_PER_NETWORK: u32 = 300;
+
 impl LoginThrottle<'_> {
+    /// Counts a passkey sign-in begun from `ip`; `RateLimited` past
+    /// [`CEREMONIES_PER_NETWORK`] in a window.
+    pub async fn begin_ceremony(&self, ip: Option<IpAddr>, now: i64) -> Result<(), ApiError> {
+        let key = match ip {
+            Some(ip) => format!("ceremony:{}", network_of(ip)),
+            None => "ceremony:unknown".to_owned(),
+        };
+        let counts = self.store.record_failure(&[&key], now, self.settings.window).await?;
+        match counts.first() {
+            Some(count) if count.failures > CEREMONIES_PER_NETWORK => {
+                let retry_after = (count.window_start + self.settings.window - now).max(1);
+                Err(ApiError::RateLimited { retry_after: retry_after as u64 })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// How this attempt is judged, or `Err(RateLimited)` with the seconds
     /// until the window that refuses it ends.
     pub async fn check(&self, keys: &Keys, now: i64) -> Result<Judged, ApiError> {
@@ -126,16 +149,48 @@ impl LoginThrottle<'_> {
     /// Counts a failure where the attempt was judged: on its trusted device
     /// alone, or on the username and the network.
     pub async fn failed(&self, keys: &Keys, judged: Judged, now: i64) -> Result<(), ApiError> {
-        let all: Vec<&str> = match (judged, &keys.device) {
-            (Judged::TrustedDevice, Some(device)) => vec![device.as_str()],
-            _ => {
-                let mut all = vec![keys.user.as_str()];
-                all.extend(keys.network.as_deref());
-                all
-            }
-        };
+        let (all, _) = self.counters(keys, judged);
         self.store.record_failure(&all, now, self.settings.window).await?;
         Ok(())
+    }
+
+    /// Counts this attempt as a failure *before* it is judged, and refuses it
+    /// (`RateLimited`) if that takes a counter past its limit; a success then
+    /// clears the counters (`succeeded`). For checks that take microseconds
+    /// (second-factor codes): with `check` then `failed`, parallel guesses
+    /// would all pass the check before any of them was counted; here each
+    /// one's own increment decides, atomically.
+    pub async fn spend(&self, keys: &Keys, judged: Judged, now: i64) -> Result<(), ApiError> {
+        let (all, limits) = self.counters(keys, judged);
+        let counts = self.store.record_failure(&all, now, self.settings.window).await?;
+        let over = counts
+            .iter()
+            .zip(limits)
+            .filter(|(count, limit)| count.failures > *limit)
+            .map(|(count, _)| (count.window_start + self.settings.window - now).max(1))
+            .max();
+        match over {
+            Some(retry_after) => Err(ApiError::RateLimited { retry_after: retry_after as u64 }),
+            None => Ok(()),
+        }
+    }
+
+    /// The keys a failure counts against, and each one's limit.
+    fn counters<'k>(&self, keys: &'k Keys, judged: Judged) -> (Vec<&'k str>, Vec<u32>) {
+        match (judged, &keys.device) {
+            (Judged::TrustedDevice, Some(device)) => {
+                (vec![device.as_str()], vec![self.settings.max_failures_per_device])
+            }
+            _ => {
+                let mut all = vec![keys.user.as_str()];
+                let mut limits = vec![self.settings.max_failures_per_user];
+                if let Some(network) = keys.network.as_deref() {
+                    all.push(network);
+                    limits.push(self.settings.max_failures_per_ip);
+                }
+                (all, limits)
+            }
+        }
     }
 
     /// A successful login clears that username's and that device's counters

@@ -10,7 +10,7 @@ use shared::Role;
 
 use crate::{
     audit::{self, Actor, Event},
-    domain::{EndReason, EventKind, Password, Username},
+    domain::{EventKind, Password, Username},
     error::ApiError,
     passwords::{
         Passwords,
@@ -131,9 +131,8 @@ pub async fn reset_second_factors(
     revoked_until: i64,
 ) -> Result<u64, ApiError> {
     let event = Event::new(EventKind::SecondFactorsReset, now).user(user).actor(actor);
-    let factors = store.reset_second_factors(&user.id, &event.into_record()).await?;
-    let reason = EndReason::SecondFactorsReset;
-    let ended = store.end_user_sessions(&user.id, None, reason, now, revoked_until).await?;
+    let (factors, ended) =
+        store.reset_second_factors(&user.id, &event.into_record(), revoked_until).await?;
     tracing::info!(user_id = %user.id, factors, ended, "second factors reset");
     Ok(ended)
 }

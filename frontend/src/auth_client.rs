@@ -12,9 +12,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::de::DeserializeOwned;
 use shared::{
     AdminUserView, AuditPage, CreatedUser, EndedSessions, ErrorBody, ErrorCode, MfaChallenge,
-    MfaStatus, NewUserRequest, PasswordChange, PasswordCheck, PasswordVerdict, RecoveryCodes,
-    RevocationFeed, RevokeRequest, Role, SessionView, TokenRequest, TokenResponse, TotpCode,
-    TotpSetup, UserUpdate,
+    MfaStatus, NewPasskey, NewUserRequest, PasskeyChallenge, PasskeyOptionsRequest, PasswordChange,
+    PasswordCheck, PasswordVerdict, RecoveryCodes, RegisteredPasskey, RevocationFeed,
+    RevokeRequest, Role, SessionView, TokenRequest, TokenResponse, TotpCode, TotpSetup, UserUpdate,
 };
 
 use crate::config::Settings;
@@ -105,7 +105,31 @@ impl AuthClient {
         self.token(&grant).await
     }
 
-    /// The second step of a sign-in: `TokenRequest::MfaOtp` or `MfaRecoveryCode`.
+    /// `POST /auth/passkey/options`: begins a sign-in with a passkey for the
+    /// browser at `origin` (this frontend's `PUBLIC_ORIGIN`), alone or, with
+    /// `mfa_token`, as the second factor of that pending sign-in.
+    pub async fn passkey_options(
+        &self,
+        origin: &str,
+        mfa_token: Option<&str>,
+        ip: Option<String>,
+    ) -> Result<PasskeyChallenge, AuthError> {
+        let body = PasskeyOptionsRequest {
+            origin: origin.to_owned(),
+            mfa_token: mfa_token.map(str::to_owned),
+            ip,
+        };
+        let res = self
+            .http
+            .post(self.url("/auth/passkey/options"))
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .send_json(&body)
+            .await;
+        decode(res).await
+    }
+
+    /// The second step of a sign-in (`TokenRequest::MfaOtp`,
+    /// `MfaRecoveryCode`, `MfaPasskey`), or a sign-in with a passkey alone.
     pub async fn second_factor_grant(
         &self,
         grant: TokenRequest,
@@ -265,6 +289,33 @@ impl AuthClient {
         decode(self.http.post(url).bearer_auth(access_token).send().await).await
     }
 
+    /// `POST /auth/passkeys/options`: begins registering a passkey.
+    pub async fn passkey_registration_options(
+        &self,
+        access_token: &str,
+        origin: &str,
+    ) -> Result<PasskeyChallenge, AuthError> {
+        let body = PasskeyOptionsRequest { origin: origin.to_owned(), mfa_token: None, ip: None };
+        let url = self.url("/auth/passkeys/options");
+        decode(self.http.post(url).bearer_auth(access_token).send_json(&body).await).await
+    }
+
+    /// `POST /auth/passkeys`: finishes it.
+    pub async fn register_passkey(
+        &self,
+        access_token: &str,
+        new: &NewPasskey,
+    ) -> Result<RegisteredPasskey, AuthError> {
+        let url = self.url("/auth/passkeys");
+        decode(self.http.post(url).bearer_auth(access_token).send_json(new).await).await
+    }
+
+    /// `DELETE /auth/passkeys/{id}`.
+    pub async fn remove_passkey(&self, access_token: &str, id: &str) -> Result<(), AuthError> {
+        let path = format!("/auth/passkeys/{}", path_segment(id));
+        decode_empty(self.http.delete(self.url(&path)).bearer_auth(access_token).send().await).await
+    }
+
     /// The caller's own security events, newest first.
     pub async fn my_events(&self, access_token: &str) -> Result<AuditPage, AuthError> {
         decode(self.http.get(self.url("/auth/events")).bearer_auth(access_token).send().await).await
@@ -365,7 +416,7 @@ pub struct AuditQuery {
 /// Ids come from our own pages, but a form can be edited: keep them to one
 /// path segment so nothing can be steered to another auth-api route.
 fn path_segment(id: &str) -> String {
-    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect()
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(1400).collect()
 }
 
 type SendResult = Result<awc::ClientResponse, awc::error::SendRequestError>;

@@ -156,8 +156,21 @@ impl Application {
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let addr = settings.leptos.site_addr;
+        let listener = TcpListener::bind(addr)
+            .map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?;
+        Self::build_on(listener, settings, clock).await
+    }
+
+    /// On a listener already bound: a test that must know the port before
+    /// the server is built (to make `PUBLIC_ORIGIN` `http://localhost:PORT`)
+    /// binds first.
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Self, StartupError> {
+        let addr = settings.leptos.site_addr;
         let bind_err = |source| StartupError::Bind { addr: addr.to_string(), source };
-        let listener = TcpListener::bind(addr).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
         #[cfg(feature = "bench")]
         {

@@ -41,10 +41,13 @@ pub enum EventKind {
     RecoveryCodesRegenerated,
     /// An administrator removed every second factor of the user.
     SecondFactorsReset,
+    /// A passkey was registered (the detail is its name).
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -66,6 +69,8 @@ impl EventKind {
         EventKind::TotpDisabled,
         EventKind::RecoveryCodesRegenerated,
         EventKind::SecondFactorsReset,
+        EventKind::PasskeyAdded,
+        EventKind::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +96,8 @@ impl EventKind {
             EventKind::TotpDisabled => "totp_disabled",
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             EventKind::SecondFactorsReset => "second_factors_reset",
+            EventKind::PasskeyAdded => "passkey_added",
+            EventKind::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -122,6 +129,8 @@ impl EventKind {
             EventKind::TotpDisabled => "Authenticator app removed",
             EventKind::RecoveryCodesRegenerated => "New recovery codes created",
             EventKind::SecondFactorsReset => "Second factors reset by an administrator",
+            EventKind::PasskeyAdded => "Passkey added",
+            EventKind::PasskeyRemoved => "Passkey removed",
         }
     }
 }

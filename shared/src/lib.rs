@@ -23,7 +23,10 @@ pub use account::{
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims};
 pub use error::{ErrorBody, ErrorCode};
 pub use event_kind::EventKind;
-pub use mfa::{Factor, MfaChallenge, MfaStatus, RecoveryCodes, TotpCode, TotpSetup};
+pub use mfa::{
+    Factor, MfaChallenge, MfaStatus, NewPasskey, PasskeyChallenge, PasskeyOptionsRequest,
+    PasskeyView, RecoveryCodes, RegisteredPasskey, TotpCode, TotpSetup,
+};
 pub use role::{Role, UnknownRole};
 pub use session::{
     AdminUserView, CreatedUser, EndedSessions, NewUserRequest, Revocation, RevocationFeed,

@@ -28,6 +28,8 @@ pub enum Factor {
     Otp,
     /// One of the user's single-use recovery codes.
     RecoveryCode,
+    /// One of the user's passkeys (WebAuthn).
+    Passkey,
 }
 
 /// The extra members of a `403 mfa_required` answer to a password grant:
@@ -59,6 +61,76 @@ pub struct MfaStatus {
     pub recovery_codes_left: u32,
     /// The user's roles require a second factor (`MFA_REQUIRED_ROLES`).
     pub required: bool,
+    /// The user's passkeys, oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyView>,
+}
+
+/// One registered passkey. `id` is its credential id (base64url).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// `POST /auth/passkeys/options` and `POST /auth/passkey/options`: start a
+/// WebAuthn ceremony for the browser at `origin` (the frontend's
+/// `PUBLIC_ORIGIN`: the relying party is its host). With `mfa_token`, the
+/// second factor of that pending sign-in; without, a sign-in with a passkey
+/// alone (discoverable credentials).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyOptionsRequest {
+    pub origin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// The browser's address as the frontend saw it: anyone may begin a
+    /// passkey sign-in, so each network's ceremonies are limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+}
+
+impl std::fmt::Debug for PasskeyOptionsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyOptionsRequest")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A WebAuthn ceremony begun: `options` is the JSON the browser's
+/// `PublicKeyCredential.parse…OptionsFromJSON` takes (`{"publicKey":…}`),
+/// `ceremony` names the server-side state the answer is checked against
+/// (once, within five minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyChallenge {
+    pub ceremony: String,
+    pub options: String,
+}
+
+/// `POST /auth/passkeys`: the browser's answer to a registration ceremony
+/// (`credential` is the JSON of `PublicKeyCredential.toJSON()`), and the
+/// name the user gave the passkey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPasskey {
+    pub ceremony: String,
+    pub name: String,
+    pub credential: String,
+}
+
+/// The answer to `POST /auth/passkeys`: the passkey, and the recovery codes
+/// if it is the user's first second factor (else empty).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredPasskey {
+    pub passkey: PasskeyView,
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for RegisteredPasskey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredPasskey").field("passkey", &self.passkey).finish_non_exhaustive()
+    }
 }
 
 /// `POST /auth/mfa/totp`: a new authenticator-app key, not yet switched on.

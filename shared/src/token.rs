@@ -41,6 +41,27 @@ pub enum TokenRequest {
         mfa_token: String,
         recovery_code: String,
     },
+    /// The second step with one of the user's passkeys: the answer
+    /// (`PublicKeyCredential.toJSON()`) to the ceremony begun for it.
+    #[serde(rename = "urn:cloakroom:params:oauth:grant-type:mfa-passkey")]
+    MfaPasskey {
+        mfa_token: String,
+        ceremony: String,
+        credential: String,
+    },
+    /// A sign-in with a passkey alone (a discoverable credential names its
+    /// user): no password, `amr` `["hwk"]`.
+    #[serde(rename = "urn:cloakroom:params:oauth:grant-type:passkey")]
+    Passkey {
+        ceremony: String,
+        credential: String,
+        #[serde(default)]
+        remember: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+    },
 }
 
 // Hand-written so that a stray `{:?}` in a log line can never print a password
@@ -59,6 +80,10 @@ impl std::fmt::Debug for TokenRequest {
             TokenRequest::MfaOtp { .. } => f.debug_struct("MfaOtp").finish_non_exhaustive(),
             TokenRequest::MfaRecoveryCode { .. } => {
                 f.debug_struct("MfaRecoveryCode").finish_non_exhaustive()
+            }
+            TokenRequest::MfaPasskey { .. } => f.debug_struct("MfaPasskey").finish_non_exhaustive(),
+            TokenRequest::Passkey { remember, .. } => {
+                f.debug_struct("Passkey").field("remember", remember).finish_non_exhaustive()
             }
         }
     }

@@ -6,13 +6,15 @@ ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
 
 -- A user's authenticator app. `secret_sealed` is the RFC 6238 key under
 -- AES-256-GCM (MFA_ENCRYPTION_KEY), bound to the user id; it is switched
--- on once `confirmed_at` is set. `last_step` is the highest 30-second step
+-- on once `confirmed_at` is set, by a code entered in the session that set
+-- it up (`setup_session_id`). `last_step` is the highest 30-second step
 -- whose code was accepted: a code is good once, across every instance.
 CREATE TABLE totp_factors (
     user_id             TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     secret_sealed       BYTEA NOT NULL,
     created_at          BIGINT NOT NULL,
     confirmed_at        BIGINT,
+    setup_session_id    TEXT,
     last_step           BIGINT NOT NULL DEFAULT 0
 );
 

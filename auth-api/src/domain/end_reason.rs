@@ -16,6 +16,8 @@ pub enum EndReason {
     Deleted,
     /// An administrator removed the user's second factors.
     SecondFactorsReset,
+    /// The user set up their first second factor in another session.
+    SecondFactorAdded,
 }
 
 impl EndReason {
@@ -29,6 +31,7 @@ impl EndReason {
             EndReason::Disabled => "user_disabled",
             EndReason::Deleted => "user_deleted",
             EndReason::SecondFactorsReset => "second_factors_reset",
+            EndReason::SecondFactorAdded => "second_factor_added",
         }
     }
 }

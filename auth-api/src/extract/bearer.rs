@@ -102,20 +102,25 @@ impl FromRequest for AdminUser {
         Box::pin(async move {
             let user = user.await?;
             let state = state.ok_or(ApiError::Internal("no state".into()))?;
-            let Some(roles) = admin_roles_now(&state, &user).await? else {
-                return Err(ApiError::Forbidden);
-            };
-            if state.settings.mfa.required_for(&roles) && !has_second_factor(&user.session.amr) {
-                return Err(ApiError::InsufficientUserAuthentication);
+            if is_admin_now(&state, &user).await? {
+                Ok(AdminUser(user))
+            } else {
+                Err(ApiError::Forbidden)
             }
-            Ok(AdminUser(user))
         })
     }
 }
 
-/// Whether `user` is an administrator according to the database.
+/// Whether `user` is an administrator according to the database, for a
+/// route that also serves users (then acting on their own things). An
+/// administrator whose session has not proven a second factor that
+/// `MFA_REQUIRED_ROLES` requires gets `InsufficientUserAuthentication`.
 pub async fn is_admin_now(state: &AppState, user: &AuthUser) -> Result<bool, ApiError> {
-    Ok(admin_roles_now(state, user).await?.is_some())
+    let Some(roles) = admin_roles_now(state, user).await? else { return Ok(false) };
+    if state.settings.mfa.required_for(&roles) && !has_second_factor(&user.session.amr) {
+        return Err(ApiError::InsufficientUserAuthentication);
+    }
+    Ok(true)
 }
 
 /// The roles of `user` from the database, if they make an active administrator.

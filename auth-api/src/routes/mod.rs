@@ -37,6 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/auth/mfa/recovery-codes")
                 .route(web::post().to(mfa::regenerate_recovery_codes)),
         )
+        .service(resource("/auth/passkeys/options").route(web::post().to(mfa::begin_passkey)))
+        .service(resource("/auth/passkeys").route(web::post().to(mfa::register_passkey)))
+        .service(resource("/auth/passkeys/{id}").route(web::delete().to(mfa::remove_passkey)))
+        .service(
+            resource("/auth/passkey/options").route(web::post().to(mfa::begin_passkey_sign_in)),
+        )
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::end_one)))
         .service(

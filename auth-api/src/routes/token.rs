@@ -6,6 +6,7 @@ use crate::{
     extract::ClientAuth,
     sessions::{
         self, Login,
+        passkey::{self, PasskeySignIn},
         second_factor::{self, Proof},
     },
     state::AppState,
@@ -38,6 +39,15 @@ pub async fn grant(
         }
         TokenRequest::MfaRecoveryCode { mfa_token, recovery_code } => {
             second_factor::complete(&state, &mfa_token, Proof::RecoveryCode(recovery_code)).await?
+        }
+        TokenRequest::MfaPasskey { mfa_token, ceremony, credential } => {
+            let proof = Proof::Passkey { ceremony, credential };
+            second_factor::complete(&state, &mfa_token, proof).await?
+        }
+        TokenRequest::Passkey { ceremony, credential, remember, user_agent, ip } => {
+            let ip = ip.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+            let request = PasskeySignIn { ceremony, credential, remember, user_agent, ip };
+            passkey::sign_in(&state, request).await?
         }
     };
     // RFC 6749 §5.1: token responses must not be cached.

@@ -15,6 +15,7 @@
 //!   access token of that session has expired;
 //! - each of these events is written to the audit log (`audit`).
 
+pub mod passkey;
 pub mod second_factor;
 
 use shared::{TokenResponse, UserInfo, mfa::amr};

@@ -5,28 +5,35 @@
 //! session, with `amr` saying what was proven.
 //!
 //! Rules, each enforced here and nowhere else:
-//! - a pending sign-in takes at most `pending::MAX_FAILURES` wrong codes;
-//!   the last discards it (the password must be given again);
-//! - every wrong code also counts where a wrong password would (the
-//!   browser's trusted device, or the username and network), so guessing
-//!   codes across many pending sign-ins meets the same budget as guessing
-//!   passwords; those counters are cleared only when the whole sign-in
-//!   succeeds;
+//! - a pending sign-in takes at most `pending::MAX_FAILURES` attempts, each
+//!   claimed by an atomic increment before the code is checked; the last
+//!   wrong one discards it (the password must be given again); a user has at
+//!   most three open at once;
+//! - every attempt also counts, before it is checked, where a wrong password
+//!   would (the browser's trusted device, or the username and network), so
+//!   guessing codes across pending sign-ins, even all at once, meets the
+//!   same budget as guessing passwords; those counters are cleared only when
+//!   the whole sign-in succeeds;
 //! - an authenticator code is accepted once: its time step must be above the
 //!   last one accepted (the store's conditional update decides, across
-//!   instances); a recovery code is spent by its use;
+//!   instances); a recovery code is spent by its use; a passkey answers a
+//!   challenge begun for this pending sign-in, once;
 //! - a pending sign-in is taken by exactly one successful second step, and
 //!   the session is still refused if the password changed or the account
 //!   was disabled meanwhile.
 
-use shared::{Factor, MfaChallenge, TokenResponse, mfa::amr};
+use shared::{Factor, MfaChallenge, PasskeyChallenge, TokenResponse, mfa::amr};
+use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use super::{Client, Verified, start};
 use crate::{
     audit::{self, Actor, Event},
     domain::EventKind,
     error::ApiError,
-    mfa::{pending, recovery, totp},
+    mfa::{
+        pending, recovery, totp,
+        webauthn::{self, parse_passkey},
+    },
     state::AppState,
     store::{PendingFailure, PendingSignIn, UserRecord},
     throttle::{self, LoginThrottle},
@@ -38,6 +45,8 @@ pub enum Proof {
     Otp(String),
     /// One of the user's recovery codes.
     RecoveryCode(String),
+    /// One of the user's passkeys: the answer to `ceremony`.
+    Passkey { ceremony: String, credential: String },
 }
 
 impl Proof {
@@ -45,6 +54,15 @@ impl Proof {
         match self {
             Proof::Otp(_) => "authenticator code",
             Proof::RecoveryCode(_) => "recovery code",
+            Proof::Passkey { .. } => "passkey",
+        }
+    }
+
+    /// What a session started with this proof says it proved (RFC 8176).
+    fn amr(&self) -> &'static [&'static str] {
+        match self {
+            Proof::Otp(_) | Proof::RecoveryCode(_) => &[amr::PASSWORD, amr::ONE_TIME],
+            Proof::Passkey { .. } => &[amr::PASSWORD, amr::HARDWARE_KEY],
         }
     }
 }
@@ -91,11 +109,45 @@ async fn open_pending(
     state.store.create_pending_sign_in(&hash, &pending, &event).await?;
     state.metrics.login("second_factor");
     tracing::info!(user_id = %user.id, "password accepted; waiting for a second factor");
-    Ok(MfaChallenge {
-        mfa_token,
-        expires_in: pending::TTL as u64,
-        factors: vec![Factor::Otp, Factor::RecoveryCode],
-    })
+    let app = state.store.totp_of(&user.id).await?.is_some_and(|t| t.confirmed_at.is_some());
+    let passkeys = !state.store.passkeys_of(&user.id).await?.is_empty();
+    let mut factors = Vec::new();
+    if app {
+        factors.push(Factor::Otp);
+    }
+    if passkeys {
+        factors.push(Factor::Passkey);
+    }
+    factors.push(Factor::RecoveryCode);
+    Ok(MfaChallenge { mfa_token, expires_in: pending::TTL as u64, factors })
+}
+
+/// Begins a passkey ceremony for the pending sign-in `mfa_token`, for the
+/// browser at `origin`: the options for `navigator.credentials.get`, listing
+/// that user's passkeys.
+pub async fn begin_passkey(
+    state: &AppState,
+    mfa_token: &str,
+    origin: &str,
+) -> Result<PasskeyChallenge, ApiError> {
+    let now = state.now();
+    let Some(pending) = state.store.find_pending_sign_in(&pending::hash(mfa_token), now).await?
+    else {
+        return Err(ApiError::ExpiredToken);
+    };
+    let rp =
+        webauthn::relying_party(origin).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let records = state.store.passkeys_of(&pending.user_id).await?;
+    if records.is_empty() {
+        return Err(ApiError::Conflict("this account has no passkey".into()));
+    }
+    let passkeys = records.iter().map(parse_passkey).collect::<Result<Vec<_>, _>>()?;
+    let (options, authentication) = rp
+        .start_passkey_authentication(&passkeys)
+        .map_err(|e| ApiError::Internal(format!("passkey authentication: {e}")))?;
+    let owner = Some(pending.user_id);
+    super::passkey::open_ceremony(state, "second_factor", owner, origin, &authentication, &options)
+        .await
 }
 
 /// The second step: `proof` for the pending sign-in `mfa_token`.
@@ -109,44 +161,53 @@ pub async fn complete(
     let Some(pending) = state.store.find_pending_sign_in(&hash, now).await? else {
         return Err(ApiError::ExpiredToken);
     };
+    // Disabled, deleted, or a new password meanwhile: the sign-in is void,
+    // and nothing (no code, no recovery code) is spent on it.
     let user = state.store.find_user_by_id(&pending.user_id).await?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
+    let Some(user) = user.filter(|u| !u.disabled && u.password_hash == pending.password_hash)
+    else {
         return Err(ApiError::ExpiredToken);
     };
     let client_ip = pending.ip.as_deref().and_then(|ip| ip.parse().ok());
     let keys = throttle::Keys::new(&user.username, client_ip, pending.device.as_deref());
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
-    let judged = match limiter.check(&keys, now).await {
-        Ok(judged) => judged,
-        Err(err) => {
-            state.metrics.login("throttled");
-            return Err(err);
-        }
+    // Counted before the code is checked, each attempt by its own atomic
+    // increment: the budget holds against guesses sent all at once.
+    let spent = match limiter.check(&keys, now).await {
+        Ok(judged) => limiter.spend(&keys, judged, now).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = spent {
+        state.metrics.login("throttled");
+        return Err(err);
+    }
+    let max = pending::MAX_FAILURES;
+    let Some(attempt) = state.store.claim_pending_attempt(&hash, max, now).await? else {
+        return Err(ApiError::ExpiredToken);
     };
     let right = match &proof {
         Proof::Otp(code) => otp_is_right(state, &user, code, now).await?,
         Proof::RecoveryCode(code) => recovery_code_is_right(state, &user, code, now).await?,
+        Proof::Passkey { ceremony, credential } => {
+            passkey_is_right(state, &user, ceremony, credential, now).await?
+        }
     };
-    let event = Event::new(EventKind::SecondFactorFailed, now)
-        .user(&user)
-        .client(pending.ip.as_deref(), pending.user_agent.as_deref());
     if !right {
-        limiter.failed(&keys, judged, now).await?;
         state.metrics.login("failed");
-        let outcome = state.store.pending_sign_in_failed(&hash, pending::MAX_FAILURES).await?;
         let what = proof.name();
-        let (detail, err) = match outcome {
+        let (detail, err) = match state.store.pending_attempt_failed(&hash, attempt, max).await? {
             PendingFailure::Counted(n) => {
-                (format!("{what}; {n} of {} wrong", pending::MAX_FAILURES), ApiError::InvalidGrant)
+                (format!("{what}; {n} of {max} attempts used"), ApiError::InvalidGrant)
             }
             PendingFailure::Discarded => {
-                (format!("{what}; too many wrong, sign-in discarded"), ApiError::ExpiredToken)
-            }
-            PendingFailure::Gone => {
-                (format!("{what}; the sign-in had ended"), ApiError::ExpiredToken)
+                (format!("{what}; {max} wrong, sign-in discarded"), ApiError::ExpiredToken)
             }
         };
-        audit::record(&state.store, event.detail(detail)).await?;
+        let event = Event::new(EventKind::SecondFactorFailed, now)
+            .user(&user)
+            .client(pending.ip.as_deref(), pending.user_agent.as_deref())
+            .detail(detail);
+        audit::record(&state.store, event).await?;
         tracing::info!(user_id = %user.id, "second factor refused");
         return Err(err);
     }
@@ -154,7 +215,6 @@ pub async fn complete(
         // Another request finished (or the clock ended) this sign-in first.
         return Err(ApiError::ExpiredToken);
     }
-    limiter.succeeded(&keys).await?;
     if let Proof::RecoveryCode(_) = proof {
         let left = state.store.recovery_codes_left(&user.id).await?;
         let event = Event::new(EventKind::RecoveryCodeUsed, now)
@@ -164,9 +224,12 @@ pub async fn complete(
             .detail(format!("{left} left"));
         audit::record(&state.store, event).await?;
     }
-    let verified = Verified { hash: &pending.password_hash, amr: &[amr::PASSWORD, amr::ONE_TIME] };
+    let verified = Verified { hash: &pending.password_hash, amr: proof.amr() };
     let client = Client { user_agent: pending.user_agent, ip: pending.ip };
-    start(state, &user, verified, pending.remember, client).await
+    let tokens = start(state, &user, verified, pending.remember, client).await?;
+    // Only a whole sign-in clears the counters (this attempt's among them).
+    limiter.succeeded(&keys).await?;
+    Ok(tokens)
 }
 
 /// Whether `code` is the user's app's code now, used for the first time.
@@ -188,6 +251,31 @@ async fn otp_is_right(
         Some(step) => Ok(state.store.use_totp_step(&user.id, step).await?),
         None => Ok(false),
     }
+}
+
+/// Whether `credential` answers the passkey ceremony begun for this user's
+/// pending sign-in, with one of their passkeys (whose counter is updated).
+async fn passkey_is_right(
+    state: &AppState,
+    user: &UserRecord,
+    ceremony: &str,
+    credential: &str,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let hash = webauthn::ceremony_hash(ceremony);
+    let taken = state.store.take_ceremony(&hash, "second_factor", now).await?;
+    let Some(ceremony) = taken.filter(|c| c.user_id.as_deref() == Some(user.id.as_str())) else {
+        return Ok(false);
+    };
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(credential) else {
+        return Ok(false);
+    };
+    let authentication: PasskeyAuthentication = webauthn::state_of(&ceremony)?;
+    let Ok(rp) = webauthn::relying_party(&ceremony.origin) else { return Ok(false) };
+    let Ok(result) = rp.finish_passkey_authentication(&credential, &authentication) else {
+        return Ok(false);
+    };
+    super::passkey::used(state, &user.id, result, now).await
 }
 
 /// Whether `code` is one of the user's unused recovery codes (spending it).

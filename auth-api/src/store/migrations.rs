@@ -52,6 +52,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "second factors",
         sql: include_str!("../../migrations/sqlite/0006_second_factors.sql"),
     },
+    Embedded {
+        version: 7,
+        description: "passkeys",
+        sql: include_str!("../../migrations/sqlite/0007_passkeys.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -79,6 +84,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 5,
         description: "second factors",
         sql: include_str!("../../migrations/postgres/0005_second_factors.sql"),
+    },
+    Embedded {
+        version: 6,
+        description: "passkeys",
+        sql: include_str!("../../migrations/postgres/0006_passkeys.sql"),
     },
 ];
 
@@ -173,7 +183,12 @@ mod tests {
             (
                 &SQLITE[5],
                 "sqlite/0006",
-                "697a0f84ae6a6cdaa509097aaf527c4ca4fb916191660a7a0f388e655c29b1093e8bf3f559943b116fd4a53f3a28873f",
+                "b22e106200e74d7febcd6c1e76a7a7bb51fd607d4a87794f0c8b8216cac40385a922d272007398a3aa4fc5ff25dbad52",
+            ),
+            (
+                &SQLITE[6],
+                "sqlite/0007",
+                "6c02772ff720a51161de60f9ccdef891467eecf74a329c9e7f8a4bfd195ada27ed3dd3bdacbffee103de925de808314c",
             ),
             (
                 &POSTGRES[0],
@@ -198,7 +213,12 @@ mod tests {
             (
                 &POSTGRES[4],
                 "postgres/0005",
-                "41ff394d4908644db5986e6a6a5a0e30e9767db6fb2cee6f2cea4472012eb94d2839a396e8aec3beb9a2cce156693781",
+                "a640b3780224fd3c145907c118eb5c5959dc9763a8cc5f23d7df481a0874d07a479b01b3caf63d040cc72c87061e12bc",
+            ),
+            (
+                &POSTGRES[5],
+                "postgres/0006",
+                "d92e88ac32de68e27bc55e90edb30f7ff9424a39a01c0a066c83fe61a1e8b9dc17baa387bd7aec4ed74512343c44e48f",
             ),
         ];
         for (migration, name, checksum) in released {

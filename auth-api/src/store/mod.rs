@@ -37,6 +37,7 @@
 mod dialect;
 mod error;
 mod migrations;
+mod passkeys;
 mod postgres;
 mod queries;
 mod records;
@@ -48,11 +49,11 @@ use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
 pub use records::{
-    EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, PendingSignIn,
-    RefreshRecord, Rotation, SessionRecord, StoredKey, TotpRecord, UserActivity, UserChange,
-    UserNow, UserRecord,
+    Ceremony, EventFilter, FactorAdded, FailureCount, Liveness, NewEvent, NewKey, NewSession,
+    NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, Rotation, SessionRecord, StoredKey,
+    TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
 };
-pub use second_factors::PendingFailure;
+pub use second_factors::{NewFactor, PendingFailure};
 pub use url::redacted_url;
 
 use dialect::Dialect;

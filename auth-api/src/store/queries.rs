@@ -187,8 +187,8 @@ macro_rules! insert_event {
     }};
 }
 
-// The second-factor queries (`second_factors`) are written the same way.
-pub(super) use {insert_event, on_db};
+// The second-factor queries (`second_factors`, `passkeys`) are written the same way.
+pub(super) use {end_in, insert_event, on_db};
 
 impl Store {
     /// Creates or upgrades the schema. On PostgreSQL, instances starting
@@ -271,7 +271,8 @@ impl Store {
             let sql = format!(
                 "SELECT {USER_COLUMNS}, COUNT(s.id) AS session_count, MAX(s.last_seen_at) AS last_seen,
                         (SELECT COUNT(*) FROM totp_factors t
-                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS factors
+                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                        + (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS factors
                  FROM users u LEFT JOIN sessions s ON s.user_id = u.id AND {}
                  GROUP BY u.id ORDER BY u.username{}",
                 live(1),
@@ -746,27 +747,37 @@ impl Store {
 
     /// Counts one failure for each key; a window that has ended starts over.
     /// Each upsert is atomic (PostgreSQL's `ON CONFLICT DO UPDATE` locks the
-    /// row; SQLite has one writer), so concurrent failures all count.
+    /// row; SQLite has one writer), so concurrent failures all count, and
+    /// each caller gets back the counts its own failure made, in key order.
     pub async fn record_failure(
         &self,
         keys: &[&str],
         now: i64,
         window: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<FailureCount>, StoreError> {
         let sql = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2)
                    ON CONFLICT (key) DO UPDATE SET
                      failures = CASE WHEN login_failures.window_start + $3 <= excluded.window_start
                                      THEN 1 ELSE login_failures.failures + 1 END,
                      window_start = CASE WHEN login_failures.window_start + $3 <= excluded.window_start
-                                     THEN excluded.window_start ELSE login_failures.window_start END";
+                                     THEN excluded.window_start ELSE login_failures.window_start END
+                   RETURNING failures, window_start";
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            let mut counts = Vec::with_capacity(keys.len());
             for key in keys {
-                sqlx::query(sql).bind(*key).bind(now).bind(window).execute(&mut *tx).await?;
+                let (failures, window_start): (i64, i64) = sqlx::query_as(sql)
+                    .bind(*key)
+                    .bind(now)
+                    .bind(window)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let failures = failures.clamp(0, i64::from(u32::MAX)) as u32;
+                counts.push(FailureCount { failures, window_start });
             }
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(counts)
+        })
     }
 
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
@@ -848,7 +859,9 @@ impl Store {
 
     /// Deletes what can no longer matter: refresh tokens and sessions ended or
     /// expired before `before`, revocations past their `until`, throttling
-    /// windows that ended, audit events older than `audit_before`.
+    /// windows that ended, audit events older than `audit_before`, expired
+    /// pending sign-ins and WebAuthn ceremonies, and authenticator apps set
+    /// up but left unconfirmed since before `before`.
     pub async fn prune(
         &self,
         now: i64,
@@ -876,6 +889,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

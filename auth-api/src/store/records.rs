@@ -94,6 +94,8 @@ pub struct TotpRecord {
     pub created_at: i64,
     /// `None` until the user confirmed a first code.
     pub confirmed_at: Option<i64>,
+    /// The session that set it up; only it may confirm it.
+    pub setup_session_id: Option<String>,
     /// The highest time step whose code was accepted.
     pub last_step: i64,
 }
@@ -103,6 +105,49 @@ impl std::fmt::Debug for TotpRecord {
         f.debug_struct("TotpRecord")
             .field("confirmed_at", &self.confirmed_at)
             .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What adding a second factor did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorAdded {
+    /// Recovery codes were stored (the user had no unused ones).
+    pub codes_issued: bool,
+    /// Sessions of the user's that ended (their first factor).
+    pub ended: u64,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    pub credential_id: Vec<u8>,
+    pub user_id: String,
+    pub name: String,
+    /// webauthn-rs's `Passkey` as JSON (public key, counter).
+    pub passkey: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A WebAuthn ceremony under way (`webauthn_ceremonies`).
+#[derive(Clone)]
+pub struct Ceremony {
+    /// `register`, `second_factor` or `sign_in`.
+    pub purpose: String,
+    /// Whose it is; `None` for a sign-in with a passkey alone.
+    pub user_id: Option<String>,
+    pub origin: String,
+    /// webauthn-rs's ceremony state as JSON: the challenge among it.
+    pub state: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for Ceremony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ceremony")
+            .field("purpose", &self.purpose)
+            .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
 }

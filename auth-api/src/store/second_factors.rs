@@ -11,26 +11,102 @@ use sqlx::Row;
 
 use super::{
     Store, StoreError,
-    queries::{insert_event, on_db},
-    records::{NewEvent, PendingSignIn, TotpRecord, amr_to_text},
+    dialect::DialectTx as _,
+    queries::{end_in, insert_event, on_db},
+    records::{FactorAdded, NewEvent, PendingSignIn, TotpRecord, amr_to_text},
 };
+use crate::domain::EndReason;
 
 /// What a wrong code did to its pending sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PendingFailure {
-    /// Counted; this many wrong codes so far.
+    /// Counted; this many attempts so far.
     Counted(u32),
     /// That was the last allowed: the pending sign-in is gone.
     Discarded,
-    /// It had already gone (expired, used or discarded).
-    Gone,
 }
+
+/// What comes with every new second factor, in its transaction.
+pub struct NewFactor<'a> {
+    /// Stored if the user has no unused recovery codes.
+    pub recovery_hashes: &'a [Vec<u8>],
+    /// The session that added it: it has proven the factor (`amr`).
+    pub session_id: &'a str,
+    pub amr: &'a [String],
+    /// When it is the user's first factor, their other sessions end (they
+    /// proved a password only), published until this time.
+    pub revoked_until: i64,
+    pub event: &'a NewEvent,
+}
+
+/// The rest of a new factor's transaction `$tx` for user `$user_id`, who
+/// `$had_factor` before it: recovery codes if the user has no unused ones,
+/// the adding session's `amr`, and, for a first factor, the end of every
+/// other session of theirs; then the event and the commit. Evaluates to
+/// `Ok(Some(FactorAdded))`.
+macro_rules! factor_added {
+    ($tx:ident, $user_id:expr, $had_factor:expr, $added:expr) => {{
+        let added: &NewFactor<'_> = $added;
+        let now = added.event.at;
+        let unused: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind($user_id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let codes_issued = unused == 0;
+        if codes_issued {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind($user_id)
+                .execute(&mut *$tx)
+                .await?;
+            for hash in added.recovery_hashes {
+                sqlx::query(
+                    "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(hash)
+                .bind($user_id)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(added.session_id)
+            .bind(amr_to_text(added.amr))
+            .execute(&mut *$tx)
+            .await?;
+        let ended = if $had_factor {
+            0
+        } else {
+            let others: [&str; 2] = [$user_id, added.session_id];
+            let reason = EndReason::SecondFactorAdded;
+            end_in!($tx, "user_id = $3 AND id <> $4", &others, reason, now, added.revoked_until)
+        };
+        let mut event = added.event.clone();
+        if ended > 0 {
+            let ended = format!("{ended} other session(s) ended");
+            event.detail = Some(match event.detail {
+                Some(detail) => format!("{detail}; {ended}"),
+                None => ended,
+            });
+        }
+        insert_event!(&mut *$tx, &event);
+        $tx.commit().await?;
+        Ok(Some(FactorAdded { codes_issued, ended }))
+    }};
+}
+pub(super) use factor_added;
+
+/// How many pending sign-ins one user may have open: a right password opens
+/// one each time, and each brings its own attempts at the code.
+const OPEN_PENDING_PER_USER: i64 = 3;
 
 impl Store {
     // ---- authenticator apps ----------------------------------------------------
 
     pub async fn totp_of(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
-        let sql = "SELECT secret_sealed, created_at, confirmed_at, last_step
+        let sql = "SELECT secret_sealed, created_at, confirmed_at, setup_session_id, last_step
                    FROM totp_factors WHERE user_id = $1";
         on_db!(self, |db| {
             let Some(row) = sqlx::query(sql).bind(user_id).fetch_optional(&db.reads).await? else {
@@ -40,97 +116,73 @@ impl Store {
                 secret_sealed: row.try_get("secret_sealed")?,
                 created_at: row.try_get("created_at")?,
                 confirmed_at: row.try_get("confirmed_at")?,
+                setup_session_id: row.try_get("setup_session_id")?,
                 last_step: row.try_get("last_step")?,
             }))
         })
     }
 
-    /// Stores a new, unconfirmed key for the user, replacing an unconfirmed
+    /// Stores a new, unconfirmed key for the user, set up in session
+    /// `session_id` (only it may confirm the key), replacing an unconfirmed
     /// one. `false` if the user already has an authenticator app switched on
     /// (it must be switched off first).
     pub async fn put_unconfirmed_totp(
         &self,
         user_id: &str,
         secret_sealed: &[u8],
+        session_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO totp_factors (user_id, secret_sealed, created_at, last_step)
-                   VALUES ($1, $2, $3, 0)
+        let sql = "INSERT INTO totp_factors (user_id, secret_sealed, created_at, setup_session_id, last_step)
+                   VALUES ($1, $2, $3, $4, 0)
                    ON CONFLICT (user_id) DO UPDATE
                    SET secret_sealed = excluded.secret_sealed, created_at = excluded.created_at,
-                       last_step = 0
+                       setup_session_id = excluded.setup_session_id, last_step = 0
                    WHERE totp_factors.confirmed_at IS NULL";
         let stored = on_db!(self, |db| sqlx::query(sql)
             .bind(user_id)
             .bind(secret_sealed)
             .bind(now)
+            .bind(session_id)
             .execute(&db.writes)
             .await?
             .rows_affected());
         Ok(stored == 1)
     }
 
-    /// Switches the unconfirmed key on, with `step` as its first used step,
-    /// in one transaction with: `recovery_hashes` stored if the user has no
-    /// unused recovery codes (`true` then), the session `session_id` marked
-    /// as having proven it (`amr`), and `event`. `None` if there was no
-    /// unconfirmed key or `step` was not above its last.
+    /// Switches the unconfirmed key set up in session `session_id` on, with
+    /// `step` as its first used step; then as for every new factor (see
+    /// `factor_added`). `None` if there was no such key or `step` was not
+    /// above its last.
     pub async fn confirm_totp(
         &self,
         user_id: &str,
         step: i64,
-        recovery_hashes: &[Vec<u8>],
-        session_id: &str,
-        amr: &[String],
-        event: &NewEvent,
-    ) -> Result<Option<bool>, StoreError> {
-        let now = event.at;
+        added: &NewFactor<'_>,
+    ) -> Result<Option<FactorAdded>, StoreError> {
+        let now = added.event.at;
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            let had: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
             let confirmed = sqlx::query(
                 "UPDATE totp_factors SET confirmed_at = $2, last_step = $3
-                 WHERE user_id = $1 AND confirmed_at IS NULL AND last_step < $3",
+                 WHERE user_id = $1 AND confirmed_at IS NULL AND last_step < $3
+                   AND setup_session_id = $4",
             )
             .bind(user_id)
             .bind(now)
             .bind(step)
+            .bind(added.session_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if confirmed != 1 {
                 return Ok(None);
             }
-            let unused: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-            )
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let issue_codes = unused == 0;
-            if issue_codes {
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                for hash in recovery_hashes {
-                    sqlx::query(
-                        "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
-                    )
-                    .bind(hash)
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
-                .bind(session_id)
-                .bind(amr_to_text(amr))
-                .execute(&mut *tx)
-                .await?;
-            insert_event!(&mut *tx, event);
-            tx.commit().await?;
-            Ok(Some(issue_codes))
+            factor_added!(tx, user_id, had > 0, added)
         })
     }
 
@@ -150,8 +202,8 @@ impl Store {
     }
 
     /// Switches the authenticator app off, and with it the recovery codes
-    /// (they stand in for a second factor the user no longer has); records
-    /// `event`. `false` if there was none.
+    /// if no passkey is left (they stand in for a second factor the user no
+    /// longer has); records `event`. `false` if there was none.
     pub async fn delete_totp(&self, user_id: &str, event: &NewEvent) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
@@ -163,10 +215,14 @@ impl Store {
             if deleted == 0 {
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            // The codes stand in for second factors: they go with the last.
+            sqlx::query(
+                "DELETE FROM recovery_codes WHERE user_id = $1
+                 AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+            )
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
             insert_event!(&mut *tx, event);
             tx.commit().await?;
             Ok(true)
@@ -174,37 +230,51 @@ impl Store {
     }
 
     /// Every second factor of the user goes (an administrator's reset), with
-    /// their pending sign-ins; records `event`. How many factors there were.
+    /// their pending sign-ins and every session of theirs (published on the
+    /// revocation feed until `revoked_until`); records `event`. How many
+    /// factors there were, and how many sessions ended.
     pub async fn reset_second_factors(
         &self,
         user_id: &str,
         event: &NewEvent,
-    ) -> Result<u64, StoreError> {
+        revoked_until: i64,
+    ) -> Result<(u64, u64), StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            let factors = sqlx::query(
+            let apps = sqlx::query(
                 "DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
             )
             .bind(user_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            for table in ["totp_factors", "recovery_codes", "pending_sign_ins"] {
+            let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let factors = apps + passkeys;
+            for table in
+                ["totp_factors", "recovery_codes", "pending_sign_ins", "webauthn_ceremonies"]
+            {
                 sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
             }
+            let reason = EndReason::SecondFactorsReset;
+            let ended = end_in!(tx, "user_id = $3", &[user_id], reason, event.at, revoked_until);
             insert_event!(&mut *tx, event);
             tx.commit().await?;
-            Ok(factors)
+            Ok((factors, ended))
         })
     }
 
-    /// Whether the user has a second factor switched on.
+    /// Whether the user has a second factor: an authenticator app switched
+    /// on, or a passkey.
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, StoreError> {
-        let sql =
-            "SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL";
+        let sql = "SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+                        + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)";
         let count: i64 =
             on_db!(self, |db| sqlx::query_scalar(sql).bind(user_id).fetch_one(&db.reads).await?);
         Ok(count > 0)
@@ -223,9 +293,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            // Locks the factor's row (PostgreSQL) so that switching it off
+            // Locks the factors' rows (PostgreSQL) so that removing them
             // cannot interleave and leave codes without a factor.
-            let factor = sqlx::query(
+            let app = sqlx::query(
                 "UPDATE totp_factors SET last_step = last_step
                  WHERE user_id = $1 AND confirmed_at IS NOT NULL",
             )
@@ -233,7 +303,12 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if factor == 0 {
+            let passkeys = sqlx::query("UPDATE passkeys SET name = name WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if app + passkeys == 0 {
                 return Ok(false);
             }
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -293,6 +368,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            // The oldest beyond the newest few go: the password does not buy
+            // an attacker ever more attempts at the code in parallel.
+            sqlx::query(
+                "DELETE FROM pending_sign_ins WHERE user_id = $1 AND token_hash NOT IN
+                   (SELECT token_hash FROM pending_sign_ins WHERE user_id = $1
+                    ORDER BY created_at DESC, token_hash LIMIT $2)",
+            )
+            .bind(&pending.user_id)
+            .bind(OPEN_PENDING_PER_USER - 1)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO pending_sign_ins
                    (token_hash, user_id, password_hash, created_at, expires_at, failures,
@@ -345,39 +431,45 @@ impl Store {
         })
     }
 
-    /// Counts a wrong code against the pending sign-in; at `max` wrong codes
-    /// it is discarded. The count is one atomic increment, so instances
-    /// racing each other cannot get more than `max` tries between them.
-    pub async fn pending_sign_in_failed(
+    /// Claims one of the pending sign-in's `max` attempts before the code is
+    /// checked: the attempt's number, or `None` if none is left (or it
+    /// expired). One atomic increment, so instances racing each other cannot
+    /// get more than `max` attempts between them.
+    pub async fn claim_pending_attempt(
         &self,
         token_hash: &[u8],
         max: u32,
-    ) -> Result<PendingFailure, StoreError> {
-        on_db!(self, |db| {
-            let mut tx = db.writes.begin().await?;
-            let failures: Option<i64> = sqlx::query_scalar(
-                "UPDATE pending_sign_ins SET failures = failures + 1
-                 WHERE token_hash = $1 RETURNING failures",
-            )
+        now: i64,
+    ) -> Result<Option<u32>, StoreError> {
+        let sql = "UPDATE pending_sign_ins SET failures = failures + 1
+                   WHERE token_hash = $1 AND failures < $2 AND expires_at > $3
+                   RETURNING failures";
+        let attempt: Option<i64> = on_db!(self, |db| sqlx::query_scalar(sql)
             .bind(token_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(failures) = failures else {
-                return Ok(PendingFailure::Gone);
-            };
-            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-            let outcome = if failures >= max {
-                sqlx::query("DELETE FROM pending_sign_ins WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .execute(&mut *tx)
-                    .await?;
-                PendingFailure::Discarded
-            } else {
-                PendingFailure::Counted(failures)
-            };
-            tx.commit().await?;
-            Ok(outcome)
-        })
+            .bind(i64::from(max))
+            .bind(now)
+            .fetch_optional(&db.writes)
+            .await?);
+        Ok(attempt.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    /// A claimed attempt was wrong: at `max` the pending sign-in is discarded.
+    pub async fn pending_attempt_failed(
+        &self,
+        token_hash: &[u8],
+        attempt: u32,
+        max: u32,
+    ) -> Result<PendingFailure, StoreError> {
+        if attempt < max {
+            return Ok(PendingFailure::Counted(attempt));
+        }
+        let sql = "DELETE FROM pending_sign_ins WHERE token_hash = $1";
+        on_db!(self, |db| sqlx::query(sql)
+            .bind(token_hash)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(PendingFailure::Discarded)
     }
 
     /// Takes the pending sign-in (it is used up): `true` for exactly one

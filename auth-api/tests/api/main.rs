@@ -16,6 +16,7 @@ mod helpers;
 mod instances;
 mod keys;
 mod mfa;
+mod passkeys;
 mod revocations;
 mod sessions;
 mod store;

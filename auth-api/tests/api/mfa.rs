@@ -4,7 +4,12 @@
 //! the service's own RFC 6238 code (itself checked against the RFC's
 //! vectors in its unit tests) and the test clock.
 
-use auth_api::{clock::Clock as _, mfa::totp};
+use auth_api::{
+    clock::Clock as _,
+    mfa::totp,
+    store::{NewEvent, NewSession},
+    tokens::refresh::RefreshToken,
+};
 use awc::http::StatusCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -285,7 +290,13 @@ async fn a_pending_sign_in_lasts_five_minutes_and_dies_with_a_password_change() 
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
     app.clock.advance(totp::STEP_SECONDS);
     let reply = second_step(&app, &mfa_token, &code(&app, &enrolled.secret, 0)).await;
-    assert_eq!((reply.status, reply.error()), (StatusCode::BAD_REQUEST, "invalid_grant"));
+    assert_eq!((reply.status, reply.error()), (StatusCode::BAD_REQUEST, "expired_token"));
+    // Nothing was spent on it: the same code still signs in after the new password.
+    let body = json!({"grant_type": "password", "username": "alice",
+                      "password": "a whole new passphrase for alice", "ip": "203.0.113.7"});
+    let fresh = app.post_client("/auth/token", &body).await.body["mfa_token"].clone();
+    let reply = second_step(&app, fresh.as_str().unwrap(), &code(&app, &enrolled.secret, 0)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
 #[actix_web::test]
@@ -365,6 +376,10 @@ async fn administrators_must_prove_a_second_factor_when_the_policy_says_so() {
         (StatusCode::FORBIDDEN, "insufficient_user_authentication")
     );
     assert_eq!(status(&app, &root.access_token).await["required"], true);
+    // Nor may it end another user's session as an administrator.
+    let alices = app.login_ok("alice").await.session_id;
+    let end = app.delete_bearer(&format!("/auth/sessions/{alices}"), &root.access_token).await;
+    assert_eq!(end.error(), "insufficient_user_authentication");
 
     // Setting one up in this session counts as proving it here.
     let setup = app.post_bearer("/auth/mfa/totp", &root.access_token, &json!({})).await;
@@ -426,4 +441,156 @@ async fn an_operator_resets_the_second_factors_of_a_locked_out_administrator() {
     let (ok, _, err) =
         crate::cli::auth_api(&["user", "reset-second-factors", "nobody", "--database-url", db], "");
     assert!(!ok && err.contains("no user nobody"), "{err}");
+}
+
+/// An access token for a new session of `user_id` that proved `amr` only
+/// (as one opened before a factor existed would have).
+async fn session_with(app: &TestApp, user_id: &str, amr: &[&str]) -> String {
+    let now = app.clock.now();
+    let new = NewSession {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.to_owned(),
+        now,
+        expires_at: now + 3600,
+        remember: false,
+        user_agent: None,
+        ip: None,
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let user = app.state.store.find_user_by_id(user_id).await.unwrap().unwrap();
+    let (refresh_token, hash) = RefreshToken::mint();
+    let event = NewEvent { at: now, kind: "sign_in", ..NewEvent::default() };
+    app.state.store.create_session(&new, &hash, &user.password_hash, &event).await.unwrap();
+    let reply = app.refresh(refresh_token.expose()).await;
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn a_session_that_proved_only_a_password_cannot_touch_existing_factors() {
+    let app = spawn_app().await;
+    let alice = app.add_user("alice", &[]).await;
+    // Signed in with the stolen password before the app existed: ended by it.
+    let stolen = app.login_ok("alice").await.access_token;
+    let enrolled = enrol(&app, "alice").await;
+    assert_eq!(app.get_bearer("/auth/mfa", &stolen).await.status, 401);
+
+    let password_only = session_with(&app, &alice, &["pwd"]).await;
+    let refused = |reply: Reply| {
+        assert_eq!(
+            (reply.status, reply.error()),
+            (StatusCode::FORBIDDEN, "insufficient_user_authentication"),
+            "{}",
+            reply.body
+        )
+    };
+    refused(app.post_bearer("/auth/mfa/recovery-codes", &password_only, &json!({})).await);
+    refused(app.post_bearer("/auth/mfa/totp", &password_only, &json!({})).await);
+    let body = json!({"code": code(&app, &enrolled.secret, 1)});
+    refused(delete_with(&app, "/auth/mfa/totp", &password_only, &body).await);
+    let origin = json!({"origin": "https://app.example"});
+    refused(app.post_bearer("/auth/passkeys/options", &password_only, &origin).await);
+    // It may still read what there is.
+    assert_eq!(app.get_bearer("/auth/mfa", &password_only).await.status, StatusCode::OK);
+    // A session that proved the app may.
+    let proven = session_with(&app, &alice, &["pwd", "otp"]).await;
+    let codes = app.post_bearer("/auth/mfa/recovery-codes", &proven, &json!({})).await;
+    assert_eq!(codes.status, StatusCode::OK, "{}", codes.body);
+}
+
+#[actix_web::test]
+async fn the_first_factor_ends_the_users_other_sessions() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let laptop = app.login_ok("alice").await;
+    let enrolled = enrol(&app, "alice").await;
+    assert_eq!(app.refresh(&laptop.refresh_token).await.error(), "invalid_grant");
+    let refreshed = app.refresh(&enrolled.refresh_token).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "the enrolling session goes on");
+    let events =
+        app.get_bearer("/auth/events", &enrolled.access_token).await.body["events"].clone();
+    let enabled = events.as_array().unwrap().iter().find(|e| e["kind"] == "totp_enabled");
+    assert_eq!(enabled.unwrap()["detail"], "1 other session(s) ended", "{events}");
+}
+
+#[actix_web::test]
+async fn a_key_being_set_up_belongs_to_the_session_that_asked() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let mine = app.login_ok("alice").await.access_token;
+    let theirs = app.login_ok("alice").await.access_token;
+    let setup = app.post_bearer("/auth/mfa/totp", &mine, &json!({})).await;
+    let secret = totp::decode_base32(setup.body["secret"].as_str().unwrap()).unwrap();
+    // Another session asking gets a new key, not this one; and cannot confirm this one.
+    let other = app.post_bearer("/auth/mfa/totp", &theirs, &json!({})).await;
+    assert_ne!(other.body["secret"], setup.body["secret"]);
+    let body = json!({"code": code(&app, &secret, 0)});
+    let refused = app.post_bearer("/auth/mfa/totp/confirm", &theirs, &body).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let stale = app.post_bearer("/auth/mfa/totp/confirm", &mine, &body).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "replaced by the other session's setup");
+}
+
+#[actix_web::test]
+async fn removing_the_app_needs_its_second_factor_and_wrong_codes_are_throttled() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let enrolled = enrol(&app, "alice").await;
+    let mfa_token = pending(&app, "alice").await;
+    let reply = second_step(&app, &mfa_token, &code(&app, &enrolled.secret, 1)).await;
+    let token = reply.body["access_token"].as_str().unwrap().to_owned();
+    let wrong = json!({"code": wrong_code(&app, &enrolled.secret)});
+    // The session's own budget, then the username's (as for a password
+    // re-entered in a session), then 429.
+    let budget =
+        app.settings.throttle.max_failures_per_device + app.settings.throttle.max_failures_per_user;
+    let mut refused = 0;
+    let throttled = loop {
+        let reply = delete_with(&app, "/auth/mfa/totp", &token, &wrong).await;
+        if reply.status != StatusCode::FORBIDDEN {
+            break reply;
+        }
+        assert_eq!(reply.error(), "invalid_grant");
+        refused += 1;
+        assert!(refused <= budget, "still not throttled after {refused} wrong codes");
+    };
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.body);
+    assert_eq!(refused, budget);
+    let events = app.get_bearer("/auth/events?limit=200", &token).await.body["events"].clone();
+    let failed = events.as_array().unwrap().iter().filter(|e| e["kind"] == "second_factor_failed");
+    assert_eq!(failed.count(), refused as usize, "each wrong code is in the log");
+}
+
+#[actix_web::test]
+async fn guesses_sent_all_at_once_still_meet_the_users_budget() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let enrolled = enrol(&app, "alice").await;
+    app.clock.advance(totp::STEP_SECONDS * 2);
+    let wrong = wrong_code(&app, &enrolled.secret);
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        tokens.push(pending(&app, "alice").await);
+    }
+    let guesses = tokens.iter().flat_map(|t| std::iter::repeat_n(t.clone(), 5)).map(|t| {
+        let (app, wrong) = (&app, wrong.clone());
+        async move { second_step(app, &t, &wrong).await.status }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let judged = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((judged, refused), (5, 10), "five checked, at most: {statuses:?}");
+}
+
+#[actix_web::test]
+async fn a_user_has_at_most_three_pending_sign_ins() {
+    let app = spawn_app_with(|s| s.throttle.max_failures_per_user = 100).await;
+    app.add_user("alice", &[]).await;
+    let enrolled = enrol(&app, "alice").await;
+    let first = pending(&app, "alice").await;
+    for _ in 0..3 {
+        app.clock.advance(1);
+        pending(&app, "alice").await;
+    }
+    let reply = second_step(&app, &first, &code(&app, &enrolled.secret, 1)).await;
+    assert_eq!(reply.error(), "expired_token", "the oldest went");
 }

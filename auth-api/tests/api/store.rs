@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use auth_api::{
     domain::{EndReason, Username},
     store::{
-        EventFilter, Liveness, NewEvent, NewSession, NewUser, PendingFailure, PendingSignIn,
-        Rotation, Store, UserChange,
+        Ceremony, EventFilter, FactorAdded, Liveness, NewEvent, NewFactor, NewSession, NewUser,
+        PasskeyRecord, PendingFailure, PendingSignIn, Rotation, Store, UserChange,
     },
     tokens::keys,
 };
@@ -64,8 +64,10 @@ contract! {
     disabling_and_deleting_end_sessions_and_role_changes_make_them_stale,
     a_totp_key_is_confirmed_once_and_each_step_accepted_once,
     recovery_codes_are_spent_once_and_replaced_whole,
-    pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once,
-    resetting_second_factors_removes_them_all,
+    pending_sign_ins_take_a_bounded_number_of_attempts_and_are_taken_once,
+    resetting_second_factors_removes_them_all_and_ends_the_sessions,
+    passkeys_are_registered_once_used_and_removed_with_their_codes,
+    a_webauthn_ceremony_answers_once_for_its_purpose,
 }
 
 const NOW: i64 = 1_800_000_000;
@@ -844,24 +846,49 @@ where
     racers.join_all().await.into_iter().filter(|won| *won).count()
 }
 
+/// A new factor's companions, for `confirm_totp` and `add_passkey`.
+fn new_factor<'a>(
+    session_id: &'a str,
+    hashes: &'a [Vec<u8>],
+    amr: &'a [String],
+    event: &'a NewEvent,
+) -> NewFactor<'a> {
+    NewFactor { recovery_hashes: hashes, session_id, amr, revoked_until: NOW + 300, event }
+}
+
+fn codes(tag: u8) -> Vec<Vec<u8>> {
+    (0..10u8).map(|i| vec![tag, i]).collect()
+}
+
 async fn a_totp_key_is_confirmed_once_and_each_step_accepted_once(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
+    let other = session(&store, &alice, NOW - 100, b"rt-alice-2").await;
     assert!(!store.use_totp_step(&alice, 10).await.unwrap(), "nothing to use yet");
-    assert!(store.put_unconfirmed_totp(&alice, b"sealed-1", NOW).await.unwrap());
-    assert!(store.put_unconfirmed_totp(&alice, b"sealed-2", NOW).await.unwrap(), "replaced");
+    assert!(store.put_unconfirmed_totp(&alice, b"sealed-1", &other, NOW).await.unwrap());
+    assert!(store.put_unconfirmed_totp(&alice, b"sealed-2", &sid, NOW).await.unwrap(), "replaced");
     assert!(!store.has_second_factor(&alice).await.unwrap(), "not before it is confirmed");
     assert!(!store.use_totp_step(&alice, 10).await.unwrap(), "nor usable");
 
     let amr = vec!["pwd".to_owned(), "otp".to_owned()];
-    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'h', i]).collect();
+    let hashes = codes(b'h');
     let enabled = event("totp_enabled", &alice);
-    let issued = store.confirm_totp(&alice, 100, &hashes, &sid, &amr, &enabled).await.unwrap();
-    assert_eq!(issued, Some(true), "first factor: codes issued");
-    let again = store.confirm_totp(&alice, 101, &hashes, &sid, &amr, &enabled).await.unwrap();
-    assert_eq!(again, None, "confirmed once");
+    let by_other = new_factor(&other, &hashes, &amr, &enabled);
+    let wrong_session = store.confirm_totp(&alice, 100, &by_other).await.unwrap();
+    assert_eq!(wrong_session, None, "only the session that set it up confirms it");
+    let added = new_factor(&sid, &hashes, &amr, &enabled);
+    let done = store.confirm_totp(&alice, 100, &added).await.unwrap().expect("confirmed");
+    assert_eq!(
+        done,
+        FactorAdded { codes_issued: true, ended: 1 },
+        "first factor: codes; the other session ends"
+    );
+    assert!(store.find_session(&other).await.unwrap().unwrap().ended_at.is_some());
+    let (revoked, _) = read_feed(&store, 0).await;
+    assert_eq!(revoked, std::slice::from_ref(&other), "published on the feed");
+    assert_eq!(store.confirm_totp(&alice, 101, &added).await.unwrap(), None, "confirmed once");
     assert!(store.has_second_factor(&alice).await.unwrap());
-    assert!(!store.put_unconfirmed_totp(&alice, b"sealed-3", NOW).await.unwrap(), "kept");
+    assert!(!store.put_unconfirmed_totp(&alice, b"sealed-3", &sid, NOW).await.unwrap(), "kept");
     let totp = store.totp_of(&alice).await.unwrap().unwrap();
     assert_eq!(
         (totp.secret_sealed, totp.last_step, totp.confirmed_at),
@@ -890,14 +917,15 @@ async fn a_totp_key_is_confirmed_once_and_each_step_accepted_once(store: Store) 
 async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
-    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'a', i]).collect();
+    let hashes = codes(b'a');
     assert!(
         !store.replace_recovery_codes(&alice, &hashes, &event("x", &alice)).await.unwrap(),
         "no factor yet"
     );
-    store.put_unconfirmed_totp(&alice, b"sealed", NOW).await.unwrap();
+    store.put_unconfirmed_totp(&alice, b"sealed", &sid, NOW).await.unwrap();
     let amr = vec!["pwd".to_owned()];
-    store.confirm_totp(&alice, 1, &hashes, &sid, &amr, &event("x", &alice)).await.unwrap();
+    let x = event("x", &alice);
+    store.confirm_totp(&alice, 1, &new_factor(&sid, &hashes, &amr, &x)).await.unwrap();
 
     let (s, a) = (store.clone(), alice.clone());
     let won = winners(16, move || {
@@ -910,14 +938,86 @@ async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
     let bob = user(&store, "bob").await;
     assert!(!store.use_recovery_code(&bob, &[b'a', 4], NOW).await.unwrap(), "not another's");
 
-    let fresh: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'b', i]).collect();
-    assert!(store.replace_recovery_codes(&alice, &fresh, &event("x", &alice)).await.unwrap());
+    let fresh = codes(b'b');
+    assert!(store.replace_recovery_codes(&alice, &fresh, &x).await.unwrap());
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10);
     assert!(!store.use_recovery_code(&alice, &[b'a', 4], NOW).await.unwrap(), "the old set died");
     assert!(store.use_recovery_code(&alice, &[b'b', 4], NOW).await.unwrap());
-    // Confirming again (after switching off and on) keeps unused codes.
-    let again = store.confirm_totp(&alice, 2, &hashes, &sid, &amr, &event("x", &alice)).await;
-    assert_eq!(again.unwrap(), None, "already confirmed");
+}
+
+fn passkey_of(user_id: &str, id: &[u8], name: &str) -> PasskeyRecord {
+    PasskeyRecord {
+        credential_id: id.to_vec(),
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        passkey: format!("{{\"test\":\"{name}\"}}"),
+        created_at: NOW,
+        last_used_at: None,
+    }
+}
+
+async fn passkeys_are_registered_once_used_and_removed_with_their_codes(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
+    let other = session(&store, &alice, NOW - 100, b"rt-alice-2").await;
+    let amr = vec!["pwd".to_owned(), "hwk".to_owned()];
+    let (hashes, added) = (codes(b'k'), event("passkey_added", &alice));
+    let first = store
+        .add_passkey(
+            &passkey_of(&alice, b"cred-1", "Laptop"),
+            &new_factor(&sid, &hashes, &amr, &added),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, Some(FactorAdded { codes_issued: true, ended: 1 }));
+    assert!(store.find_session(&other).await.unwrap().unwrap().ended_at.is_some());
+    assert!(store.has_second_factor(&alice).await.unwrap());
+    let factor = new_factor(&sid, &hashes, &amr, &added);
+    let second = store.add_passkey(&passkey_of(&alice, b"cred-2", "Phone"), &factor).await.unwrap();
+    assert_eq!(second, Some(FactorAdded { codes_issued: false, ended: 0 }), "not the first");
+    let taken = store.add_passkey(&passkey_of(&bob, b"cred-2", "Bob's"), &factor).await.unwrap();
+    assert_eq!(taken, None, "a credential is registered once");
+
+    let names: Vec<String> =
+        store.passkeys_of(&alice).await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Laptop", "Phone"]);
+    store.passkey_used(b"cred-1", "{\"counter\":2}", NOW + 5).await.unwrap();
+    let used = store.passkey(b"cred-1").await.unwrap().unwrap();
+    assert_eq!((used.passkey.as_str(), used.last_used_at), ("{\"counter\":2}", Some(NOW + 5)));
+
+    let removed = event("passkey_removed", &alice);
+    assert!(!store.delete_passkey(&bob, b"cred-1", &removed).await.unwrap(), "only one's own");
+    assert!(store.delete_passkey(&alice, b"cred-1", &removed).await.unwrap());
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10, "a factor is left");
+    assert!(store.delete_passkey(&alice, b"cred-2", &removed).await.unwrap());
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0, "the last took the codes");
+    assert!(!store.has_second_factor(&alice).await.unwrap());
+}
+
+async fn a_webauthn_ceremony_answers_once_for_its_purpose(store: Store) {
+    let alice = user(&store, "alice").await;
+    let ceremony = Ceremony {
+        purpose: "register".into(),
+        user_id: Some(alice.clone()),
+        origin: "https://app.example".into(),
+        state: "{}".into(),
+        expires_at: NOW + 300,
+    };
+    store.put_ceremony(b"c1", &ceremony).await.unwrap();
+    assert!(store.take_ceremony(b"c1", "sign_in", NOW).await.unwrap().is_none(), "other purpose");
+    assert!(store.take_ceremony(b"c1", "register", NOW + 300).await.unwrap().is_none(), "expired");
+    let (s, won) = (store.clone(), 0);
+    let won = won
+        + winners(8, move || {
+            let s = s.clone();
+            async move { s.take_ceremony(b"c1", "register", NOW).await.unwrap().is_some() }
+        })
+        .await;
+    assert_eq!(won, 1, "taken once");
+    store.put_ceremony(b"c2", &Ceremony { user_id: None, ..ceremony }).await.unwrap();
+    store.prune(NOW + 301, NOW - 86_400, 900, 0).await.unwrap();
+    assert!(store.take_ceremony(b"c2", "register", NOW).await.unwrap().is_none(), "pruned");
 }
 
 fn pending_of(user_id: &str, expires_at: i64) -> PendingSignIn {
@@ -934,7 +1034,7 @@ fn pending_of(user_id: &str, expires_at: i64) -> PendingSignIn {
     }
 }
 
-async fn pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once(store: Store) {
+async fn pending_sign_ins_take_a_bounded_number_of_attempts_and_are_taken_once(store: Store) {
     let alice = user(&store, "alice").await;
     let requested = event("second_factor_requested", &alice);
     store.create_pending_sign_in(b"p1", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
@@ -942,16 +1042,21 @@ async fn pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once(s
     assert_eq!((found.user_id.as_str(), found.remember, found.failures), (alice.as_str(), true, 0));
     assert!(store.find_pending_sign_in(b"p1", NOW + 300).await.unwrap().is_none(), "expired");
 
-    // Sixteen wrong codes at once: five counted, the fifth discards, the rest find nothing.
+    // Sixteen attempts at once: five get one, numbered 1 to 5.
     let mut racers = JoinSet::new();
     for _ in 0..16 {
         let s = store.clone();
-        racers.spawn(async move { s.pending_sign_in_failed(b"p1", 5).await.unwrap() });
+        racers.spawn(async move { s.claim_pending_attempt(b"p1", 5, NOW).await.unwrap() });
     }
-    let outcomes = racers.join_all().await;
-    let counted = outcomes.iter().filter(|o| matches!(o, PendingFailure::Counted(_))).count();
-    let discarded = outcomes.iter().filter(|o| **o == PendingFailure::Discarded).count();
-    assert_eq!((counted, discarded), (4, 1), "{outcomes:?}");
+    let mut claimed: Vec<u32> = racers.join_all().await.into_iter().flatten().collect();
+    claimed.sort();
+    assert_eq!(claimed, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        store.pending_attempt_failed(b"p1", 4, 5).await.unwrap(),
+        PendingFailure::Counted(4)
+    );
+    assert!(store.find_pending_sign_in(b"p1", NOW).await.unwrap().is_some());
+    assert_eq!(store.pending_attempt_failed(b"p1", 5, 5).await.unwrap(), PendingFailure::Discarded);
     assert!(store.find_pending_sign_in(b"p1", NOW).await.unwrap().is_none());
 
     store.create_pending_sign_in(b"p2", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
@@ -965,25 +1070,40 @@ async fn pending_sign_ins_take_a_bounded_number_of_failures_and_are_taken_once(s
     assert_eq!(won, 1, "taken once");
     store.create_pending_sign_in(b"p3", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
     assert!(!store.take_pending_sign_in(b"p3", NOW + 300).await.unwrap(), "not once expired");
+
+    // At most three open per user: the oldest go first.
+    for (i, id) in [b"q1", b"q2", b"q3"].iter().enumerate() {
+        let pending =
+            PendingSignIn { created_at: NOW + 1 + i as i64, ..pending_of(&alice, NOW + 300) };
+        store.create_pending_sign_in(*id, &pending, &requested).await.unwrap();
+    }
+    assert!(store.find_pending_sign_in(b"p3", NOW).await.unwrap().is_none(), "the oldest went");
+    for id in [b"q1", b"q2", b"q3"] {
+        assert!(store.find_pending_sign_in(id, NOW).await.unwrap().is_some());
+    }
     store.prune(NOW + 301, NOW - 86_400, 900, 0).await.unwrap();
-    assert!(store.find_pending_sign_in(b"p3", NOW).await.unwrap().is_none(), "pruned");
+    assert!(store.find_pending_sign_in(b"q3", NOW).await.unwrap().is_none(), "pruned");
 }
 
-async fn resetting_second_factors_removes_them_all(store: Store) {
+async fn resetting_second_factors_removes_them_all_and_ends_the_sessions(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
-    let hashes: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'r', i]).collect();
-    store.put_unconfirmed_totp(&alice, b"sealed", NOW).await.unwrap();
+    let hashes = codes(b'r');
+    store.put_unconfirmed_totp(&alice, b"sealed", &sid, NOW).await.unwrap();
+    let (amr, x) = (vec!["pwd".to_owned()], event("x", &alice));
+    store.confirm_totp(&alice, 1, &new_factor(&sid, &hashes, &amr, &x)).await.unwrap();
     store
-        .confirm_totp(&alice, 1, &hashes, &sid, &["pwd".into()], &event("x", &alice))
+        .add_passkey(&passkey_of(&alice, b"cred", "Key"), &new_factor(&sid, &hashes, &amr, &x))
         .await
         .unwrap();
     let requested = event("second_factor_requested", &alice);
     store.create_pending_sign_in(b"p", &pending_of(&alice, NOW + 300), &requested).await.unwrap();
     let reset = event("second_factors_reset", &alice);
-    assert_eq!(store.reset_second_factors(&alice, &reset).await.unwrap(), 1);
+    assert_eq!(store.reset_second_factors(&alice, &reset, NOW + 300).await.unwrap(), (2, 1));
+    assert!(store.find_session(&sid).await.unwrap().unwrap().ended_at.is_some());
     assert!(!store.has_second_factor(&alice).await.unwrap());
     assert!(store.totp_of(&alice).await.unwrap().is_none());
+    assert!(store.passkeys_of(&alice).await.unwrap().is_empty());
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0);
     assert!(store.find_pending_sign_in(b"p", NOW).await.unwrap().is_none());
     let filter = EventFilter {

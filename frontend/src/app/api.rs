@@ -7,10 +7,11 @@
 //! updates in place.
 
 use leptos::prelude::*;
-use shared::{AdminUserView, AuditPage, MfaStatus, PasswordVerdict, SessionView};
+use shared::{AdminUserView, AuditPage, MfaStatus, PasskeyChallenge, PasswordVerdict, SessionView};
 
 use super::types::{
-    AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice, PendingView, SecurityNotice,
+    AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice, PasskeyStart, PendingView,
+    SecurityNotice,
 };
 
 /// The signed-in user, or `None`.
@@ -52,6 +53,78 @@ pub async fn get_mfa_status() -> Result<MfaStatus, ServerFnError> {
 pub async fn get_security_notice() -> Result<Option<SecurityNotice>, ServerFnError> {
     crate::session::context::session()?;
     Ok(crate::session::context::security_notice())
+}
+
+/// Begins registering a passkey for the signed-in user (the browser half
+/// passes the options to `navigator.credentials.create`). Open to a user
+/// who must still set up a second factor.
+#[server(prefix = "/api", endpoint = "passkey_registration_options")]
+pub async fn passkey_registration_options() -> Result<PasskeyStart, ServerFnError> {
+    use crate::{auth_client::AuthError, session::context};
+    let ctx = context::factor_setup()?;
+    let origin = context::public_origin()?;
+    match ctx.client.passkey_registration_options(&ctx.access_token, &origin).await {
+        Ok(challenge) => Ok(PasskeyStart::Challenge(challenge)),
+        Err(AuthError::ReauthRequired) => Ok(PasskeyStart::Reauthenticate),
+        Err(e) => Err(context::to_server_error(e)),
+    }
+}
+
+/// Registers the passkey the browser made: the recovery codes if it is the
+/// user's first second factor (shown once), else none. The session's tokens
+/// are swapped at once, so they say what it proved.
+#[server(prefix = "/api", endpoint = "register_passkey")]
+pub async fn register_passkey(
+    ceremony: String,
+    name: String,
+    credential: String,
+) -> Result<Vec<String>, ServerFnError> {
+    use crate::session::context;
+    let ctx = context::factor_setup()?;
+    let new = shared::NewPasskey { ceremony, name, credential };
+    let registered = ctx
+        .client
+        .register_passkey(&ctx.access_token, &new)
+        .await
+        .map_err(context::to_server_error)?;
+    context::refresh_session().await;
+    Ok(registered.recovery_codes)
+}
+
+/// Begins a sign-in with a passkey: alone, or as the second factor of this
+/// browser's pending sign-in (`second_factor`).
+#[server(prefix = "/api", endpoint = "passkey_sign_in_options")]
+pub async fn passkey_sign_in_options(
+    second_factor: bool,
+) -> Result<PasskeyChallenge, ServerFnError> {
+    use crate::session::context;
+    let origin = context::public_origin()?;
+    let mfa_token = match second_factor {
+        true => Some(context::pending_mfa_token()?),
+        false => None,
+    };
+    let client = context::auth_client()?;
+    let ip = context::client_ip();
+    client
+        .passkey_options(&origin, mfa_token.as_deref(), ip)
+        .await
+        .map_err(context::to_sign_in_error)
+}
+
+/// Signs in with the passkey assertion the browser made: alone
+/// (`remember` as the form's box says), or as the second factor of this
+/// browser's pending sign-in. The new session's cookies are set on this
+/// answer; it says where to go next.
+#[server(prefix = "/api", endpoint = "passkey_sign_in")]
+pub async fn passkey_sign_in(
+    ceremony: String,
+    credential: String,
+    second_factor: bool,
+    remember: bool,
+    next: String,
+) -> Result<String, ServerFnError> {
+    crate::session::context::passkey_sign_in(ceremony, credential, second_factor, remember, next)
+        .await
 }
 
 /// The password policy's verdict on a candidate new password for the

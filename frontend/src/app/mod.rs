@@ -9,8 +9,10 @@
 pub mod api;
 mod components;
 pub mod format;
-mod pages;
+pub(crate) mod pages;
+mod passkeys;
 pub mod types;
+pub mod webauthn;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

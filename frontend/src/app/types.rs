@@ -76,6 +76,17 @@ impl std::fmt::Debug for SecurityNotice {
     }
 }
 
+/// The start of a passkey registration: the ceremony, or first the
+/// password again (`/login?reauth=1`, then back to `/account/security`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PasskeyStart {
+    Challenge(shared::PasskeyChallenge),
+    Reauthenticate,
+}
+
+/// Where the security page's changes confirm the password first.
+pub const REAUTH_FOR_SECURITY: &str = "/login?reauth=1&next=%2Faccount%2Fsecurity";
+
 /// What a form page says after its POST failed (see `crate::forms`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormNotice {

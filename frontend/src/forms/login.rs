@@ -21,10 +21,10 @@ use crate::{
     forms::render_with_notice,
     security::client,
     session::{
-        AuthState, CookieSlot, CookieUpdate, SignedIn,
-        cookie::SessionCookie,
+        AuthState, SignedIn,
         guard::{refresh_now, see_other},
         pending::PendingSignIn,
+        sign_in,
     },
     startup::FrontendState,
 };
@@ -150,8 +150,7 @@ pub async fn handle_login(
 }
 
 /// A sign-in that succeeded (with a password, or its second factor): the
-/// new session cookie, this browser's device cookie for the user, the end
-/// of the session this browser had, and `303` to `next`.
+/// new session (`session::sign_in`) and `303` to `next`.
 pub(super) fn start_session(
     req: ServiceRequest,
     state: &FrontendState,
@@ -159,25 +158,7 @@ pub(super) fn start_session(
     tokens: &TokenResponse,
     next: &str,
 ) -> ServiceResponse<BoxBody> {
-    // A browser signing in again replaces its session: end the old one
-    // rather than leave it live and unreachable.
-    let had_session = matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
-    if had_session && let Some(old) = state.codec.refresh_token_of(req.headers()) {
-        let client = client.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = client.revoke(&old).await {
-                tracing::warn!(error = %e, "could not end the replaced session");
-            }
-        });
-    }
-    let cookie = SessionCookie::from_tokens(tokens, state.now());
-    if let Some(slot) = req.extensions().get::<CookieSlot>() {
-        slot.set(CookieUpdate::Set(cookie));
-    }
-    tracing::info!(session_id = %tokens.session_id, "signed in");
-    // This browser is now trusted for this user (a new device id, or the
-    // old one for another year).
-    let device = state.codec.device_after_sign_in(req.headers(), &tokens.user.username);
+    let device = sign_in::begin(req.request(), state, client, tokens);
     let mut answer = see_other(next);
     set_cookie(&mut answer, &device);
     req.into_response(answer)

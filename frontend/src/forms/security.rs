@@ -9,7 +9,11 @@
 //!   recovery codes, once; the session's tokens are swapped at once, so
 //!   they say what it proved;
 //! - `disable` (+ `code`): off, then `303` back;
-//! - `regenerate`: the page with a new set of recovery codes, once.
+//! - `regenerate`: the page with a new set of recovery codes, once;
+//! - `remove_passkey` (+ `passkey`, its id): removed, then `303` back.
+//!
+//! Adding a passkey needs the browser's WebAuthn API, so JavaScript: that
+//! is `app::passkeys`, through server functions.
 //!
 //! The key and the codes exist only in these answers (the guard marks every
 //! page of a signed-in browser `no-store`). Changes need a recent password:
@@ -28,7 +32,7 @@ use super::{Posted, read_form, render_with_notice, session_ended, to_sign_in, un
 use crate::{
     app::{
         format::sentence,
-        types::{FormNotice, SecurityNotice},
+        types::{FormNotice, REAUTH_FOR_SECURITY, SecurityNotice},
     },
     auth_client::{AuthClient, AuthError},
     session::guard::{refresh_now, see_other},
@@ -39,13 +43,13 @@ pub const PATH: &str = "/account/security";
 /// Where a user who must set up a second factor is sent from every protected page.
 pub const REQUIRED: &str = "/account/security?required=1";
 const DISABLED: &str = "/account/security?disabled=1";
-/// Confirm the password, then back here.
-const REAUTH: &str = "/login?reauth=1&next=%2Faccount%2Fsecurity";
 
 #[derive(Deserialize)]
 struct SecurityForm {
     action: String,
     code: Option<String>,
+    /// `remove_passkey`: which (its id).
+    passkey: Option<String>,
 }
 
 pub async fn handle_security(
@@ -96,6 +100,15 @@ pub async fn handle_security(
             Ok(()) => return Ok(req.into_response(see_other(DISABLED))),
             Err(e) => Err(e),
         },
+        "remove_passkey" => {
+            let id = form.passkey.as_deref().unwrap_or_default();
+            match client.remove_passkey(token, id).await {
+                Ok(()) => {
+                    return Ok(req.into_response(see_other("/account/security?passkey_removed=1")));
+                }
+                Err(e) => Err(e),
+            }
+        }
         "regenerate" => client
             .regenerate_recovery_codes(token)
             .await
@@ -107,7 +120,9 @@ pub async fn handle_security(
     };
     let (status, message) = match outcome {
         Ok(notice) => return render_with_notice(req, next, notice, StatusCode::OK, None).await,
-        Err(AuthError::ReauthRequired) => return Ok(req.into_response(see_other(REAUTH))),
+        Err(AuthError::ReauthRequired) => {
+            return Ok(req.into_response(see_other(REAUTH_FOR_SECURITY)));
+        }
         Err(AuthError::InvalidToken | AuthError::InvalidGrant) => {
             let to_sign_in = session_ended(&req, PATH);
             return Ok(req.into_response(to_sign_in));
@@ -122,8 +137,12 @@ pub async fn handle_security(
         ),
         Err(AuthError::Conflict(why)) => (StatusCode::CONFLICT, sentence(&why)),
         Err(AuthError::NotFound) => {
-            (StatusCode::NOT_FOUND, "No authenticator app is set up.".to_owned())
+            (StatusCode::NOT_FOUND, "That is not (or no longer) set up.".to_owned())
         }
+        Err(AuthError::SecondFactorRequired) => (
+            StatusCode::FORBIDDEN,
+            "To change your second factors, sign in again with one of them.".to_owned(),
+        ),
         Err(e) => return unavailable(req, next, e, "Changing your second factors").await,
     };
     render_with_notice(req, next, FormNotice::error(message), status, None).await

@@ -37,6 +37,8 @@ struct VerifyForm {
     code: Option<String>,
     /// Or one of the recovery codes.
     recovery_code: Option<String>,
+    /// "Cancel and start over": this browser forgets the pending sign-in.
+    cancel: Option<String>,
 }
 
 pub async fn handle_verify(
@@ -65,6 +67,13 @@ pub async fn handle_verify(
         Ok(form) => form.into_inner(),
         Err(_) => return entered_nothing(req, next).await,
     };
+    if form.cancel.is_some() {
+        // Without the cookie nothing can finish it; the auth-api's record
+        // of it expires within five minutes.
+        let mut answer = see_other("/login");
+        set_cookie(&mut answer, &state.codec.clear_pending());
+        return Ok(req.into_response(answer));
+    }
     let filled =
         |field: Option<String>| field.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
     let mfa_token = pending.mfa_token.clone();

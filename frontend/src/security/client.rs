@@ -53,6 +53,11 @@ fn parse_hop(hop: &str) -> Result<IpAddr, std::net::AddrParseError> {
 
 /// [`client_ip`] for a request this server is answering.
 pub fn of_request(req: &ServiceRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+    of_http_request(req.request(), trusted)
+}
+
+/// The same for a request a server function serves.
+pub fn of_http_request(req: &actix_web::HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
     client_ip(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
 }
 

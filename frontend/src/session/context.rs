@@ -102,6 +102,126 @@ pub fn session() -> Result<SignedInContext, ServerFnError> {
     }
 }
 
+/// A signed-in request that may set up a second factor: held for one or
+/// not, but not on a temporary password (that comes first).
+pub fn factor_setup() -> Result<SignedInContext, ServerFnError> {
+    let ctx = session()?;
+    if ctx.user.password_change_required {
+        set_status(StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("Change your temporary password first."));
+    }
+    Ok(ctx)
+}
+
+fn frontend_state() -> Result<web::Data<crate::startup::FrontendState>, ServerFnError> {
+    request()?
+        .app_data::<web::Data<crate::startup::FrontendState>>()
+        .cloned()
+        .ok_or_else(|| ServerFnError::new("no frontend state"))
+}
+
+pub fn auth_client() -> Result<web::Data<AuthClient>, ServerFnError> {
+    request()?
+        .app_data::<web::Data<AuthClient>>()
+        .cloned()
+        .ok_or_else(|| ServerFnError::new("no auth-api client"))
+}
+
+/// The origin browsers use for this site (`PUBLIC_ORIGIN`): the passkeys'
+/// relying party.
+pub fn public_origin() -> Result<String, ServerFnError> {
+    Ok(frontend_state()?.public_origin.clone())
+}
+
+/// The browser's address (behind `TRUSTED_PROXIES`, from `X-Forwarded-For`).
+pub fn client_ip() -> Option<String> {
+    let (req, state) = (request().ok()?, frontend_state().ok()?);
+    let trusted = &state.settings.trusted_proxies;
+    crate::security::client::of_http_request(&req, trusted).map(|ip| ip.to_string())
+}
+
+/// The `mfa_token` of this browser's pending sign-in (its sealed cookie).
+pub fn pending_mfa_token() -> Result<String, ServerFnError> {
+    let (req, state) = (request()?, frontend_state()?);
+    match state.codec.pending_sign_in(req.headers(), state.now()) {
+        Some(pending) => Ok(pending.mfa_token),
+        None => Err(bad_request("That sign-in expired. Please sign in again.")),
+    }
+}
+
+/// Swaps this session's tokens at once (after it proved a new factor).
+pub async fn refresh_session() {
+    let Ok(req) = request() else { return };
+    if let Err(e) = super::guard::refresh_now(&req).await {
+        tracing::warn!(error = %e, "could not refresh the session after a change");
+    }
+}
+
+/// Signs this browser in with a passkey assertion: alone, or as the second
+/// factor of its pending sign-in. Sets the new session's cookies on this
+/// answer and returns where to go.
+pub async fn passkey_sign_in(
+    ceremony: String,
+    credential: String,
+    second_factor: bool,
+    remember: bool,
+    next: String,
+) -> Result<String, ServerFnError> {
+    use actix_web::http::header::{self, HeaderValue};
+    use shared::TokenRequest;
+    let (req, state, client) = (request()?, frontend_state()?, auth_client()?);
+    let (grant, next) = if second_factor {
+        let Some(pending) = state.codec.pending_sign_in(req.headers(), state.now()) else {
+            return Err(bad_request("That sign-in expired. Please sign in again."));
+        };
+        let mfa_token = pending.mfa_token;
+        (TokenRequest::MfaPasskey { mfa_token, ceremony, credential }, pending.next)
+    } else {
+        let user_agent =
+            req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let grant =
+            TokenRequest::Passkey { ceremony, credential, remember, user_agent, ip: client_ip() };
+        (grant, crate::forms::login::safe_next(Some(&next)))
+    };
+    let res = use_context::<ResponseOptions>();
+    let set_cookie = |value: String| {
+        if let (Some(res), Ok(value)) = (&res, HeaderValue::from_str(&value)) {
+            res.append_header(header::SET_COOKIE, value);
+        }
+    };
+    match client.second_factor_grant(grant).await {
+        Ok(tokens) => {
+            set_cookie(super::sign_in::begin(&req, &state, &client, &tokens));
+            if second_factor {
+                set_cookie(state.codec.clear_pending());
+            }
+            Ok(next)
+        }
+        Err(e) => {
+            if second_factor && matches!(e, AuthError::ExpiredToken) {
+                set_cookie(state.codec.clear_pending());
+            }
+            Err(to_sign_in_error(e))
+        }
+    }
+}
+
+/// Turns a refused sign-in into a message fit for the sign-in pages.
+pub fn to_sign_in_error(e: AuthError) -> ServerFnError {
+    match e {
+        AuthError::InvalidGrant => {
+            set_status(StatusCode::BAD_REQUEST);
+            ServerFnError::new("That passkey did not work. Try again, or use another way in.")
+        }
+        AuthError::ExpiredToken => bad_request("That sign-in expired. Please sign in again."),
+        AuthError::RateLimited(seconds) => {
+            set_status(StatusCode::TOO_MANY_REQUESTS);
+            ServerFnError::new(format!("Too many attempts — try again in {seconds} seconds."))
+        }
+        other => to_server_error(other),
+    }
+}
+
 pub fn admin() -> Result<SignedInContext, ServerFnError> {
     let ctx = signed_in()?;
     if !ctx.user.is_admin() {

@@ -65,7 +65,7 @@ pub fn access_for(path: &str) -> Access {
     match path {
         "/healthz" | "/favicon.ico" => Access::Static,
         p if p.starts_with("/pkg/") || p.starts_with("/assets/") => Access::Static,
-        "/login" | "/login/verify" => Access::Login,
+        "/login" => Access::Login,
         "/profile" | "/sessions" => Access::SignedIn,
         p if p == "/account" || p.starts_with("/account/") => Access::SignedIn,
         p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,

@@ -14,6 +14,7 @@ pub mod known;
 pub mod pending;
 pub mod refresh;
 pub mod revocations;
+pub mod sign_in;
 
 use std::{cell::RefCell, rc::Rc, sync::Arc};
 

@@ -4,7 +4,7 @@ use fantoccini::Locator;
 
 use crate::{
     chrome::{Browser, Js},
-    harness::{PASSWORD, spawn},
+    harness::{PASSWORD, spawn_on_localhost},
 };
 
 with_and_without_javascript!(
@@ -24,7 +24,7 @@ fn header_link(text: &str) -> String {
 }
 
 async fn sign_in_browse_and_sign_out(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
 
@@ -78,7 +78,7 @@ async fn sign_in_browse_and_sign_out(js: Js) {
 }
 
 async fn wrong_password_keeps_the_username(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
 
@@ -126,7 +126,7 @@ async fn submit_password_change(browser: &Browser, current: &str, new: &str) {
 }
 
 async fn change_password_from_the_account_page(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     let phone = stack.browser();
     phone.sign_in_ok("alice").await;

@@ -6,7 +6,7 @@ use shared::Role;
 
 use crate::{
     chrome::{Browser, Deadline, Js},
-    harness::{PASSWORD, spawn},
+    harness::{PASSWORD, spawn_on_localhost},
 };
 
 with_and_without_javascript!(
@@ -21,7 +21,7 @@ fn user_row(name: &str) -> String {
 }
 
 async fn admin_signs_a_user_out_everywhere(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     stack.add_user("admin", &[Role::Admin]).await;
     let alice = stack.browser();
@@ -84,7 +84,7 @@ async fn admin_signs_a_user_out_everywhere(js: Js) {
 }
 
 async fn admin_reads_the_audit_log(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     stack.add_user("admin", &[Role::Admin]).await;
     let alice = stack.browser();
@@ -125,7 +125,7 @@ async fn admin_reads_the_audit_log(js: Js) {
 }
 
 async fn admin_creates_a_user_who_must_change_the_temporary_password(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("admin", &[Role::Admin]).await;
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
     browser.goto("/login").await;
@@ -193,7 +193,7 @@ async fn admin_creates_a_user_who_must_change_the_temporary_password(js: Js) {
 const NEW_PASSWORD: &str = "vellum tortoise quarry gazebo";
 
 async fn admin_confirms_the_password_before_disabling_a_user(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("admin", &[Role::Admin]).await;
     stack.add_user("bob", &[]).await;
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };

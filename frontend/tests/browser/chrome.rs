@@ -485,3 +485,61 @@ impl Browser {
         std::fs::write(dir.join(name), png).unwrap();
     }
 }
+
+/// WebDriver's WebAuthn extension (a W3C extension command Chromium's
+/// driver implements; fantoccini has no helper, so it is sent as is).
+#[derive(Debug)]
+struct WebAuthnCommand {
+    /// Below `session/{id}/webauthn/`.
+    path: String,
+    method: http::Method,
+    body: Option<Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+    }
+}
+
+impl Browser {
+    /// Adds Chromium's virtual authenticator: a platform authenticator
+    /// (CTAP2, internal) that keeps discoverable credentials and verifies
+    /// its user (as a fingerprint or PIN would) every time. Its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let command = WebAuthnCommand {
+            path: "authenticator".into(),
+            method: http::Method::POST,
+            body: Some(json!({
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": true,
+                "hasUserVerification": true,
+                "isUserVerified": true,
+                "automaticPresenceSimulation": true,
+            })),
+        };
+        let id = self.client.issue_cmd(command).await.expect("a virtual authenticator");
+        id.as_str().expect("its id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let command = WebAuthnCommand {
+            path: format!("authenticator/{id}/credentials"),
+            method: http::Method::GET,
+            body: None,
+        };
+        let found = self.client.issue_cmd(command).await.expect("the credentials");
+        found.as_array().cloned().unwrap_or_default()
+    }
+}

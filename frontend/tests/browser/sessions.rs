@@ -5,7 +5,7 @@ use fantoccini::Locator;
 
 use crate::{
     chrome::{Browser, Deadline, Js},
-    harness::{PASSWORD, spawn},
+    harness::{PASSWORD, spawn_on_localhost},
 };
 
 with_and_without_javascript!(revoke_another_device);
@@ -15,7 +15,7 @@ const ROWS: Locator<'static> = Locator::XPath("//main//ul/li[.//button]");
 const OTHER_ROW: &str = "//main//ul/li[.//button][not(.//*[normalize-space()='This device'])]";
 
 async fn revoke_another_device(js: Js) {
-    let stack = spawn().await;
+    let stack = spawn_on_localhost().await;
     stack.add_user("alice", &[]).await;
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
     browser.goto("/login").await;

@@ -46,6 +46,10 @@ pub struct Options {
     /// The auth-api's MFA_REQUIRED_ROLES: none unless a test asks, so the
     /// administrator tests can sign in with a password alone.
     pub mfa_required_roles: Vec<Role>,
+    /// Serve the frontend as `http://localhost:PORT` (its PUBLIC_ORIGIN)
+    /// rather than `http://127.0.0.1:PORT`: browsers refuse WebAuthn on an
+    /// IP address, so the browser tests use this.
+    pub localhost: bool,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
             cookie_keys: vec![Key::generate()],
             trusted_proxies: vec![],
             mfa_required_roles: vec![],
+            localhost: false,
         }
     }
 }
@@ -78,6 +83,13 @@ pub fn site_root() -> std::path::PathBuf {
 
 pub async fn spawn() -> Stack {
     spawn_with(Options::default()).await
+}
+
+/// A stack whose frontend is at `http://localhost:PORT`, for a real browser
+/// (the browser tests, which include this file).
+#[allow(dead_code)]
+pub async fn spawn_on_localhost() -> Stack {
+    spawn_with(Options { localhost: true, ..Options::default() }).await
 }
 
 pub async fn spawn_with(options: Options) -> Stack {
@@ -132,7 +144,13 @@ pub async fn spawn_with(options: Options) -> Stack {
         public_origin: None,
         trusted_proxies: options.trusted_proxies,
     };
-    let front = start_frontend(front_settings.clone(), &clock).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut front_settings = front_settings;
+    if options.localhost {
+        let port = listener.local_addr().unwrap().port();
+        front_settings.public_origin = Some(format!("http://localhost:{port}"));
+    }
+    let front = start_frontend(listener, front_settings.clone(), &clock).await;
     Stack {
         clock,
         auth_base,
@@ -147,11 +165,13 @@ pub async fn spawn_with(options: Options) -> Stack {
 }
 
 async fn start_frontend(
+    listener: std::net::TcpListener,
     settings: Settings,
     clock: &ManualClock,
 ) -> (String, actix_web::web::Data<FrontendState>, ServerHandle) {
     let clock = clock.clone();
-    let app = Application::build_with_clock(
+    let app = Application::build_on(
+        listener,
         settings,
         Arc::new(move || auth_api::clock::Clock::now(&clock)),
     )
@@ -225,7 +245,9 @@ impl Stack {
     pub async fn another_frontend(&self, keys: Vec<Key>) -> (String, ServerHandle) {
         let mut settings = self.front_settings.clone();
         settings.cookie_keys = CookieKeys::from_keys(keys);
-        let (base, _, handle) = start_frontend(settings, &self.clock).await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        settings.public_origin = None;
+        let (base, _, handle) = start_frontend(listener, settings, &self.clock).await;
         (base, handle)
     }
 }

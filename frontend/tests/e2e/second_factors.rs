@@ -226,12 +226,16 @@ async fn a_pending_sign_in_is_useless_in_another_browser() {
     stack.add_user("alice", &[]).await;
     let (_, app, _) = enrol(&stack, "alice").await;
     stack.clock.advance(30);
-    let _alices_browser = password_step(&stack, "alice").await;
+    let alices_browser = password_step(&stack, "alice").await;
     let other = stack.browser();
     assert_eq!(other.get("/login/verify").await.location(), Some("/login"));
     let page = verify(&other, &app.code(&stack, 0)).await;
     assert_eq!(page.location(), Some("/login?expired=1"));
     assert!(other.cookie().is_none(), "nothing to finish a sign-in with");
+    // Cancelling forgets it in the browser that had it.
+    let page = alices_browser.post("/login/verify", &[("cancel", "1")]).await;
+    assert_eq!(page.location(), Some("/login"));
+    assert_eq!(alices_browser.get("/login/verify").await.location(), Some("/login"));
     // A made-up pending cookie opens nothing either.
     let forged = other
         .post_with(

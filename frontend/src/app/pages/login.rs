@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::{UserResource, api::get_login_notice, components::Notice};
+use crate::app::{
+    UserResource, api::get_login_notice, components::Notice, passkeys::PasskeySignIn,
+};
 
 /// The sign-in form. A plain `<form method="post">` handled by
 /// `crate::forms::login` on the server; with JavaScript, the button also
@@ -20,6 +22,7 @@ pub fn LoginPage() -> impl IntoView {
     let user = expect_context::<UserResource>();
     let notice = Resource::new_blocking(|| (), |_| get_login_notice());
     let pending = RwSignal::new(false);
+    let remember = RwSignal::new(false);
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -83,7 +86,8 @@ pub fn LoginPage() -> impl IntoView {
                             />
                             {(!confirming).then(|| view! {
                                 <label class="checkbox">
-                                    <input type="checkbox" name="remember" value="true"/>
+                                    <input type="checkbox" name="remember" value="true"
+                                        on:change=move |ev| remember.set(event_target_checked(&ev))/>
                                     "Keep me signed in on this device"
                                 </label>
                             })}
@@ -91,6 +95,10 @@ pub fn LoginPage() -> impl IntoView {
                                 {move || if pending.get() { busy } else { button }}
                             </button>
                         </form>
+                        // With JavaScript, and a browser that can: no password at all.
+                        {(!confirming).then(|| view! {
+                            <PasskeySignIn second_factor=false remember=remember next=Signal::derive(next)/>
+                        })}
                     </section>
                 }
             })}

@@ -2,10 +2,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use shared::PasskeyView;
+
 use crate::app::{
     api::{get_form_notice, get_mfa_status, get_security_notice},
     components::{LoadError, Notice},
     format,
+    passkeys::AddPasskey,
     types::SecurityNotice,
 };
 
@@ -18,6 +21,8 @@ pub fn SecurityPage() -> impl IntoView {
     let query = use_query_map();
     let required = move || query.read().get("required").is_some();
     let disabled = move || query.read().get("disabled").is_some();
+    let passkey_added = move || query.read().get("passkey_added").is_some();
+    let passkey_removed = move || query.read().get("passkey_removed").is_some();
     let status = Resource::new_blocking(|| (), |_| get_mfa_status());
     let shown = Resource::new_blocking(|| (), |_| get_security_notice());
     let refused = Resource::new_blocking(|| (), |_| get_form_notice());
@@ -31,8 +36,10 @@ pub fn SecurityPage() -> impl IntoView {
                 </Notice>
             })}
             {move || disabled().then(|| view! {
-                <Notice kind="success">"The authenticator app was removed, and your recovery codes with it."</Notice>
+                <Notice kind="success">"The authenticator app was removed."</Notice>
             })}
+            {move || passkey_added().then(|| view! { <Notice kind="success">"Passkey added."</Notice> })}
+            {move || passkey_removed().then(|| view! { <Notice kind="success">"Passkey removed."</Notice> })}
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let refused = refused.await.ok().flatten();
@@ -42,6 +49,8 @@ pub fn SecurityPage() -> impl IntoView {
                         Err(e) => return view! { <LoadError error=e/> }.into_any(),
                     };
                     let enabled = status.totp_enabled_at.is_some();
+                    let any_factor = enabled || !status.passkeys.is_empty();
+                    let passkeys = status.passkeys.clone();
                     let (setup, codes, codes_title) = match shown {
                         Some(SecurityNotice::Setup { secret, qr_svg }) => (Some((secret, qr_svg)), None, ""),
                         Some(SecurityNotice::Enabled { recovery_codes }) => {
@@ -83,12 +92,17 @@ pub fn SecurityPage() -> impl IntoView {
                             }
                                 .into_any(),
                         }}
+                        <h2>"Passkeys"</h2>
+                        <p>"A passkey signs you in with your device's screen lock or a security key: as the second step after your password, or instead of it."</p>
+                        <PasskeyList passkeys/>
+                        <AddPasskey/>
+                        <noscript><p class="hint">"Adding a passkey needs JavaScript."</p></noscript>
                         <h2>"Recovery codes"</h2>
-                        {if enabled {
+                        {if any_factor {
                             view! {
                                 <p id="recovery-left">
                                     {format!(
-                                        "{} of 10 recovery codes left. Each works once, in place of a code from your app.",
+                                        "{} of 10 recovery codes left. Each works once, in place of your second factor.",
                                         status.recovery_codes_left
                                     )}
                                 </p>
@@ -131,8 +145,39 @@ fn Setup(secret: String, qr_svg: String) -> impl IntoView {
     }
 }
 
+/// The user's passkeys, each with a plain form that removes it.
 #[component]
-fn RecoveryCodeList(title: &'static str, codes: Vec<String>) -> impl IntoView {
+fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
+    if passkeys.is_empty() {
+        return view! { <p id="passkeys">"No passkeys yet."</p> }.into_any();
+    }
+    view! {
+        <ul id="passkeys" class="passkeys">
+            {passkeys.into_iter().map(|p| {
+                let used = match p.last_used_at {
+                    Some(at) => format!("last used {}", format::utc(at)),
+                    None => "never used".to_owned(),
+                };
+                let facts = format!("Added {}, {used}.", format::utc(p.created_at));
+                view! {
+                    <li data-name=p.name.clone()>
+                        <strong class="passkey-name">{p.name.clone()}</strong>
+                        <span class="hint">" "{facts}</span>
+                        <form method="post" action="/account/security" class="inline-form">
+                            <input type="hidden" name="action" value="remove_passkey"/>
+                            <input type="hidden" name="passkey" value=p.id/>
+                            <button type="submit" class="button danger">"Remove"</button>
+                        </form>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+#[component]
+pub(crate) fn RecoveryCodeList(title: &'static str, codes: Vec<String>) -> impl IntoView {
     let none = codes.is_empty();
     view! {
         <div class="notice success" role="status">

@@ -5,6 +5,7 @@ use shared::Factor;
 use crate::app::{
     api::{get_form_notice, get_pending_sign_in},
     components::Notice,
+    passkeys::PasskeySignIn,
 };
 
 /// The second step of a sign-in: the password was right, and the account
@@ -32,9 +33,15 @@ pub fn VerifyPage() -> impl IntoView {
                     };
                     let has_error = notice.is_some();
                     let recovery = pending.factors.contains(&Factor::RecoveryCode);
+                    let app = pending.factors.contains(&Factor::Otp);
+                    let passkey = pending.factors.contains(&Factor::Passkey);
                     view! {
                         <p class="lead">"Signing in as " <strong>{pending.username}</strong> "."</p>
                         {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
+                        {passkey.then(|| view! {
+                            <PasskeySignIn second_factor=true remember=false next=String::new()/>
+                        })}
+                        {app.then(|| view! {
                         <form method="post" action="/login/verify" class="stack">
                             <label for="otp">"Code from your authenticator app"</label>
                             <input
@@ -53,6 +60,7 @@ pub fn VerifyPage() -> impl IntoView {
                             <p id="otp-hint" class="hint">"Six digits; a new one every 30 seconds."</p>
                             <button type="submit" class="button">"Verify"</button>
                         </form>
+                        })}
                         {recovery.then(|| view! {
                             <details class="recovery">
                                 <summary>"Lost your phone? Use a recovery code"</summary>
@@ -73,7 +81,11 @@ pub fn VerifyPage() -> impl IntoView {
                                 </form>
                             </details>
                         })}
-                        <p><a rel="external" href="/login">"Cancel and start over"</a></p>
+                        // A form, not a link: it makes this browser forget the sign-in.
+                        <form method="post" action="/login/verify">
+                            <input type="hidden" name="cancel" value="1"/>
+                            <button type="submit" class="button link">"Cancel and start over"</button>
+                        </form>
                     }
                         .into_any()
                 })}

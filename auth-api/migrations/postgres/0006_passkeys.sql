@@ -1,0 +1,27 @@
+-- Passkeys (WebAuthn). Times are Unix seconds (BIGINT), as in the SQLite schema.
+
+-- One registered credential. `passkey` is webauthn-rs's record of it (the
+-- public key, algorithm and signature counter) as JSON: nothing secret.
+CREATE TABLE passkeys (
+    credential_id       BYTEA PRIMARY KEY,
+    user_id             TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name                TEXT NOT NULL,
+    passkey             TEXT NOT NULL,
+    created_at          BIGINT NOT NULL,
+    last_used_at        BIGINT
+);
+CREATE INDEX passkeys_by_user ON passkeys(user_id, created_at);
+
+-- A WebAuthn ceremony under way: its challenge and what the answer must
+-- match, kept here (not in the browser) and used once. `id_hash` is the
+-- SHA-256 of the id the frontend holds; `user_id` is whose it is (none for
+-- a sign-in with a passkey alone); `origin` is the frontend's, at the start.
+CREATE TABLE webauthn_ceremonies (
+    id_hash             BYTEA PRIMARY KEY,
+    purpose             TEXT NOT NULL,
+    user_id             TEXT REFERENCES users(id) ON DELETE CASCADE,
+    origin              TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    expires_at          BIGINT NOT NULL
+);
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies(expires_at);
