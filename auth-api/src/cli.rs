@@ -121,6 +121,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MFA_ENCRYPTION_KEY", hide_env_values = true, global = true)]
     pub mfa_encryption_key: Option<String>,
 
+    /// The origin(s) browsers use for the frontend, e.g. `https://app.example.com`
+    /// (comma-separated): the relying parties of passkeys. The same value as
+    /// the frontend's. Unset: no passkeys.
+    #[arg(long, env = "PUBLIC_ORIGIN", global = true)]
+    pub public_origin: Option<String>,
+
     /// Roles that must have a second factor (comma-separated; empty for none).
     #[arg(long, env = "MFA_REQUIRED_ROLES", default_value = "admin", global = true)]
     pub mfa_required_roles: String,

@@ -53,6 +53,9 @@ pub struct Settings {
     /// Sensitive actions need the password proven this recently (seconds).
     pub reauth_max_age: i64,
     pub mfa: MfaSettings,
+    /// `PUBLIC_ORIGIN`: the origins of the frontends browsers use, the only
+    /// relying parties passkeys are made and used for. None: no passkeys.
+    pub public_origins: Vec<String>,
 }
 
 /// Second factors: the key that protects them at rest, and who must have one.
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Settings {
             .field("audit_retention", &self.audit_retention)
             .field("reauth_max_age", &self.reauth_max_age)
             .field("mfa", &self.mfa)
+            .field("public_origins", &self.public_origins)
             .finish()
     }
 }
@@ -160,6 +164,14 @@ impl Settings {
                 key: MfaKey::from_base64(mfa_key)?,
                 required_roles: roles_list(&args.mfa_required_roles)?,
             },
+            public_origins: args
+                .public_origin
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         };
         settings.validate()?;
         Ok(settings)
@@ -254,6 +266,7 @@ mod tests {
                 key: MfaKey::from_bytes(&[9; 32]),
                 required_roles: vec![Role::Admin],
             },
+            public_origins: vec![],
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");

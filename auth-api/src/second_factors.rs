@@ -175,7 +175,7 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
         audit::record(&state.store, failed).await?;
         return Err(ApiError::WrongCode);
     }
-    limiter.succeeded(&keys).await?;
+    limiter.spent_and_succeeded(&keys, judged).await?;
     state.store.delete_totp(user_id, &event(EventKind::TotpDisabled, auth, now)).await?;
     tracing::info!(user_id = %user_id, "authenticator app switched off");
     Ok(())
@@ -209,8 +209,8 @@ pub async fn begin_passkey(
 ) -> Result<PasskeyChallenge, ApiError> {
     let now = state.now();
     may_change_factors(state, auth, now).await?;
-    let rp =
-        webauthn::relying_party(origin).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let user_id = &auth.claims.sub;
     // The user handle the authenticator keeps, and hands back at a sign-in
     // with the passkey alone: the user's id, which is a UUID.
@@ -231,7 +231,7 @@ pub async fn begin_passkey(
         selection["requireResidentKey"] = true.into();
     }
     let owner = Some(user_id.clone());
-    passkey::open_ceremony(state, "register", owner, origin, &registration, &options).await
+    passkey::open_ceremony(state, "register", owner, None, origin, &registration, &options).await
 }
 
 /// Finishes registering a passkey: the browser's answer to the ceremony
@@ -259,7 +259,7 @@ pub async fn register_passkey(
     let registration: PasskeyRegistration = webauthn::state_of(&ceremony)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_str(&new.credential)
         .map_err(|_| ApiError::InvalidRequest("not a WebAuthn credential".into()))?;
-    let rp = webauthn::relying_party(&ceremony.origin)
+    let rp = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins)
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let passkey = rp
         .finish_passkey_registration(&credential, &registration)
@@ -270,6 +270,7 @@ pub async fn register_passkey(
         name: name.to_owned(),
         passkey: serde_json::to_string(&passkey)
             .map_err(|e| ApiError::Internal(format!("passkey: {e}")))?,
+        counter: 0,
         created_at: now,
         last_used_at: None,
     };

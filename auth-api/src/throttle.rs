@@ -175,6 +175,20 @@ impl LoginThrottle<'_> {
         }
     }
 
+    /// An attempt counted by `spend` was right: the counters `succeeded`
+    /// clears are cleared, and the network's count of it is taken back (the
+    /// network's is never cleared, but a right code is no failure of it:
+    /// else every two-step sign-in behind one NAT would spend its budget).
+    pub async fn spent_and_succeeded(&self, keys: &Keys, judged: Judged) -> Result<(), ApiError> {
+        self.succeeded(keys).await?;
+        if judged == Judged::Untrusted
+            && let Some(network) = &keys.network
+        {
+            self.store.refund_failure(network).await?;
+        }
+        Ok(())
+    }
+
     /// The keys a failure counts against, and each one's limit.
     fn counters<'k>(&self, keys: &'k Keys, judged: Judged) -> (Vec<&'k str>, Vec<u32>) {
         match (judged, &keys.device) {

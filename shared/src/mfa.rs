@@ -103,20 +103,32 @@ impl std::fmt::Debug for PasskeyOptionsRequest {
 /// `PublicKeyCredential.parse…OptionsFromJSON` takes (`{"publicKey":…}`),
 /// `ceremony` names the server-side state the answer is checked against
 /// (once, within five minutes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasskeyChallenge {
     pub ceremony: String,
     pub options: String,
 }
 
+impl std::fmt::Debug for PasskeyChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyChallenge").finish_non_exhaustive()
+    }
+}
+
 /// `POST /auth/passkeys`: the browser's answer to a registration ceremony
 /// (`credential` is the JSON of `PublicKeyCredential.toJSON()`), and the
 /// name the user gave the passkey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPasskey {
     pub ceremony: String,
     pub name: String,
     pub credential: String,
+}
+
+impl std::fmt::Debug for NewPasskey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPasskey").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// The answer to `POST /auth/passkeys`: the passkey, and the recovery codes

@@ -1,8 +1,10 @@
 //! WebAuthn with webauthn-rs: the relying party for a frontend's origin,
 //! and the ceremony ids. The relying party id is the host of the
 //! frontend's `PUBLIC_ORIGIN`, which the frontend names with each ceremony
-//! it begins (a client-authenticated call); the ceremony keeps it, so the
-//! answer is checked against the origin it was begun for.
+//! it begins, and which must be one of the auth-api's own `PUBLIC_ORIGIN`s:
+//! no caller can have a passkey made or used for a site of its choosing.
+//! The ceremony keeps the origin, so the answer is checked against the
+//! origin it was begun for.
 //!
 //! Browsers refuse WebAuthn on IP-address origins (and on plain `http`
 //! anywhere but `localhost`): such an origin is refused here too, with a
@@ -23,6 +25,8 @@ const RP_NAME: &str = "Cloakroom";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OriginError {
+    #[error("passkeys are not set up here: PUBLIC_ORIGIN must name this site on the auth-api too")]
+    NotAllowed,
     #[error("passkeys need the site's origin (PUBLIC_ORIGIN) to be a URL")]
     NotAUrl,
     #[error(
@@ -35,8 +39,8 @@ pub enum OriginError {
     Refused,
 }
 
-/// The relying party for the frontend at `origin`.
-pub fn relying_party(origin: &str) -> Result<Webauthn, OriginError> {
+/// The relying party for the frontend at `origin`, one of `allowed`.
+pub fn relying_party(origin: &str, allowed: &[String]) -> Result<Webauthn, OriginError> {
     let url = Url::parse(origin).map_err(|_| OriginError::NotAUrl)?;
     let host = url.host_str().ok_or(OriginError::NotAUrl)?.to_owned();
     let bracketed = host.starts_with('[');
@@ -45,6 +49,10 @@ pub fn relying_party(origin: &str) -> Result<Webauthn, OriginError> {
     }
     if url.scheme() != "https" && !(url.scheme() == "http" && host == "localhost") {
         return Err(OriginError::NotSecure);
+    }
+    // After the checks of its shape, whose reasons say more.
+    if !allowed.iter().any(|a| a == origin) {
+        return Err(OriginError::NotAllowed);
     }
     WebauthnBuilder::new(&host, &url)
         .and_then(|b| b.rp_name(RP_NAME).build())
@@ -79,12 +87,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_domain_origins_over_https_or_localhost_are_relying_parties() {
-        assert!(relying_party("https://app.example.com").is_ok());
-        assert!(relying_party("http://localhost:3000").is_ok());
-        assert!(matches!(relying_party("http://127.0.0.1:3000"), Err(OriginError::NotADomain)));
-        assert!(matches!(relying_party("http://[::1]:3000"), Err(OriginError::NotADomain)));
-        assert!(matches!(relying_party("http://app.example.com"), Err(OriginError::NotSecure)));
-        assert!(matches!(relying_party("not a url"), Err(OriginError::NotAUrl)));
+    fn only_configured_domain_origins_over_https_or_localhost_are_relying_parties() {
+        let rp = |origin: &str| relying_party(origin, &[origin.to_owned()]);
+        assert!(rp("https://app.example.com").is_ok());
+        assert!(rp("http://localhost:3000").is_ok());
+        assert!(matches!(rp("http://127.0.0.1:3000"), Err(OriginError::NotADomain)));
+        assert!(matches!(rp("http://[::1]:3000"), Err(OriginError::NotADomain)));
+        assert!(matches!(rp("http://app.example.com"), Err(OriginError::NotSecure)));
+        assert!(matches!(rp("not a url"), Err(OriginError::NotAUrl)));
+        let allowed = ["https://app.example.com".to_owned()];
+        let other = relying_party("https://evil.example", &allowed);
+        assert!(matches!(other, Err(OriginError::NotAllowed)), "only the configured sites");
     }
 }

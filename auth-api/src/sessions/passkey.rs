@@ -42,8 +42,8 @@ pub struct PasskeySignIn {
 /// options for `navigator.credentials.get`, with no credentials listed (the
 /// browser offers the discoverable ones it has for this site).
 pub async fn begin(state: &AppState, origin: &str) -> Result<PasskeyChallenge, ApiError> {
-    let rp =
-        webauthn::relying_party(origin).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let (options, authentication) = rp
         .start_discoverable_authentication()
         .map_err(|e| ApiError::Internal(format!("passkey authentication: {e}")))?;
@@ -54,12 +54,22 @@ pub async fn begin(state: &AppState, origin: &str) -> Result<PasskeyChallenge, A
     if let Some(object) = options.as_object_mut() {
         object.remove("mediation");
     }
-    open_ceremony(state, "sign_in", None, origin, &authentication, &options).await
+    open_ceremony(state, "sign_in", None, None, origin, &authentication, &options).await
 }
 
 /// Signs in with a passkey: the answer to a `begin` ceremony.
 pub async fn sign_in(state: &AppState, request: PasskeySignIn) -> Result<TokenResponse, ApiError> {
     let now = state.now();
+    // As for a password: an address only if it is one, a bounded browser name.
+    let request = PasskeySignIn {
+        ip: request
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string()),
+        user_agent: request.user_agent.map(|ua| super::truncate(&ua, 512)),
+        ..request
+    };
     let refused = |detail: &str, user: Option<&crate::store::UserRecord>| {
         let event = Event::new(EventKind::SignInFailed, now)
             .client(request.ip.as_deref(), request.user_agent.as_deref())
@@ -75,7 +85,7 @@ pub async fn sign_in(state: &AppState, request: PasskeySignIn) -> Result<TokenRe
     };
     let credential: PublicKeyCredential = serde_json::from_str(&request.credential)
         .map_err(|_| ApiError::InvalidRequest("not a WebAuthn credential".into()))?;
-    let rp = webauthn::relying_party(&ceremony.origin)
+    let rp = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins)
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let record = match rp.identify_discoverable_authentication(&credential) {
         Ok((_, credential_id)) => state.store.passkey(credential_id).await?,
@@ -117,6 +127,7 @@ pub(crate) async fn open_ceremony(
     state: &AppState,
     purpose: &str,
     user_id: Option<String>,
+    pending_hash: Option<Vec<u8>>,
     origin: &str,
     ceremony_state: &impl Serialize,
     options: &impl Serialize,
@@ -124,6 +135,7 @@ pub(crate) async fn open_ceremony(
     let ceremony = Ceremony {
         purpose: purpose.to_owned(),
         user_id,
+        pending_hash,
         origin: origin.to_owned(),
         state: to_json(ceremony_state)?,
         expires_at: state.now() + webauthn::CEREMONY_TTL,
@@ -147,8 +159,8 @@ pub(super) async fn used(
     }
     let mut passkey = parse_passkey(&record)?;
     passkey.update_credential(&result);
-    state.store.passkey_used(&record.credential_id, &to_json(&passkey)?, now).await?;
-    Ok(true)
+    let counter = i64::from(result.counter());
+    Ok(state.store.passkey_used(&record.credential_id, &to_json(&passkey)?, counter, now).await?)
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, ApiError> {

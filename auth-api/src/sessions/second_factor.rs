@@ -131,12 +131,12 @@ pub async fn begin_passkey(
     origin: &str,
 ) -> Result<PasskeyChallenge, ApiError> {
     let now = state.now();
-    let Some(pending) = state.store.find_pending_sign_in(&pending::hash(mfa_token), now).await?
-    else {
+    let pending_hash = pending::hash(mfa_token);
+    let Some(pending) = state.store.find_pending_sign_in(&pending_hash, now).await? else {
         return Err(ApiError::ExpiredToken);
     };
-    let rp =
-        webauthn::relying_party(origin).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let records = state.store.passkeys_of(&pending.user_id).await?;
     if records.is_empty() {
         return Err(ApiError::Conflict("this account has no passkey".into()));
@@ -145,8 +145,9 @@ pub async fn begin_passkey(
     let (options, authentication) = rp
         .start_passkey_authentication(&passkeys)
         .map_err(|e| ApiError::Internal(format!("passkey authentication: {e}")))?;
-    let owner = Some(pending.user_id);
-    super::passkey::open_ceremony(state, "second_factor", owner, origin, &authentication, &options)
+    let (owner, bound) = (Some(pending.user_id), Some(pending_hash.to_vec()));
+    let purpose = "second_factor";
+    super::passkey::open_ceremony(state, purpose, owner, bound, origin, &authentication, &options)
         .await
 }
 
@@ -174,13 +175,16 @@ pub async fn complete(
     // Counted before the code is checked, each attempt by its own atomic
     // increment: the budget holds against guesses sent all at once.
     let spent = match limiter.check(&keys, now).await {
-        Ok(judged) => limiter.spend(&keys, judged, now).await,
+        Ok(judged) => limiter.spend(&keys, judged, now).await.map(|()| judged),
         Err(err) => Err(err),
     };
-    if let Err(err) = spent {
-        state.metrics.login("throttled");
-        return Err(err);
-    }
+    let judged = match spent {
+        Ok(judged) => judged,
+        Err(err) => {
+            state.metrics.login("throttled");
+            return Err(err);
+        }
+    };
     let max = pending::MAX_FAILURES;
     let Some(attempt) = state.store.claim_pending_attempt(&hash, max, now).await? else {
         return Err(ApiError::ExpiredToken);
@@ -189,7 +193,7 @@ pub async fn complete(
         Proof::Otp(code) => otp_is_right(state, &user, code, now).await?,
         Proof::RecoveryCode(code) => recovery_code_is_right(state, &user, code, now).await?,
         Proof::Passkey { ceremony, credential } => {
-            passkey_is_right(state, &user, ceremony, credential, now).await?
+            passkey_is_right(state, &user, &hash, ceremony, credential, now).await?
         }
     };
     if !right {
@@ -228,7 +232,7 @@ pub async fn complete(
     let client = Client { user_agent: pending.user_agent, ip: pending.ip };
     let tokens = start(state, &user, verified, pending.remember, client).await?;
     // Only a whole sign-in clears the counters (this attempt's among them).
-    limiter.succeeded(&keys).await?;
+    limiter.spent_and_succeeded(&keys, judged).await?;
     Ok(tokens)
 }
 
@@ -253,25 +257,33 @@ async fn otp_is_right(
     }
 }
 
-/// Whether `credential` answers the passkey ceremony begun for this user's
-/// pending sign-in, with one of their passkeys (whose counter is updated).
+/// Whether `credential` answers the passkey ceremony begun for this pending
+/// sign-in, with one of the user's passkeys (whose counter moves forward).
 async fn passkey_is_right(
     state: &AppState,
     user: &UserRecord,
+    pending_hash: &[u8],
     ceremony: &str,
     credential: &str,
     now: i64,
 ) -> Result<bool, ApiError> {
     let hash = webauthn::ceremony_hash(ceremony);
     let taken = state.store.take_ceremony(&hash, "second_factor", now).await?;
-    let Some(ceremony) = taken.filter(|c| c.user_id.as_deref() == Some(user.id.as_str())) else {
+    // Begun for this very pending sign-in (and so for this user).
+    let ours = |c: &crate::store::Ceremony| {
+        c.user_id.as_deref() == Some(user.id.as_str())
+            && c.pending_hash.as_deref() == Some(pending_hash)
+    };
+    let Some(ceremony) = taken.filter(ours) else {
         return Ok(false);
     };
     let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(credential) else {
         return Ok(false);
     };
     let authentication: PasskeyAuthentication = webauthn::state_of(&ceremony)?;
-    let Ok(rp) = webauthn::relying_party(&ceremony.origin) else { return Ok(false) };
+    let Ok(rp) = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins) else {
+        return Ok(false);
+    };
     let Ok(result) = rp.finish_passkey_authentication(&credential, &authentication) else {
         return Ok(false);
     };

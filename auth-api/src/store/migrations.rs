@@ -188,7 +188,7 @@ mod tests {
             (
                 &SQLITE[6],
                 "sqlite/0007",
-                "6c02772ff720a51161de60f9ccdef891467eecf74a329c9e7f8a4bfd195ada27ed3dd3bdacbffee103de925de808314c",
+                "efc2e208f1ae09c33f4972123edeb5be9f697914ae606ff0e817e7181c82f59a5f0ffe60a9f67eabbd74f8c04668a145",
             ),
             (
                 &POSTGRES[0],
@@ -218,7 +218,7 @@ mod tests {
             (
                 &POSTGRES[5],
                 "postgres/0006",
-                "d92e88ac32de68e27bc55e90edb30f7ff9424a39a01c0a066c83fe61a1e8b9dc17baa387bd7aec4ed74512343c44e48f",
+                "13165d65a9fac3d608fa801e15244a9450b85096bba18124da2b3d18c36f65aeaebc094ab84feece3e8159fd8256db0f",
             ),
         ];
         for (migration, name, checksum) in released {

@@ -10,11 +10,12 @@ use super::{
     dialect::DialectTx as _,
     queries::{end_in, insert_event, on_db},
     records::{Ceremony, FactorAdded, NewEvent, PasskeyRecord, amr_to_text},
-    second_factors::{NewFactor, factor_added},
+    second_factors::{NewFactor, factor_added, lock_user},
 };
 use crate::domain::EndReason;
 
-const PASSKEY_COLUMNS: &str = "credential_id, user_id, name, passkey, created_at, last_used_at";
+const PASSKEY_COLUMNS: &str =
+    "credential_id, user_id, name, passkey, counter, created_at, last_used_at";
 
 /// A `PasskeyRecord` from the `PASSKEY_COLUMNS` of a row.
 macro_rules! passkey {
@@ -24,6 +25,7 @@ macro_rules! passkey {
             user_id: $row.try_get("user_id")?,
             name: $row.try_get("name")?,
             passkey: $row.try_get("passkey")?,
+            counter: $row.try_get("counter")?,
             created_at: $row.try_get("created_at")?,
             last_used_at: $row.try_get("last_used_at")?,
         }
@@ -62,6 +64,7 @@ impl Store {
     ) -> Result<Option<FactorAdded>, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, &new.user_id);
             let had: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)
                       + (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)",
@@ -88,23 +91,29 @@ impl Store {
         })
     }
 
-    /// Records a use of the passkey: its updated state (the signature
-    /// counter) and when.
+    /// Records a use of the passkey with signature counter `counter`: its
+    /// updated state and when. `false`, and nothing recorded, if the counter
+    /// did not move forward from the last accepted one (a use raced by
+    /// another with a higher counter, or a cloned authenticator); a counter
+    /// of 0 is accepted only from an authenticator that keeps none.
     pub async fn passkey_used(
         &self,
         credential_id: &[u8],
         passkey: &str,
+        counter: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        let sql = "UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE credential_id = $1";
-        on_db!(self, |db| sqlx::query(sql)
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE passkeys SET passkey = $2, counter = $3, last_used_at = $4
+                   WHERE credential_id = $1 AND (counter < $3 OR (counter = 0 AND $3 = 0))";
+        let used = on_db!(self, |db| sqlx::query(sql)
             .bind(credential_id)
             .bind(passkey)
+            .bind(counter)
             .bind(now)
             .execute(&db.writes)
             .await?
             .rows_affected());
-        Ok(())
+        Ok(used == 1)
     }
 
     /// Removes one of the user's passkeys, and the recovery codes with it if
@@ -118,6 +127,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, user_id);
             let deleted =
                 sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2")
                     .bind(user_id)
@@ -151,12 +161,13 @@ impl Store {
         ceremony: &Ceremony,
     ) -> Result<(), StoreError> {
         let sql =
-            "INSERT INTO webauthn_ceremonies (id_hash, purpose, user_id, origin, state, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)";
+            "INSERT INTO webauthn_ceremonies (id_hash, purpose, user_id, pending_hash, origin, state, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_db!(self, |db| sqlx::query(sql)
             .bind(id_hash)
             .bind(&ceremony.purpose)
             .bind(&ceremony.user_id)
+            .bind(&ceremony.pending_hash)
             .bind(&ceremony.origin)
             .bind(&ceremony.state)
             .bind(ceremony.expires_at)
@@ -176,7 +187,7 @@ impl Store {
     ) -> Result<Option<Ceremony>, StoreError> {
         let sql = "DELETE FROM webauthn_ceremonies
                    WHERE id_hash = $1 AND purpose = $2 AND expires_at > $3
-                   RETURNING purpose, user_id, origin, state, expires_at";
+                   RETURNING purpose, user_id, pending_hash, origin, state, expires_at";
         on_db!(self, |db| {
             let row = sqlx::query(sql)
                 .bind(id_hash)
@@ -188,6 +199,7 @@ impl Store {
             Ok(Some(Ceremony {
                 purpose: row.try_get("purpose")?,
                 user_id: row.try_get("user_id")?,
+                pending_hash: row.try_get("pending_hash")?,
                 origin: row.try_get("origin")?,
                 state: row.try_get("state")?,
                 expires_at: row.try_get("expires_at")?,

@@ -780,6 +780,15 @@ impl Store {
         })
     }
 
+    /// Takes back one failure counted on `key` (an attempt counted before it
+    /// was judged, that turned out right).
+    pub async fn refund_failure(&self, key: &str) -> Result<(), StoreError> {
+        let sql =
+            "UPDATE login_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0";
+        on_db!(self, |db| sqlx::query(sql).bind(key).execute(&db.writes).await?.rows_affected());
+        Ok(())
+    }
+
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         let sql = "DELETE FROM login_failures WHERE key = $1";
         on_db!(self, |db| sqlx::query(sql).bind(key).execute(&db.writes).await?.rows_affected());

@@ -126,6 +126,8 @@ pub struct PasskeyRecord {
     pub name: String,
     /// webauthn-rs's `Passkey` as JSON (public key, counter).
     pub passkey: String,
+    /// The signature counter last accepted (0: the authenticator keeps none).
+    pub counter: i64,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }
@@ -137,6 +139,8 @@ pub struct Ceremony {
     pub purpose: String,
     /// Whose it is; `None` for a sign-in with a passkey alone.
     pub user_id: Option<String>,
+    /// The pending sign-in it is the second factor of (its token's hash).
+    pub pending_hash: Option<Vec<u8>>,
     pub origin: String,
     /// webauthn-rs's ceremony state as JSON: the challenge among it.
     pub state: String,

@@ -26,6 +26,20 @@ pub enum PendingFailure {
     Discarded,
 }
 
+/// Inside transaction `$tx`: locks user `$user_id`'s row first (the
+/// store's lock order: user row, then session rows, then the revocation
+/// feed), so that changes to one user's second factors, and their pending
+/// sign-ins, happen one after another on PostgreSQL as on SQLite.
+macro_rules! lock_user {
+    ($tx:ident, $user_id:expr) => {
+        sqlx::query("UPDATE users SET id = id WHERE id = $1")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+    };
+}
+pub(super) use lock_user;
+
 /// What comes with every new second factor, in its transaction.
 pub struct NewFactor<'a> {
     /// Stored if the user has no unused recovery codes.
@@ -71,11 +85,16 @@ macro_rules! factor_added {
                 .await?;
             }
         }
-        sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
+        let adder = sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(added.session_id)
             .bind(amr_to_text(added.amr))
             .execute(&mut *$tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if adder != 1 {
+            // The session adding it ended meanwhile: nothing is added.
+            return Ok(None);
+        }
         let ended = if $had_factor {
             0
         } else {
@@ -163,6 +182,7 @@ impl Store {
         let now = added.event.at;
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, user_id);
             let had: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&mut *tx)
@@ -207,6 +227,7 @@ impl Store {
     pub async fn delete_totp(&self, user_id: &str, event: &NewEvent) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, user_id);
             let deleted = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -241,6 +262,7 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, user_id);
             let apps = sqlx::query(
                 "DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
             )
@@ -293,22 +315,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
-            // Locks the factors' rows (PostgreSQL) so that removing them
-            // cannot interleave and leave codes without a factor.
-            let app = sqlx::query(
-                "UPDATE totp_factors SET last_step = last_step
-                 WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+            lock_user!(tx, user_id);
+            let factors: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+                      + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
             )
             .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let passkeys = sqlx::query("UPDATE passkeys SET name = name WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if app + passkeys == 0 {
+            .fetch_one(&mut *tx)
+            .await?;
+            if factors == 0 {
                 return Ok(false);
             }
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -368,6 +383,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
+            lock_user!(tx, &pending.user_id);
             // The oldest beyond the newest few go: the password does not buy
             // an attacker ever more attempts at the code in parallel.
             sqlx::query(

@@ -59,6 +59,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         // Off here, so the many administrator tests can sign in with a
         // password alone; `tests/api/mfa.rs` turns the default (`admin`) on.
         mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
+        // The frontend's origin the passkey tests play (`tests/api/passkeys.rs`).
+        public_origins: vec!["https://app.example.com".into()],
     }
 }
 

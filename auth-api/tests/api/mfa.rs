@@ -179,8 +179,11 @@ async fn a_password_alone_no_longer_signs_in_and_each_code_works_once() {
     let reused = second_step(&app, &next, &current).await;
     assert_eq!((reused.status, reused.error()), (StatusCode::BAD_REQUEST, "invalid_grant"));
     // One step of drift is forgiven: the app's next code works.
+    let network = app.state.store.failure_count("net:203.0.113.7").await.unwrap().failures;
     let reply = second_step(&app, &next, &code(&app, &enrolled.secret, 1)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let after = app.state.store.failure_count("net:203.0.113.7").await.unwrap().failures;
+    assert_eq!(after, network, "a right code spends none of the network's budget");
     // And a refresh keeps what the session proved.
     let refreshed = app.refresh(reply.body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(claims(refreshed.body["access_token"].as_str().unwrap()).amr, vec!["pwd", "otp"]);

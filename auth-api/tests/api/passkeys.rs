@@ -305,3 +305,30 @@ async fn one_network_may_begin_only_so_many_passkey_sign_ins() {
     assert_eq!(begin("198.51.100.7").await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(begin("203.0.113.9").await, StatusCode::OK, "other networks are not affected");
 }
+
+#[actix_web::test]
+async fn a_ceremony_serves_the_pending_sign_in_it_was_begun_for_and_only_configured_sites() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let tokens = app.login_ok("alice").await;
+    let (mut authenticator, registered) = register(&app, &tokens.access_token, "Key").await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    let first = app.login("alice", PASSWORD).await.body["mfa_token"].clone();
+    let second = app.login("alice", PASSWORD).await.body["mfa_token"].clone();
+    let start = app
+        .post_client("/auth/passkey/options", &json!({"origin": ORIGIN, "mfa_token": first}))
+        .await;
+    let answer = authenticator.assert(&options_of(&start), ORIGIN);
+    let body = json!({"grant_type": MFA_PASSKEY_GRANT, "mfa_token": second,
+                      "ceremony": start.body["ceremony"], "credential": answer.to_string()});
+    let crossed = app.post_client("/auth/token", &body).await;
+    assert_eq!(crossed.error(), "invalid_grant", "begun for the first, not the second");
+
+    // A site the auth-api was not told of (PUBLIC_ORIGIN) gets no ceremony.
+    let elsewhere = json!({"origin": "https://other.example.com"});
+    let refused = app.post_client("/auth/passkey/options", &elsewhere).await;
+    assert_eq!((refused.status, refused.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert!(refused.body["error_description"].as_str().unwrap().contains("PUBLIC_ORIGIN"));
+    let refused = app.post_bearer("/auth/passkeys/options", &tokens.access_token, &elsewhere).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}

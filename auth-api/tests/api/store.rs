@@ -951,6 +951,7 @@ fn passkey_of(user_id: &str, id: &[u8], name: &str) -> PasskeyRecord {
         user_id: user_id.to_owned(),
         name: name.to_owned(),
         passkey: format!("{{\"test\":\"{name}\"}}"),
+        counter: 0,
         created_at: NOW,
         last_used_at: None,
     }
@@ -982,9 +983,20 @@ async fn passkeys_are_registered_once_used_and_removed_with_their_codes(store: S
     let names: Vec<String> =
         store.passkeys_of(&alice).await.unwrap().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["Laptop", "Phone"]);
-    store.passkey_used(b"cred-1", "{\"counter\":2}", NOW + 5).await.unwrap();
+    assert!(store.passkey_used(b"cred-1", "{\"counter\":2}", 2, NOW + 5).await.unwrap());
     let used = store.passkey(b"cred-1").await.unwrap().unwrap();
-    assert_eq!((used.passkey.as_str(), used.last_used_at), ("{\"counter\":2}", Some(NOW + 5)));
+    assert_eq!(
+        (used.passkey.as_str(), used.counter, used.last_used_at),
+        ("{\"counter\":2}", 2, Some(NOW + 5))
+    );
+    // Two uses racing: the one with the lower counter, recorded last, is refused.
+    assert!(store.passkey_used(b"cred-1", "{\"counter\":4}", 4, NOW + 6).await.unwrap());
+    assert!(!store.passkey_used(b"cred-1", "{\"counter\":3}", 3, NOW + 6).await.unwrap());
+    assert!(!store.passkey_used(b"cred-1", "{\"counter\":0}", 0, NOW + 6).await.unwrap());
+    assert_eq!(store.passkey(b"cred-1").await.unwrap().unwrap().counter, 4, "never backwards");
+    // An authenticator that keeps no counter (0) is used again and again.
+    assert!(store.passkey_used(b"cred-2", "{}", 0, NOW + 7).await.unwrap());
+    assert!(store.passkey_used(b"cred-2", "{}", 0, NOW + 8).await.unwrap());
 
     let removed = event("passkey_removed", &alice);
     assert!(!store.delete_passkey(&bob, b"cred-1", &removed).await.unwrap(), "only one's own");
@@ -1000,6 +1012,7 @@ async fn a_webauthn_ceremony_answers_once_for_its_purpose(store: Store) {
     let ceremony = Ceremony {
         purpose: "register".into(),
         user_id: Some(alice.clone()),
+        pending_hash: Some(b"pending".to_vec()),
         origin: "https://app.example".into(),
         state: "{}".into(),
         expires_at: NOW + 300,
@@ -1015,6 +1028,13 @@ async fn a_webauthn_ceremony_answers_once_for_its_purpose(store: Store) {
         })
         .await;
     assert_eq!(won, 1, "taken once");
+    store.put_ceremony(b"c3", &ceremony).await.unwrap();
+    let taken = store.take_ceremony(b"c3", "register", NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (taken.user_id.as_deref(), taken.pending_hash.as_deref(), taken.origin.as_str()),
+        (Some(alice.as_str()), Some(&b"pending"[..]), "https://app.example"),
+        "kept whole"
+    );
     store.put_ceremony(b"c2", &Ceremony { user_id: None, ..ceremony }).await.unwrap();
     store.prune(NOW + 301, NOW - 86_400, 900, 0).await.unwrap();
     assert!(store.take_ceremony(b"c2", "register", NOW).await.unwrap().is_none(), "pruned");

@@ -25,4 +25,5 @@ pub const VARIABLES: &[&str] = &[
     "REAUTH_MAX_AGE",
     "MFA_ENCRYPTION_KEY",
     "MFA_REQUIRED_ROLES",
+    "PUBLIC_ORIGIN",
 ];

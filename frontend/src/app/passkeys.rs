@@ -14,11 +14,12 @@ use super::{
     webauthn,
 };
 
-/// `true` once the browser half runs in a browser that can use passkeys.
-fn passkeys_here() -> RwSignal<bool> {
-    let here = RwSignal::new(false);
-    // Effects run in the browser only: the server renders without the control.
-    Effect::new(move |_| here.set(webauthn::supported()));
+/// Once the browser half runs: whether this browser can use passkeys here
+/// (`None` before, and on the server, which renders no control).
+fn passkeys_here() -> RwSignal<Option<bool>> {
+    let here = RwSignal::new(None);
+    // Effects run in the browser only.
+    Effect::new(move |_| here.set(Some(webauthn::supported())));
     here
 }
 
@@ -68,7 +69,11 @@ pub fn PasskeySignIn(
     };
     let label = if second_factor { "Use a passkey" } else { "Sign in with a passkey" };
     view! {
-        {move || here.get().then(|| view! {
+        // As the second factor, a browser that cannot is told why there is no button.
+        {move || (second_factor && here.get() == Some(false)).then(|| view! {
+            <p class="hint">"This browser cannot use passkeys on this site. Use a code instead."</p>
+        })}
+        {move || (here.get() == Some(true)).then(|| view! {
             <div class="passkey-sign-in">
                 <button type="button" class="button secondary" on:click=sign_in disabled=move || busy.get()>
                     {move || if busy.get() { "Waiting for your passkey…" } else { label }}
@@ -124,7 +129,10 @@ pub fn AddPasskey() -> impl IntoView {
         });
     };
     view! {
-        {move || here.get().then(|| view! {
+        {move || (here.get() == Some(false)).then(|| view! {
+            <p class="hint">"This browser cannot make passkeys for this site."</p>
+        })}
+        {move || (here.get() == Some(true)).then(|| view! {
             <div class="add-passkey stack narrow-form">
                 <label for="passkey-name">"Name for a new passkey"</label>
                 <input id="passkey-name" type="text" maxlength="64" placeholder="e.g. Work laptop"

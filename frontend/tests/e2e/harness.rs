@@ -96,6 +96,13 @@ pub async fn spawn_with(options: Options) -> Stack {
     auth_api::telemetry::init_for_tests();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let clock = ManualClock::starting_now();
+    // The frontend's port first: its origin is the auth-api's relying party.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let front_origin = match options.localhost {
+        true => format!("http://localhost:{port}"),
+        false => format!("http://127.0.0.1:{port}"),
+    };
     let auth_settings = AuthSettings {
         database_url: format!("sqlite://{}/auth.db", dir.path().display()),
         addr: "127.0.0.1:0".into(),
@@ -121,6 +128,7 @@ pub async fn spawn_with(options: Options) -> Stack {
             key: MfaKey::from_base64(MFA_KEY).unwrap(),
             required_roles: options.mfa_required_roles,
         },
+        public_origins: vec![front_origin.clone()],
     };
     let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
         .await
@@ -141,15 +149,9 @@ pub async fn spawn_with(options: Options) -> Stack {
         client_secret: Secret::new(CLIENT_SECRET),
         cookie_keys: CookieKeys::from_keys(options.cookie_keys),
         cookie_secure: false,
-        public_origin: None,
+        public_origin: options.localhost.then_some(front_origin),
         trusted_proxies: options.trusted_proxies,
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut front_settings = front_settings;
-    if options.localhost {
-        let port = listener.local_addr().unwrap().port();
-        front_settings.public_origin = Some(format!("http://localhost:{port}"));
-    }
     let front = start_frontend(listener, front_settings.clone(), &clock).await;
     Stack {
         clock,

@@ -22,7 +22,10 @@ pub fn LoginPage() -> impl IntoView {
     let user = expect_context::<UserResource>();
     let notice = Resource::new_blocking(|| (), |_| get_login_notice());
     let pending = RwSignal::new(false);
-    let remember = RwSignal::new(false);
+    // Read when the passkey button is pressed: a box ticked before the page
+    // hydrated counts too.
+    let remember_box = NodeRef::<leptos::html::Input>::new();
+    let remember = Signal::derive(move || remember_box.get().is_some_and(|b| b.checked()));
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -86,8 +89,7 @@ pub fn LoginPage() -> impl IntoView {
                             />
                             {(!confirming).then(|| view! {
                                 <label class="checkbox">
-                                    <input type="checkbox" name="remember" value="true"
-                                        on:change=move |ev| remember.set(event_target_checked(&ev))/>
+                                    <input type="checkbox" name="remember" value="true" node_ref=remember_box/>
                                     "Keep me signed in on this device"
                                 </label>
                             })}

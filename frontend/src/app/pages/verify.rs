@@ -40,6 +40,11 @@ pub fn VerifyPage() -> impl IntoView {
                         {notice.map(|n| view! { <Notice kind="error">{n.message}</Notice> })}
                         {passkey.then(|| view! {
                             <PasskeySignIn second_factor=true remember=false next=String::new()/>
+                            <noscript>
+                                <p class="hint">"Using a passkey needs JavaScript."
+                                    {(!app).then_some(" Without it, use one of your recovery codes below.")}
+                                </p>
+                            </noscript>
                         })}
                         {app.then(|| view! {
                         <form method="post" action="/login/verify" class="stack">
