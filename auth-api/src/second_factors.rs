@@ -209,8 +209,7 @@ pub async fn begin_passkey(
 ) -> Result<PasskeyChallenge, ApiError> {
     let now = state.now();
     may_change_factors(state, auth, now).await?;
-    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = passkey::relying_party(state, origin)?;
     let user_id = &auth.claims.sub;
     // The user handle the authenticator keeps, and hands back at a sign-in
     // with the passkey alone: the user's id, which is a UUID.
@@ -259,8 +258,7 @@ pub async fn register_passkey(
     let registration: PasskeyRegistration = webauthn::state_of(&ceremony)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_str(&new.credential)
         .map_err(|_| ApiError::InvalidRequest("not a WebAuthn credential".into()))?;
-    let rp = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = passkey::relying_party(state, &ceremony.origin)?;
     let passkey = rp
         .finish_passkey_registration(&credential, &registration)
         .map_err(|e| ApiError::InvalidRequest(format!("the passkey was not accepted: {e}")))?;

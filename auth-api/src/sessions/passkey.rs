@@ -17,7 +17,9 @@
 
 use serde::Serialize;
 use shared::{PasskeyChallenge, TokenResponse, mfa::amr};
-use webauthn_rs::prelude::{AuthenticationResult, DiscoverableAuthentication, PublicKeyCredential};
+use webauthn_rs::prelude::{
+    AuthenticationResult, DiscoverableAuthentication, PublicKeyCredential, Webauthn,
+};
 
 use super::{Client, Verified, start};
 use crate::{
@@ -42,8 +44,7 @@ pub struct PasskeySignIn {
 /// options for `navigator.credentials.get`, with no credentials listed (the
 /// browser offers the discoverable ones it has for this site).
 pub async fn begin(state: &AppState, origin: &str) -> Result<PasskeyChallenge, ApiError> {
-    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = relying_party(state, origin)?;
     let (options, authentication) = rp
         .start_discoverable_authentication()
         .map_err(|e| ApiError::Internal(format!("passkey authentication: {e}")))?;
@@ -85,8 +86,7 @@ pub async fn sign_in(state: &AppState, request: PasskeySignIn) -> Result<TokenRe
     };
     let credential: PublicKeyCredential = serde_json::from_str(&request.credential)
         .map_err(|_| ApiError::InvalidRequest("not a WebAuthn credential".into()))?;
-    let rp = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = relying_party(state, &ceremony.origin)?;
     let record = match rp.identify_discoverable_authentication(&credential) {
         Ok((_, credential_id)) => state.store.passkey(credential_id).await?,
         Err(_) => None,
@@ -120,6 +120,13 @@ pub async fn sign_in(state: &AppState, request: PasskeySignIn) -> Result<TokenRe
     let verified = Verified { hash: &user.password_hash, amr: &[amr::HARDWARE_KEY] };
     let client = Client { user_agent: request.user_agent, ip: request.ip };
     start(state, &user, verified, request.remember, client).await
+}
+
+/// The relying party for the browser at `origin`, if it is one of this
+/// auth-api's sites (`PUBLIC_ORIGIN`); else `400` with the reason.
+pub(crate) fn relying_party(state: &AppState, origin: &str) -> Result<Webauthn, ApiError> {
+    webauthn::relying_party(origin, &state.settings.public_origins)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
 /// Stores a ceremony's state and answers with its options and id.

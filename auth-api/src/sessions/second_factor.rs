@@ -135,8 +135,7 @@ pub async fn begin_passkey(
     let Some(pending) = state.store.find_pending_sign_in(&pending_hash, now).await? else {
         return Err(ApiError::ExpiredToken);
     };
-    let rp = webauthn::relying_party(origin, &state.settings.public_origins)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let rp = super::passkey::relying_party(state, origin)?;
     let records = state.store.passkeys_of(&pending.user_id).await?;
     if records.is_empty() {
         return Err(ApiError::Conflict("this account has no passkey".into()));
@@ -281,7 +280,7 @@ async fn passkey_is_right(
         return Ok(false);
     };
     let authentication: PasskeyAuthentication = webauthn::state_of(&ceremony)?;
-    let Ok(rp) = webauthn::relying_party(&ceremony.origin, &state.settings.public_origins) else {
+    let Ok(rp) = super::passkey::relying_party(state, &ceremony.origin) else {
         return Ok(false);
     };
     let Ok(result) = rp.finish_passkey_authentication(&credential, &authentication) else {

@@ -174,3 +174,26 @@ pub fn UserFacts(user: CurrentUser, ids: bool) -> impl IntoView {
         </dl>
     }
 }
+
+/// Recovery codes, shown once, in `<ul id="recovery-codes">` (one per
+/// `<li>`); none: the user's earlier ones still work.
+#[component]
+pub fn RecoveryCodeList(title: &'static str, codes: Vec<String>) -> impl IntoView {
+    let none = codes.is_empty();
+    view! {
+        <div class="notice success" role="status">
+            <p><strong>{title}</strong></p>
+            {if none {
+                view! { <p>"Your earlier recovery codes still work."</p> }.into_any()
+            } else {
+                view! {
+                    <p>"Save these recovery codes somewhere safe (a password manager, or on paper). Each signs you in once if you lose your phone. They are shown only now."</p>
+                    <ul id="recovery-codes" class="codes">
+                        {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+        </div>
+    }
+}

@@ -9,7 +9,7 @@
 pub mod api;
 mod components;
 pub mod format;
-pub(crate) mod pages;
+mod pages;
 mod passkeys;
 pub mod types;
 pub mod webauthn;

@@ -144,7 +144,7 @@ pub fn AddPasskey() -> impl IntoView {
             </div>
         })}
         {move || codes.get().map(|codes| view! {
-            <super::pages::security::RecoveryCodeList title="Passkey added" codes/>
+            <super::components::RecoveryCodeList title="Passkey added" codes/>
             <p><a class="button" rel="external" href="/account/security">"Done"</a></p>
         })}
     }

@@ -6,7 +6,7 @@ use shared::PasskeyView;
 
 use crate::app::{
     api::{get_form_notice, get_mfa_status, get_security_notice},
-    components::{LoadError, Notice},
+    components::{LoadError, Notice, RecoveryCodeList},
     format,
     passkeys::AddPasskey,
     types::SecurityNotice,
@@ -174,25 +174,4 @@ fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
         </ul>
     }
     .into_any()
-}
-
-#[component]
-pub(crate) fn RecoveryCodeList(title: &'static str, codes: Vec<String>) -> impl IntoView {
-    let none = codes.is_empty();
-    view! {
-        <div class="notice success" role="status">
-            <p><strong>{title}</strong></p>
-            {if none {
-                view! { <p>"Your earlier recovery codes still work."</p> }.into_any()
-            } else {
-                view! {
-                    <p>"Save these recovery codes somewhere safe (a password manager, or on paper). Each signs you in once if you lose your phone. They are shown only now."</p>
-                    <ul id="recovery-codes" class="codes">
-                        {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
-                    </ul>
-                }
-                    .into_any()
-            }}
-        </div>
-    }
 }
