@@ -13,7 +13,8 @@
 //! - a key being set up belongs to the session that asked for it: only it
 //!   is shown the key again, and only it may confirm it;
 //! - a user's first factor ends their other sessions (they proved a
-//!   password only);
+//!   password only), and so does removing a factor (a session elsewhere may
+//!   have proven it on the phone that was lost);
 //! - a passkey is registered by answering a challenge kept server-side
 //!   (`webauthn_ceremonies`, five minutes, once), with user verification,
 //!   as a discoverable credential (so it can also sign in alone); a user
@@ -43,7 +44,7 @@ use crate::{
     mfa::{key::MfaKey, recovery, totp, webauthn},
     sessions::passkey,
     state::AppState,
-    store::{FactorAdded, NewEvent, NewFactor, PasskeyRecord},
+    store::{FactorAdded, NewEvent, NewFactor, PasskeyRecord, RemovedFactor},
     throttle::{Keys, LoginThrottle},
 };
 
@@ -176,7 +177,14 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
         return Err(ApiError::WrongCode);
     }
     limiter.spent_and_succeeded(&keys, judged).await?;
-    state.store.delete_totp(user_id, &event(EventKind::TotpDisabled, auth, now)).await?;
+    let event = event(EventKind::TotpDisabled, auth, now);
+    let removed = RemovedFactor {
+        keep_session: &auth.session.id,
+        revoked_until: state.policy().revoked_until(now),
+        event: &event,
+    };
+    let ended = state.store.delete_totp(user_id, &removed).await?.unwrap_or(0);
+    settled(state, FactorAdded { codes_issued: false, ended });
     tracing::info!(user_id = %user_id, "authenticator app switched off");
     Ok(())
 }
@@ -309,9 +317,15 @@ pub async fn remove_passkey(state: &AppState, auth: &AuthUser, id: &str) -> Resu
     };
     let mut event = event(EventKind::PasskeyRemoved, auth, now);
     event.detail = Some(record.name.clone());
-    if !state.store.delete_passkey(user_id, &credential_id, &event).await? {
+    let removed = RemovedFactor {
+        keep_session: &auth.session.id,
+        revoked_until: state.policy().revoked_until(now),
+        event: &event,
+    };
+    let Some(ended) = state.store.delete_passkey(user_id, &credential_id, &removed).await? else {
         return Err(ApiError::NotFound);
-    }
+    };
+    settled(state, FactorAdded { codes_issued: false, ended });
     tracing::info!(user_id = %user_id, "passkey removed");
     Ok(())
 }
@@ -328,7 +342,8 @@ async fn may_change_factors(state: &AppState, auth: &AuthUser, now: i64) -> Resu
     Ok(())
 }
 
-/// Wakes the feed's long polls when a first factor ended other sessions.
+/// Wakes the feed's long polls when adding or removing a factor ended
+/// other sessions.
 fn settled(state: &AppState, done: FactorAdded) {
     if done.ended > 0 {
         state.metrics.revoked(done.ended);

@@ -18,6 +18,8 @@ pub enum EndReason {
     SecondFactorsReset,
     /// The user set up their first second factor in another session.
     SecondFactorAdded,
+    /// The user removed a second factor in another session.
+    SecondFactorRemoved,
 }
 
 impl EndReason {
@@ -32,6 +34,7 @@ impl EndReason {
             EndReason::Deleted => "user_deleted",
             EndReason::SecondFactorsReset => "second_factors_reset",
             EndReason::SecondFactorAdded => "second_factor_added",
+            EndReason::SecondFactorRemoved => "second_factor_removed",
         }
     }
 }

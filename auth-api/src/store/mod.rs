@@ -53,7 +53,7 @@ pub use records::{
     NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, Rotation, SessionRecord, StoredKey,
     TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
 };
-pub use second_factors::{NewFactor, PendingFailure};
+pub use second_factors::{NewFactor, PendingFailure, RemovedFactor};
 pub use url::redacted_url;
 
 use dialect::Dialect;

@@ -10,7 +10,7 @@ use super::{
     dialect::DialectTx as _,
     queries::{end_in, insert_event, on_db},
     records::{Ceremony, FactorAdded, NewEvent, PasskeyRecord, amr_to_text},
-    second_factors::{NewFactor, factor_added, lock_user},
+    second_factors::{NewFactor, RemovedFactor, factor_added, factor_removed, lock_user},
 };
 use crate::domain::EndReason;
 
@@ -117,14 +117,15 @@ impl Store {
     }
 
     /// Removes one of the user's passkeys, and the recovery codes with it if
-    /// it was their last second factor; records `event`. `false` if the user
-    /// has no such passkey.
+    /// it was their last second factor; ends the user's other sessions (see
+    /// `factor_removed`). `None` if the user has no such passkey; else how
+    /// many sessions ended.
     pub async fn delete_passkey(
         &self,
         user_id: &str,
         credential_id: &[u8],
-        event: &NewEvent,
-    ) -> Result<bool, StoreError> {
+        removed: &RemovedFactor<'_>,
+    ) -> Result<Option<u64>, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             lock_user!(tx, user_id);
@@ -136,7 +137,7 @@ impl Store {
                     .await?
                     .rows_affected();
             if deleted == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             sqlx::query(
                 "DELETE FROM recovery_codes WHERE user_id = $1
@@ -147,9 +148,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            insert_event!(&mut *tx, event);
-            tx.commit().await?;
-            Ok(true)
+            factor_removed!(tx, user_id, removed)
         })
     }
 

@@ -117,6 +117,41 @@ macro_rules! factor_added {
 }
 pub(super) use factor_added;
 
+/// What comes with removing a second factor, in its transaction.
+pub struct RemovedFactor<'a> {
+    /// The session that removes it goes on; the user's others end (one of
+    /// them may have proven the factor on a stolen phone).
+    pub keep_session: &'a str,
+    pub revoked_until: i64,
+    pub event: &'a NewEvent,
+}
+
+/// The rest of a factor's removal in transaction `$tx` for user `$user_id`:
+/// the user's other sessions end, the event (saying how many) is written,
+/// and the transaction commits. Evaluates to `Ok(Some(ended))`.
+macro_rules! factor_removed {
+    ($tx:ident, $user_id:expr, $removed:expr) => {{
+        let removed: &RemovedFactor<'_> = $removed;
+        let now = removed.event.at;
+        let others: [&str; 2] = [$user_id, removed.keep_session];
+        let reason = EndReason::SecondFactorRemoved;
+        let ended =
+            end_in!($tx, "user_id = $3 AND id <> $4", &others, reason, now, removed.revoked_until);
+        let mut event = removed.event.clone();
+        if ended > 0 {
+            let ended = format!("{ended} other session(s) ended");
+            event.detail = Some(match event.detail {
+                Some(detail) => format!("{detail}; {ended}"),
+                None => ended,
+            });
+        }
+        insert_event!(&mut *$tx, &event);
+        $tx.commit().await?;
+        Ok(Some(ended))
+    }};
+}
+pub(super) use factor_removed;
+
 /// How many pending sign-ins one user may have open: a right password opens
 /// one each time, and each brings its own attempts at the code.
 const OPEN_PENDING_PER_USER: i64 = 3;
@@ -223,8 +258,13 @@ impl Store {
 
     /// Switches the authenticator app off, and with it the recovery codes
     /// if no passkey is left (they stand in for a second factor the user no
-    /// longer has); records `event`. `false` if there was none.
-    pub async fn delete_totp(&self, user_id: &str, event: &NewEvent) -> Result<bool, StoreError> {
+    /// longer has), and ends the user's other sessions (see `factor_removed`).
+    /// `None` if there was none; else how many sessions ended.
+    pub async fn delete_totp(
+        &self,
+        user_id: &str,
+        removed: &RemovedFactor<'_>,
+    ) -> Result<Option<u64>, StoreError> {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             lock_user!(tx, user_id);
@@ -234,7 +274,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if deleted == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             // The codes stand in for second factors: they go with the last.
             sqlx::query(
@@ -244,9 +284,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            insert_event!(&mut *tx, event);
-            tx.commit().await?;
-            Ok(true)
+            factor_removed!(tx, user_id, removed)
         })
     }
 

@@ -328,8 +328,10 @@ async fn switching_off_needs_recent_authentication_and_a_current_code() {
     let refused = delete_with(&app, "/auth/mfa/totp", token, &wrong).await;
     assert_eq!((refused.status, refused.error()), (StatusCode::FORBIDDEN, "invalid_grant"));
     let right = json!({"code": code(&app, &enrolled.secret, 0)});
+    let elsewhere = session_with(&app, &alice, &["pwd", "otp"]).await;
     let off = delete_with(&app, "/auth/mfa/totp", token, &right).await;
     assert_eq!(off.status, StatusCode::NO_CONTENT, "{}", off.body);
+    assert_eq!(app.get_bearer("/auth/mfa", &elsewhere).await.status, 401, "sessions elsewhere end");
     let now = status(&app, token).await;
     assert_eq!(
         (now["totp_enabled_at"].clone(), now["recovery_codes_left"].clone()),

@@ -8,7 +8,7 @@ use auth_api::{
     domain::{EndReason, Username},
     store::{
         Ceremony, EventFilter, FactorAdded, Liveness, NewEvent, NewFactor, NewSession, NewUser,
-        PasskeyRecord, PendingFailure, PendingSignIn, Rotation, Store, UserChange,
+        PasskeyRecord, PendingFailure, PendingSignIn, RemovedFactor, Rotation, Store, UserChange,
     },
     tokens::keys,
 };
@@ -908,10 +908,19 @@ async fn a_totp_key_is_confirmed_once_and_each_step_accepted_once(store: Store) 
     assert!(!store.use_totp_step(&alice, 99).await.unwrap(), "never an older step");
     assert!(store.use_totp_step(&alice, 102).await.unwrap());
 
-    assert!(store.delete_totp(&alice, &event("totp_disabled", &alice)).await.unwrap());
+    let later = session(&store, &alice, NOW - 50, b"rt-alice-3").await;
+    let disabled = event("totp_disabled", &alice);
+    let removed = RemovedFactor { keep_session: &sid, revoked_until: NOW + 300, event: &disabled };
+    assert_eq!(
+        store.delete_totp(&alice, &removed).await.unwrap(),
+        Some(1),
+        "the other session ends"
+    );
+    assert!(store.find_session(&later).await.unwrap().unwrap().ended_at.is_some());
+    assert!(store.find_session(&sid).await.unwrap().unwrap().ended_at.is_none(), "not this one");
     assert!(!store.has_second_factor(&alice).await.unwrap());
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0, "codes go with it");
-    assert!(!store.delete_totp(&alice, &event("totp_disabled", &alice)).await.unwrap());
+    assert_eq!(store.delete_totp(&alice, &removed).await.unwrap(), None);
 }
 
 async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
@@ -998,11 +1007,16 @@ async fn passkeys_are_registered_once_used_and_removed_with_their_codes(store: S
     assert!(store.passkey_used(b"cred-2", "{}", 0, NOW + 7).await.unwrap());
     assert!(store.passkey_used(b"cred-2", "{}", 0, NOW + 8).await.unwrap());
 
-    let removed = event("passkey_removed", &alice);
-    assert!(!store.delete_passkey(&bob, b"cred-1", &removed).await.unwrap(), "only one's own");
-    assert!(store.delete_passkey(&alice, b"cred-1", &removed).await.unwrap());
+    let event = event("passkey_removed", &alice);
+    let removed = RemovedFactor { keep_session: &sid, revoked_until: NOW + 300, event: &event };
+    assert_eq!(
+        store.delete_passkey(&bob, b"cred-1", &removed).await.unwrap(),
+        None,
+        "only one's own"
+    );
+    assert_eq!(store.delete_passkey(&alice, b"cred-1", &removed).await.unwrap(), Some(0));
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10, "a factor is left");
-    assert!(store.delete_passkey(&alice, b"cred-2", &removed).await.unwrap());
+    assert!(store.delete_passkey(&alice, b"cred-2", &removed).await.unwrap().is_some());
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 0, "the last took the codes");
     assert!(!store.has_second_factor(&alice).await.unwrap());
 }
