@@ -44,7 +44,7 @@ use crate::{
     mfa::{key::MfaKey, recovery, totp, webauthn},
     sessions::passkey,
     state::AppState,
-    store::{FactorAdded, NewEvent, NewFactor, PasskeyRecord, RemovedFactor},
+    store::{NewEvent, NewFactor, PasskeyRecord, RemovedFactor},
     throttle::{Keys, LoginThrottle},
 };
 
@@ -123,9 +123,7 @@ pub async fn confirm_totp(
     let Some(pending) = pending else {
         return Err(ApiError::Conflict("no authenticator app is being set up".into()));
     };
-    let secret = key
-        .open(user_id, &pending.secret_sealed)
-        .ok_or_else(|| ApiError::Internal("a TOTP key that does not open".into()))?;
+    let secret = key.open_totp(user_id, &pending.secret_sealed)?;
     let step = totp::matching_step(&secret, code, now).ok_or(ApiError::WrongCode)?;
     let codes = recovery::generate();
     let hashes = recovery_hashes(key, user_id, &codes);
@@ -139,7 +137,7 @@ pub async fn confirm_totp(
         event: &event,
     };
     let done = state.store.confirm_totp(user_id, step, &added).await?.ok_or(ApiError::WrongCode)?;
-    settled(state, done);
+    settled(state, done.ended);
     tracing::info!(user_id = %user_id, ended = done.ended, "authenticator app switched on");
     Ok(RecoveryCodes { codes: if done.codes_issued { codes } else { Vec::new() } })
 }
@@ -152,12 +150,7 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
     let user_id = &auth.claims.sub;
     let on = state.store.totp_of(user_id).await?.filter(|t| t.confirmed_at.is_some());
     let Some(on) = on else { return Err(ApiError::NotFound) };
-    let secret = state
-        .settings
-        .mfa
-        .key
-        .open(user_id, &on.secret_sealed)
-        .ok_or_else(|| ApiError::Internal("a TOTP key that does not open".into()))?;
+    let secret = state.settings.mfa.key.open_totp(user_id, &on.secret_sealed)?;
     // Guessing codes from a session is slowed like guessing its password.
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
     let keys = Keys::for_session(&auth.claims.username, &auth.session.id);
@@ -184,7 +177,7 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
         event: &event,
     };
     let ended = state.store.delete_totp(user_id, &removed).await?.unwrap_or(0);
-    settled(state, FactorAdded { codes_issued: false, ended });
+    settled(state, ended);
     tracing::info!(user_id = %user_id, "authenticator app switched off");
     Ok(())
 }
@@ -297,7 +290,7 @@ pub async fn register_passkey(
         .add_passkey(&record, &added)
         .await?
         .ok_or_else(|| ApiError::Conflict("this passkey is registered already".into()))?;
-    settled(state, done);
+    settled(state, done.ended);
     tracing::info!(user_id = %user_id, ended = done.ended, "passkey registered");
     Ok(RegisteredPasskey {
         passkey: passkey_view(&record),
@@ -325,7 +318,7 @@ pub async fn remove_passkey(state: &AppState, auth: &AuthUser, id: &str) -> Resu
     let Some(ended) = state.store.delete_passkey(user_id, &credential_id, &removed).await? else {
         return Err(ApiError::NotFound);
     };
-    settled(state, FactorAdded { codes_issued: false, ended });
+    settled(state, ended);
     tracing::info!(user_id = %user_id, "passkey removed");
     Ok(())
 }
@@ -343,10 +336,10 @@ async fn may_change_factors(state: &AppState, auth: &AuthUser, now: i64) -> Resu
 }
 
 /// Wakes the feed's long polls when adding or removing a factor ended
-/// other sessions.
-fn settled(state: &AppState, done: FactorAdded) {
-    if done.ended > 0 {
-        state.metrics.revoked(done.ended);
+/// `ended` other sessions.
+fn settled(state: &AppState, ended: u64) {
+    if ended > 0 {
+        state.metrics.revoked(ended);
         state.feed.notify();
     }
 }

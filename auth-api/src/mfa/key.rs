@@ -18,7 +18,7 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::tokens::random_bytes;
+use crate::{error::ApiError, tokens::random_bytes};
 
 /// First byte of every sealed value: the format, should it ever change.
 const SEALED_V1: u8 = 1;
@@ -83,6 +83,14 @@ impl MfaKey {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
         let payload = Payload { msg: ciphertext, aad: user_id.as_bytes() };
         self.cipher.decrypt(&Nonce::from(nonce), payload).ok()
+    }
+
+    /// An authenticator app's key sealed for `user_id`. One that does not
+    /// open (`MFA_ENCRYPTION_KEY` changed, the row altered) is the service's
+    /// failure, never the user's: a 500, not a wrong code.
+    pub fn open_totp(&self, user_id: &str, sealed: &[u8]) -> Result<Vec<u8>, ApiError> {
+        self.open(user_id, sealed)
+            .ok_or_else(|| ApiError::Internal("a TOTP key that does not open".into()))
     }
 
     /// The stored form of recovery code `code` (normalised) of `user_id`.

@@ -244,12 +244,7 @@ async fn otp_is_right(
 ) -> Result<bool, ApiError> {
     let totp = state.store.totp_of(&user.id).await?.filter(|t| t.confirmed_at.is_some());
     let Some(totp) = totp else { return Ok(false) };
-    let secret = state
-        .settings
-        .mfa
-        .key
-        .open(&user.id, &totp.secret_sealed)
-        .ok_or_else(|| ApiError::Internal("a TOTP key that does not open".into()))?;
+    let secret = state.settings.mfa.key.open_totp(&user.id, &totp.secret_sealed)?;
     match totp::matching_step(&secret, code, now) {
         Some(step) => Ok(state.store.use_totp_step(&user.id, step).await?),
         None => Ok(false),

@@ -10,7 +10,10 @@ use super::{
     dialect::DialectTx as _,
     queries::{end_in, insert_event, on_db},
     records::{Ceremony, FactorAdded, NewEvent, PasskeyRecord, amr_to_text},
-    second_factors::{NewFactor, RemovedFactor, factor_added, factor_removed, lock_user},
+    second_factors::{
+        FACTOR_COUNT, NewFactor, RemovedFactor, factor_added, factor_removed, lock_user,
+        store_recovery_codes, with_sessions_ended,
+    },
 };
 use crate::domain::EndReason;
 
@@ -65,13 +68,8 @@ impl Store {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             lock_user!(tx, &new.user_id);
-            let had: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)
-                      + (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)",
-            )
-            .bind(&new.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let had: i64 =
+                sqlx::query_scalar(FACTOR_COUNT).bind(&new.user_id).fetch_one(&mut *tx).await?;
             let inserted = sqlx::query(
                 "INSERT INTO passkeys (credential_id, user_id, name, passkey, created_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",

@@ -40,6 +40,46 @@ macro_rules! lock_user {
 }
 pub(super) use lock_user;
 
+/// The user's second factors (an authenticator app switched on, passkeys),
+/// counted; `$1` is the user id.
+pub(super) const FACTOR_COUNT: &str =
+    "SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+          + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)";
+
+/// Inside transaction `$tx`: user `$user_id`'s recovery codes become
+/// exactly `$hashes`, created at `$now` (the old set, used or not, dies).
+macro_rules! store_recovery_codes {
+    ($tx:ident, $user_id:expr, $hashes:expr, $now:expr) => {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        for hash in $hashes {
+            sqlx::query(
+                "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(hash)
+            .bind($user_id)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
+/// `event` saying, after its own detail, how many other sessions ended.
+pub(super) fn with_sessions_ended(event: &NewEvent, ended: u64) -> NewEvent {
+    let mut event = event.clone();
+    if ended > 0 {
+        let ended = format!("{ended} other session(s) ended");
+        event.detail = Some(match event.detail {
+            Some(detail) => format!("{detail}; {ended}"),
+            None => ended,
+        });
+    }
+    event
+}
+
 /// What comes with every new second factor, in its transaction.
 pub struct NewFactor<'a> {
     /// Stored if the user has no unused recovery codes.
@@ -70,20 +110,7 @@ macro_rules! factor_added {
         .await?;
         let codes_issued = unused == 0;
         if codes_issued {
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind($user_id)
-                .execute(&mut *$tx)
-                .await?;
-            for hash in added.recovery_hashes {
-                sqlx::query(
-                    "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(hash)
-                .bind($user_id)
-                .bind(now)
-                .execute(&mut *$tx)
-                .await?;
-            }
+            store_recovery_codes!($tx, $user_id, added.recovery_hashes, now);
         }
         let adder = sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(added.session_id)
@@ -102,20 +129,12 @@ macro_rules! factor_added {
             let reason = EndReason::SecondFactorAdded;
             end_in!($tx, "user_id = $3 AND id <> $4", &others, reason, now, added.revoked_until)
         };
-        let mut event = added.event.clone();
-        if ended > 0 {
-            let ended = format!("{ended} other session(s) ended");
-            event.detail = Some(match event.detail {
-                Some(detail) => format!("{detail}; {ended}"),
-                None => ended,
-            });
-        }
-        insert_event!(&mut *$tx, &event);
+        insert_event!(&mut *$tx, &with_sessions_ended(added.event, ended));
         $tx.commit().await?;
         Ok(Some(FactorAdded { codes_issued, ended }))
     }};
 }
-pub(super) use factor_added;
+pub(super) use {factor_added, store_recovery_codes};
 
 /// What comes with removing a second factor, in its transaction.
 pub struct RemovedFactor<'a> {
@@ -137,15 +156,7 @@ macro_rules! factor_removed {
         let reason = EndReason::SecondFactorRemoved;
         let ended =
             end_in!($tx, "user_id = $3 AND id <> $4", &others, reason, now, removed.revoked_until);
-        let mut event = removed.event.clone();
-        if ended > 0 {
-            let ended = format!("{ended} other session(s) ended");
-            event.detail = Some(match event.detail {
-                Some(detail) => format!("{detail}; {ended}"),
-                None => ended,
-            });
-        }
-        insert_event!(&mut *$tx, &event);
+        insert_event!(&mut *$tx, &with_sessions_ended(removed.event, ended));
         $tx.commit().await?;
         Ok(Some(ended))
     }};
@@ -333,10 +344,10 @@ impl Store {
     /// Whether the user has a second factor: an authenticator app switched
     /// on, or a passkey.
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, StoreError> {
-        let sql = "SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)
-                        + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)";
-        let count: i64 =
-            on_db!(self, |db| sqlx::query_scalar(sql).bind(user_id).fetch_one(&db.reads).await?);
+        let count: i64 = on_db!(self, |db| sqlx::query_scalar(FACTOR_COUNT)
+            .bind(user_id)
+            .fetch_one(&db.reads)
+            .await?);
         Ok(count > 0)
     }
 
@@ -354,30 +365,12 @@ impl Store {
         on_db!(self, |db| {
             let mut tx = db.writes.begin().await?;
             lock_user!(tx, user_id);
-            let factors: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)
-                      + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
-            )
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let factors: i64 =
+                sqlx::query_scalar(FACTOR_COUNT).bind(user_id).fetch_one(&mut *tx).await?;
             if factors == 0 {
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            for hash in hashes {
-                sqlx::query(
-                    "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(hash)
-                .bind(user_id)
-                .bind(event.at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            store_recovery_codes!(tx, user_id, hashes, event.at);
             insert_event!(&mut *tx, event);
             tx.commit().await?;
             Ok(true)
