@@ -33,6 +33,10 @@ pub struct Stack {
     auth_settings: AuthSettings,
     auth_handle: Option<ServerHandle>,
     pub front_base: String,
+    /// Where the test's own HTTP client connects: the bound address, even
+    /// when browsers are sent to `localhost` (resolving that name to ::1
+    /// first has failed connections in CI).
+    connect_base: String,
     pub front: actix_web::web::Data<FrontendState>,
     pub front_settings: Settings,
     _dir: Arc<tempfile::TempDir>,
@@ -160,6 +164,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         auth_settings,
         auth_handle: Some(auth_handle),
         front_base: front.0,
+        connect_base: format!("http://127.0.0.1:{port}"),
         front: front.1,
         front_settings,
         _dir: dir,
@@ -188,7 +193,9 @@ async fn start_frontend(
 
 impl Stack {
     pub fn browser(&self) -> Browser {
-        Browser::new(&self.front_base)
+        let mut browser = Browser::new(&self.connect_base);
+        browser.origin = self.front_base.clone();
+        browser
     }
 
     pub async fn add_user(&self, name: &str, roles: &[Role]) -> String {
@@ -287,6 +294,8 @@ impl Page {
 /// a real one, and does not follow redirects.
 pub struct Browser {
     pub base: String,
+    /// The `Origin` its posts carry: the site's public origin.
+    pub origin: String,
     client: awc::Client,
     /// Shared by the `also_at` twins of this browser.
     jar: Rc<RefCell<BTreeMap<String, String>>>,
@@ -300,6 +309,7 @@ impl Browser {
     pub fn new(base: &str) -> Self {
         Self {
             base: base.to_owned(),
+            origin: base.to_owned(),
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(Duration::from_secs(30))
@@ -379,7 +389,7 @@ impl Browser {
 
     /// A form post as a browser sends it: from our own origin.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let origin = self.base.clone();
+        let origin = self.origin.clone();
         self.post_with(path, form, &[("origin", origin.as_str())]).await
     }
 
