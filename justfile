@@ -6,7 +6,8 @@ export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", justfile_direc
 default:
     @just --list
 
-# Run the product: builds, migrates, adds demo users, starts both servers.
+# Run the product: builds, migrates, adds demo users, starts both servers and the
+# example upstream (examples/notes, forwarded at /notes-api).
 dev:
     scripts/dev.sh
 

@@ -3,9 +3,10 @@
 #
 #   1. install what is missing (wasm target, wasm-bindgen-cli)
 #   2. write .env with fresh random secrets, the first time only
-#   3. build both servers and the wasm bundle
+#   3. build both servers, the example upstream (examples/notes) and the wasm bundle
 #   4. migrate the SQLite database; add the demo users once
-#   5. run both servers, logs prefixed; Ctrl-C stops both
+#   5. run the auth-api, notes and the frontend (which forwards /notes-api
+#      to notes: UPSTREAMS), logs prefixed; Ctrl-C stops all three
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -45,19 +46,28 @@ if grep -q '^PUBLIC_ORIGIN=http://127.0.0.1:3000$' .env; then
     sed -i 's|^PUBLIC_ORIGIN=http://127.0.0.1:3000$|PUBLIC_ORIGIN=http://localhost:3000|' .env
     echo "dev: PUBLIC_ORIGIN is now http://localhost:3000 (passkeys need a domain name)"
 fi
-cargo build --locked -p auth-api -p frontend
+cargo build --locked -p auth-api -p frontend -p notes
 scripts/wasm.sh
 auth_api="$target_dir/debug/auth-api"
 frontend="$target_dir/debug/frontend"
+notes="$target_dir/debug/notes"
 
 # The secrets only now: the build does not need them.
 set -a
 # shellcheck disable=SC1091
 . ./.env
 set +a
+# The example upstream: its address is the `url` of examples/notes/upstreams.toml,
+# which the frontend reads; its notes live beside the auth-api's database.
+export NOTES_ADDR="${NOTES_ADDR:-127.0.0.1:9000}"
+export NOTES_DATABASE_URL="${NOTES_DATABASE_URL:-sqlite://data/notes.db}"
+upstreams=examples/notes/upstreams.toml
+if ! grep -q "^url = \"http://$NOTES_ADDR\"" "$upstreams"; then
+    echo "dev: warning: NOTES_ADDR is $NOTES_ADDR but $upstreams forwards elsewhere" >&2
+fi
 
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-for addr in "${AUTH_API_ADDR}" "${PUBLIC_ORIGIN#http://}"; do
+for addr in "${AUTH_API_ADDR}" "${NOTES_ADDR}" "${PUBLIC_ORIGIN#http://}"; do
     if port_in_use "${addr%:*}" "${addr##*:}"; then
         echo "dev: something already listens on $addr (another \`just dev\`?); stop it first" >&2
         exit 1
@@ -93,8 +103,8 @@ if [[ ! -f "$demo" ]] || ! has_user alice || ! has_user admin; then
 fi
 umask 022
 
-# Both servers in the background, each line prefixed with its name; the
-# trap stops both on Ctrl-C or when either exits.
+# The servers in the background, each line prefixed with its name; the
+# trap stops them all on Ctrl-C or when any one exits.
 pids=()
 stop() {
     trap - INT TERM EXIT
@@ -115,7 +125,12 @@ wait_for() { # host port: a readiness check, not a sleep-and-hope
     echo "dev: $1:$2 did not open within 30 s"; exit 1
 }
 wait_for "${AUTH_API_ADDR%:*}" "${AUTH_API_ADDR##*:}"
-"$frontend" > >(sed -u 's/^/[frontend] /') 2>&1 &
+# After the auth-api, so notes finds its signing keys at once (it would
+# fetch them with the first request otherwise).
+"$notes" > >(sed -u 's/^/[notes] /') 2>&1 &
+pids+=($!)
+wait_for "${NOTES_ADDR%:*}" "${NOTES_ADDR##*:}"
+UPSTREAMS="$upstreams" "$frontend" > >(sed -u 's/^/[frontend] /') 2>&1 &
 pids+=($!)
 wait_for 127.0.0.1 "${PUBLIC_ORIGIN##*:}"
 kill -0 "${pids[@]}" 2>/dev/null || { echo "dev: a server exited; see its log above"; exit 1; }
@@ -126,11 +141,13 @@ cat <<MSG
   (use exactly this address: the sign-in form checks that posts come from it,
   and passkeys are bound to it)
   The admin must set up a second factor at first sign-in (MFA_REQUIRED_ROLES).
+  The example upstream (examples/notes, docs/upstreams.md) answers scripts on
+  Cloakroom's pages at $PUBLIC_ORIGIN/notes-api/notes (with header X-CSRF: 1).
 
   Demo users (again any time with \`just demo-users\`):
 $(sed 's/^/    /' "$demo")
 
-  Ctrl-C stops both servers.
+  Ctrl-C stops all three servers.
 
 MSG
 wait -n "${pids[@]}"

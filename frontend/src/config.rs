@@ -60,6 +60,10 @@ pub struct Cli {
     /// believed; by default nobody's, and the client is the peer address.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// The apps Cloakroom stands in front of (`docs/upstreams.md`).
+    #[arg(long, env = "UPSTREAMS")]
+    pub upstreams: Option<PathBuf>,
 }
 
 /// A secret string whose `Debug` never shows it.
@@ -147,6 +151,8 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// Whose `X-Forwarded-For` is believed (see `security::client`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// From the `UPSTREAMS` file; empty without one.
+    pub upstreams: Vec<crate::routes::Upstream>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +173,8 @@ pub enum ConfigError {
     AuthApiUrl(String),
     #[error("TRUSTED_PROXIES entry {0:?} is not an address or CIDR (e.g. 10.0.0.0/8)")]
     TrustedProxy(String),
+    #[error("UPSTREAMS {0}")]
+    Upstreams(#[from] crate::routes::upstreams::UpstreamsError),
 }
 
 impl Settings {
@@ -199,6 +207,10 @@ impl Settings {
             cookie_secure: cli.cookie_secure,
             public_origin: cli.public_origin.map(|o| o.trim_end_matches('/').to_owned()),
             trusted_proxies: parse_proxies(&cli.trusted_proxies)?,
+            upstreams: match &cli.upstreams {
+                Some(path) => crate::routes::upstreams::load(path)?,
+                None => Vec::new(),
+            },
         };
         settings.validate()?;
         Ok(settings)

@@ -19,6 +19,21 @@ pub enum FrontendError {
     PayloadTooLarge,
     #[error("length required")]
     LengthRequired,
+    /// An app's API called without a session (never a redirect: a script
+    /// cannot follow one to a sign-in form).
+    #[error("not signed in")]
+    SignedOut,
+    /// An app's API called without `X-CSRF: 1`.
+    #[error("the X-CSRF header is required")]
+    CsrfHeaderRequired,
+    /// The user must first change a temporary password or set up a second
+    /// factor (`error` names which).
+    #[error("{0}")]
+    ActionRequired(&'static str),
+    #[error("the upstream app is unavailable")]
+    UpstreamUnavailable,
+    #[error("the upstream app did not answer in time")]
+    UpstreamTimeout,
 }
 
 impl FrontendError {
@@ -26,7 +41,8 @@ impl FrontendError {
         match self {
             FrontendError::Forbidden => (
                 "You do not have access to this page",
-                "This page is for administrators. If you think you should see it, ask one.",
+                "This page needs a role your account does not have. If you think you should \
+                 see it, ask an administrator.",
             ),
             FrontendError::CrossOrigin => (
                 "Request refused",
@@ -47,18 +63,76 @@ impl FrontendError {
                 "That request could not be accepted",
                 "Requests to this site must say how long they are (Content-Length).",
             ),
+            FrontendError::SignedOut => ("You are not signed in", "Sign in first."),
+            FrontendError::CsrfHeaderRequired => {
+                ("Request refused", "Requests to this API must carry the header X-CSRF: 1.")
+            }
+            FrontendError::ActionRequired(_) => (
+                "One more step first",
+                "Change your temporary password or set up a second factor before going on.",
+            ),
+            FrontendError::UpstreamUnavailable => (
+                "This part of the site is unavailable",
+                "The application behind this page is not responding. You are still signed in. \
+                 Please try again in a moment.",
+            ),
+            FrontendError::UpstreamTimeout => (
+                "This page took too long",
+                "The application behind this page did not answer in time. You are still signed \
+                 in. Please try again in a moment.",
+            ),
+        }
+    }
+
+    /// The `error` code of the JSON answer (RFC 6749's style).
+    fn code(&self) -> &'static str {
+        match self {
+            FrontendError::Forbidden => "forbidden",
+            FrontendError::CrossOrigin => "cross_origin",
+            FrontendError::AuthUnavailable => "temporarily_unavailable",
+            FrontendError::BadRequest(_) => "invalid_request",
+            FrontendError::PayloadTooLarge => "payload_too_large",
+            FrontendError::LengthRequired => "length_required",
+            FrontendError::SignedOut => "unauthorized",
+            FrontendError::CsrfHeaderRequired => "csrf_header_required",
+            FrontendError::ActionRequired(code) => code,
+            FrontendError::UpstreamUnavailable => "bad_gateway",
+            FrontendError::UpstreamTimeout => "gateway_timeout",
         }
     }
 
     pub fn into_page(self) -> HttpResponse {
         self.error_response()
     }
+
+    /// For an app's API: `{"error", "error_description"}`, the shape the
+    /// auth-api answers with too.
+    pub fn into_json(self) -> HttpResponse {
+        let (_, description) = self.parts();
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store"));
+        if matches!(self, FrontendError::AuthUnavailable) {
+            res.insert_header(("Retry-After", "5"));
+        }
+        res.json(serde_json::json!({ "error": self.code(), "error_description": description }))
+    }
+
+    /// A page, or JSON for an app's API.
+    pub fn respond(self, json: bool) -> HttpResponse {
+        if json { self.into_json() } else { self.into_page() }
+    }
 }
 
 impl ResponseError for FrontendError {
     fn status_code(&self) -> StatusCode {
         match self {
-            FrontendError::Forbidden | FrontendError::CrossOrigin => StatusCode::FORBIDDEN,
+            FrontendError::Forbidden
+            | FrontendError::CrossOrigin
+            | FrontendError::CsrfHeaderRequired
+            | FrontendError::ActionRequired(_) => StatusCode::FORBIDDEN,
+            FrontendError::SignedOut => StatusCode::UNAUTHORIZED,
+            FrontendError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            FrontendError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             FrontendError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             FrontendError::BadRequest(_) => StatusCode::BAD_REQUEST,
             FrontendError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

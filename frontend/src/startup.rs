@@ -2,10 +2,11 @@
 //! middleware stack and the Leptos routes, bound to a listener (port 0 works).
 //!
 //! Middleware order, outermost first: request-id span, security headers,
-//! origin check (and body-size cap), the session guard, then the route: the
+//! origin check (body-size cap, `X-CSRF` for apps' APIs), the session guard,
+//! the proxy (requests to upstream apps stop there), then the route: the
 //! login POST, server functions, or a Leptos page.
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 
 use actix_web::{
     App, HttpResponse, HttpServer,
@@ -17,7 +18,6 @@ use actix_web::{
 use leptos::prelude::*;
 use leptos_actix::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use leptos_router::Method;
-use shared::verify::Expected;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
@@ -28,69 +28,18 @@ use crate::{
         login::handle_login, new_user::handle_new_user, password::handle_password_change,
         security::handle_security, verify::handle_verify,
     },
+    proxy::{UpstreamClient, dispatch},
     security::{headers::security_headers, origin::check_origin},
-    session::{
-        cookie::CookieCodec,
-        guard::session_guard,
-        jwks::JwksCache,
-        known::KnownCookies,
-        refresh::RefreshFlights,
-        revocations::{self, RevokedSessions},
-    },
+    session::{guard::session_guard, revocations},
+    state::{Clock, FrontendState, system_clock},
 };
-
-/// The frontend's notion of now, in Unix seconds; injectable for tests.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    })
-}
-
-/// Process-wide state shared by all workers.
-pub struct FrontendState {
-    pub settings: Settings,
-    pub codec: CookieCodec,
-    pub jwks: JwksCache,
-    pub known: KnownCookies,
-    pub flights: RefreshFlights,
-    pub revoked: Arc<RevokedSessions>,
-    pub public_origin: String,
-    clock: Clock,
-}
-
-impl FrontendState {
-    /// The shared state with nothing loaded yet: no keys, no revocations.
-    pub fn new(settings: Settings, clock: Clock, public_origin: String) -> Self {
-        Self {
-            codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
-            jwks: JwksCache::default(),
-            known: KnownCookies::default(),
-            flights: RefreshFlights::default(),
-            revoked: Arc::new(RevokedSessions::default()),
-            public_origin,
-            clock,
-            settings,
-        }
-    }
-
-    pub fn now(&self) -> i64 {
-        (self.clock)()
-    }
-
-    pub fn expected(&self) -> Expected<'_> {
-        Expected { issuer: &self.settings.issuer, audience: &self.settings.client_id }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Routes(#[from] crate::routes::RouteError),
 }
 
 pub struct Application {
@@ -187,17 +136,14 @@ impl Application {
         let public_origin =
             settings.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
 
-        let state = web::Data::new(FrontendState::new(settings, clock, public_origin));
+        let state = web::Data::new(FrontendState::new(settings, clock, public_origin)?);
 
         // Load the signing keys and start following revocations before the
         // first request; neither is fatal if the auth-api is not up yet.
         let client = AuthClient::new(&state.settings);
         state.jwks.refetch(&client).await;
-        let follower = actix_web::rt::spawn(revocations::follow(
-            client,
-            state.revoked.clone(),
-            state.clock.clone(),
-        ));
+        let follower =
+            actix_web::rt::spawn(revocations::follow(client, state.revoked.clone(), state.clock()));
 
         let leptos_options = state.settings.leptos.clone();
         let hydrate = hydration_bundle_exists(&leptos_options);
@@ -216,6 +162,7 @@ impl Application {
                 .app_data(app_state.clone())
                 // One pooled client per worker: awc clients are not Send.
                 .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
+                .app_data(web::Data::new(UpstreamClient::new()))
                 .app_data(web::Data::new(leptos_options.clone()))
                 .app_data(web::FormConfig::default().limit(crate::security::origin::MAX_BODY))
                 .app_data(web::PayloadConfig::new(crate::security::origin::MAX_BODY))
@@ -261,6 +208,7 @@ impl Application {
                 // Anything else is rendered by the router too, whose fallback
                 // is the 404 page.
                 .default_service(render_app_async_with_context(|| (), render, Method::Get))
+                .wrap(from_fn(dispatch))
                 .wrap(from_fn(session_guard))
                 .wrap(from_fn(check_origin))
                 .wrap(from_fn(security_headers))

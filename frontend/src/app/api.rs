@@ -10,9 +10,33 @@ use leptos::prelude::*;
 use shared::{AdminUserView, AuditPage, MfaStatus, PasskeyChallenge, PasswordVerdict, SessionView};
 
 use super::types::{
-    AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice, PasskeyStart, PendingView,
-    SecurityNotice,
+    AdminOutcome, CurrentUser, FormNotice, LoginNotice, NewUserNotice, Note, PasskeyStart,
+    PendingView, SecurityNotice,
 };
+
+/// Where the notes example app (`examples/notes`) answers, behind Cloakroom.
+pub const NOTES_API: &str = "/notes-api/notes";
+
+/// The signed-in user's notes, asked of the notes app as the user while the
+/// page renders on the server (the app verifies the access token itself).
+#[server(prefix = "/api", endpoint = "my_notes")]
+pub async fn my_notes() -> Result<Vec<Note>, ServerFnError> {
+    use actix_web::http::Method;
+    let list: super::types::NoteList =
+        crate::proxy::call::as_user(Method::GET, NOTES_API, None).await?;
+    Ok(list.notes)
+}
+
+/// Adds a note, from the server: the page's form without JavaScript (with
+/// it, the browser posts to the app's API through the proxy instead).
+#[server(prefix = "/api", endpoint = "add_note")]
+pub async fn add_note(text: String) -> Result<(), ServerFnError> {
+    use actix_web::http::Method;
+    let body = serde_json::json!({ "text": text });
+    let _: Note = crate::proxy::call::as_user(Method::POST, NOTES_API, Some(body)).await?;
+    crate::session::context::after_form("/notes");
+    Ok(())
+}
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]

@@ -44,6 +44,7 @@ pub fn Header() -> impl IntoView {
                                 <nav aria-label="Main">
                                     <a rel="external" href="/account">"Account"</a>
                                     <a rel="external" href="/sessions">"Sessions"</a>
+                                    <a rel="external" href="/notes">"Notes"</a>
                                     {admin.then(|| view! {
                                         <a rel="external" href="/admin">"Admin"</a>
                                         <a rel="external" href="/admin/audit">"Audit log"</a>

@@ -26,7 +26,7 @@ use self::{
     components::Header,
     pages::{
         account::AccountPage, admin::AdminPage, audit::AuditPage, home::HomePage, login::LoginPage,
-        not_found::NotFoundPage, password::PasswordPage, profile::ProfilePage,
+        not_found::NotFoundPage, notes::NotesPage, password::PasswordPage, profile::ProfilePage,
         security::SecurityPage, sessions::SessionsPage, verify::VerifyPage,
     },
 };
@@ -114,6 +114,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login/verify") view=VerifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notes") view=NotesPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::Async/>

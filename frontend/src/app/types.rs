@@ -134,3 +134,18 @@ pub enum SignOutNotice {
     /// The cookie is gone, but the auth-api could not be told.
     SignedOutLocally,
 }
+
+/// A note of the notes example app (`examples/notes`), as its API sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub text: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The notes API's list: `{"notes": […]}`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteList {
+    pub notes: Vec<Note>,
+}

@@ -26,7 +26,7 @@ use crate::{
         pending::PendingSignIn,
         sign_in,
     },
-    startup::FrontendState,
+    state::FrontendState,
 };
 
 /// Exactly the fields of the design's login form.

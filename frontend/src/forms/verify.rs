@@ -24,7 +24,7 @@ use crate::{
     app::types::{FormNotice, PendingView},
     auth_client::{AuthClient, AuthError},
     session::guard::see_other,
-    startup::FrontendState,
+    state::FrontendState,
 };
 
 pub const PATH: &str = "/login/verify";

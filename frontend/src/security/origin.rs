@@ -12,9 +12,15 @@
 //! before anything reads them, and so are bodies of undeclared length
 //! (chunked): browsers declare the length of every form and `fetch` body, and
 //! a body whose size is known only once read could not be refused in time.
+//! Upstream routes have their own limit (`max_body_bytes`), and their
+//! chunked uploads are counted as they stream through (`proxy`).
+//!
+//! Routes of `kind = "api"` also need `X-CSRF: 1` on every request, and a
+//! WebSocket handshake needs `Origin` to be ours exactly. The route the
+//! table found goes into the request's extensions for the guard.
 
 use actix_web::{
-    Error,
+    Error, HttpMessage,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::{Method, header},
@@ -22,7 +28,7 @@ use actix_web::{
     web,
 };
 
-use crate::{error::FrontendError, startup::FrontendState};
+use crate::{error::FrontendError, state::FrontendState};
 
 /// Largest request body the frontend reads; a login form is well under 1 KiB.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -31,31 +37,68 @@ pub async fn check_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let state =
+        req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
+    let route = state.routes.lookup(req.path());
+    let json = route.is_api();
+    let refuse = |req: ServiceRequest, e: FrontendError| Ok(req.into_response(e.respond(json)));
+
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Ok(req.into_response(FrontendError::PayloadTooLarge.into_page()));
+        .and_then(|v| v.parse::<u64>().ok());
+    // An app's uploads are streamed through (and cut off past the limit
+    // while they stream); only our own forms must declare their length.
+    let max_body = route.upstream.as_ref().map_or(MAX_BODY as u64, |u| u.max_body_bytes);
+    if declared.is_some_and(|n| n > max_body) {
+        return refuse(req, FrontendError::PayloadTooLarge);
     }
-    if declared.is_none() && req.headers().contains_key(header::TRANSFER_ENCODING) {
-        return Ok(req.into_response(FrontendError::LengthRequired.into_page()));
+    if route.upstream.is_none()
+        && declared.is_none()
+        && req.headers().contains_key(header::TRANSFER_ENCODING)
+    {
+        return refuse(req, FrontendError::LengthRequired);
     }
-    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        let state =
-            req.app_data::<web::Data<FrontendState>>().expect("FrontendState is registered");
-        if !same_origin(&req, &state.public_origin) {
-            tracing::warn!(
-                method = %req.method(),
-                path = req.path(),
-                origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("-"),
-                "cross-origin state change refused"
-            );
-            return Ok(req.into_response(FrontendError::CrossOrigin.into_page()));
-        }
+    let websocket = is_websocket(&req);
+    // Every request to an app's API, reads included: a cross-site page can
+    // make the browser send a GET with its cookies, but not this header
+    // (it would need a CORS preflight, which nothing here grants). Browsers
+    // cannot add headers to a WebSocket handshake; its Origin is checked
+    // below instead.
+    if json && !websocket && req.headers().get("x-csrf").is_none_or(|v| v != "1") {
+        return refuse(req, FrontendError::CsrfHeaderRequired);
     }
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A WebSocket handshake is a GET that opens a channel both ways, with
+    // the browser's cookies, from any site that asks (cross-site WebSocket
+    // hijacking): browsers always send `Origin` on it, so it must be ours.
+    let allowed = if websocket {
+        req.headers().get(header::ORIGIN).is_some_and(|o| o == state.public_origin.as_str())
+    } else {
+        !unsafe_method || same_origin(&req, &state.public_origin)
+    };
+    if !allowed {
+        tracing::warn!(
+            method = %req.method(),
+            path = req.path(),
+            origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            "cross-origin state change refused"
+        );
+        return refuse(req, FrontendError::CrossOrigin);
+    }
+    req.extensions_mut().insert(route);
     next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}
+
+/// Whether this is a WebSocket handshake.
+pub fn is_websocket(req: &ServiceRequest) -> bool {
+    req.method() == Method::GET
+        && req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 fn same_origin(req: &ServiceRequest, public_origin: &str) -> bool {

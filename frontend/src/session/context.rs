@@ -113,9 +113,9 @@ pub fn factor_setup() -> Result<SignedInContext, ServerFnError> {
     Ok(ctx)
 }
 
-fn frontend_state() -> Result<web::Data<crate::startup::FrontendState>, ServerFnError> {
+fn frontend_state() -> Result<web::Data<crate::state::FrontendState>, ServerFnError> {
     request()?
-        .app_data::<web::Data<crate::startup::FrontendState>>()
+        .app_data::<web::Data<crate::state::FrontendState>>()
         .cloned()
         .ok_or_else(|| ServerFnError::new("no frontend state"))
 }
@@ -147,6 +147,33 @@ pub fn pending_mfa_token() -> Result<String, ServerFnError> {
         Some(pending) => Ok(pending.mfa_token),
         None => Err(bad_request("That sign-in expired. Please sign in again.")),
     }
+}
+
+/// The signed-in user's access token, to call an API as them, with at least
+/// `REFRESH_MARGIN` seconds left: swapped first if it is due (the guard
+/// made it fresh, but a long render or a slow API may outlast that).
+pub async fn access_token() -> Result<String, ServerFnError> {
+    let ctx = signed_in()?;
+    let (req, state) = (request()?, frontend_state()?);
+    let fresh = |expires_at: i64| expires_at - state.now() > super::guard::REFRESH_MARGIN;
+    let slot = req.extensions().get::<CookieSlot>().cloned();
+    // A swap earlier in this request: its token is the newest.
+    if let Some(cookie) = slot.as_ref().and_then(CookieSlot::pending)
+        && fresh(cookie.access_expires_at)
+    {
+        return Ok(cookie.access_token);
+    }
+    let expires_at = match req.extensions().get::<AuthState>() {
+        Some(AuthState::SignedIn(s)) => s.access_expires_at,
+        _ => 0,
+    };
+    if fresh(expires_at) {
+        return Ok(ctx.access_token);
+    }
+    super::guard::refresh_now(&req).await.map_err(to_server_error)?;
+    slot.and_then(|s| s.pending())
+        .map(|cookie| cookie.access_token)
+        .ok_or_else(|| ServerFnError::new("the session could not be refreshed"))
 }
 
 /// Swaps this session's tokens at once (after it proved a new factor).
@@ -268,7 +295,7 @@ pub async fn sign_out() -> bool {
 /// The refresh token, from the request's own session cookie.
 fn refresh_token() -> Option<String> {
     let req = request().ok()?;
-    let state = req.app_data::<web::Data<crate::startup::FrontendState>>()?;
+    let state = req.app_data::<web::Data<crate::state::FrontendState>>()?;
     state.codec.refresh_token_of(req.headers())
 }
 

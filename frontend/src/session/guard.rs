@@ -13,13 +13,16 @@
 //!    signed out, cookie cleared. Auth-api down: a still-valid cached token
 //!    keeps working; without one the state is `Unavailable`.
 //!
-//! Then the route's rule applies: protected pages send the signed-out to
+//! Then the route's rule applies (`routes`: one table for our pages and
+//! the upstream apps): protected pages send the signed-out to
 //! `/login?next=…` (303), a user on a temporary password to change it
-//! (303), one whose role needs a second factor to set one up (303),
-//! `/admin` refuses non-admins (403), and a protected
-//! page answers 503 while the session cannot be checked. Finally the cookie
-//! change, if any, is written on the response, and every response to a
-//! signed-in browser is marked `no-store`.
+//! (303), one whose role needs a second factor to set one up (303), a
+//! role rule refuses those without the role (403), and a protected page
+//! answers 503 while the session cannot be checked. An app's API gets the
+//! same answers as JSON, never a redirect (401, 403, 503). What passes is
+//! rendered, or forwarded to its upstream app (`proxy`) with the token.
+//! Finally the cookie change, if any, is written on the response, and every
+//! response to a signed-in browser is marked `no-store`.
 
 use std::sync::Arc;
 
@@ -41,48 +44,27 @@ use crate::{
     app::types::CurrentUser,
     auth_client::{AuthClient, AuthError},
     error::FrontendError,
-    startup::FrontendState,
+    routes::{Access, Route},
+    state::FrontendState,
 };
 
 /// Refresh this many seconds before the cached token expires, so a token
 /// never runs out in the middle of rendering a page.
 pub const REFRESH_MARGIN: i64 = 10;
 
-/// What a path requires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Static files and health checks: no session work at all.
-    Static,
-    Public,
-    /// The sign-in page: a signed-in browser is sent on.
-    Login,
-    SignedIn,
-    Admin,
-}
-
-pub fn access_for(path: &str) -> Access {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    match path {
-        "/healthz" | "/favicon.ico" => Access::Static,
-        p if p.starts_with("/pkg/") || p.starts_with("/assets/") => Access::Static,
-        "/login" => Access::Login,
-        "/profile" | "/sessions" => Access::SignedIn,
-        p if p == "/account" || p.starts_with("/account/") => Access::SignedIn,
-        p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
-        _ => Access::Public,
-    }
-}
-
 pub async fn session_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let access = access_for(req.path());
+    let state =
+        req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
+    // `security::origin` looked the route up already.
+    let route = req.extensions().get::<Route>().cloned();
+    let route = route.unwrap_or_else(|| state.routes.lookup(req.path()));
+    let access = route.access;
     if access == Access::Static {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }
-    let state =
-        req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
     let client =
         req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
 
@@ -97,25 +79,41 @@ pub async fn session_guard(
     req.extensions_mut().insert(auth.clone());
     req.extensions_mut().insert(slot.clone());
 
+    let json = route.is_api();
+    let needs_session = matches!(access, Access::SignedIn | Access::Role(_));
     let early = match (access, &auth) {
-        (Access::SignedIn | Access::Admin, AuthState::SignedOut) => Some(redirect_to_login(&req)),
-        (Access::SignedIn | Access::Admin, AuthState::Unavailable) => {
-            Some(FrontendError::AuthUnavailable.into_page())
+        (_, AuthState::SignedOut) if needs_session => {
+            Some(if json { FrontendError::SignedOut.into_json() } else { redirect_to_login(&req) })
+        }
+        (_, AuthState::Unavailable) if needs_session => {
+            Some(FrontendError::AuthUnavailable.respond(json))
         }
         // On a temporary password, nothing else until it is changed.
-        (Access::SignedIn | Access::Admin, AuthState::SignedIn(s))
-            if s.user.password_change_required && req.path() != crate::forms::password::PATH =>
+        (_, AuthState::SignedIn(s))
+            if needs_session
+                && s.user.password_change_required
+                && req.path() != crate::forms::password::PATH =>
         {
-            Some(see_other(crate::forms::password::REQUIRED))
+            Some(if json {
+                FrontendError::ActionRequired("password_change_required").into_json()
+            } else {
+                see_other(crate::forms::password::REQUIRED)
+            })
         }
         // Their role needs a second factor: nothing else until one is set up.
-        (Access::SignedIn | Access::Admin, AuthState::SignedIn(s))
-            if s.user.mfa_setup_required && req.path() != crate::forms::security::PATH =>
+        (_, AuthState::SignedIn(s))
+            if needs_session
+                && s.user.mfa_setup_required
+                && req.path() != crate::forms::security::PATH =>
         {
-            Some(see_other(crate::forms::security::REQUIRED))
+            Some(if json {
+                FrontendError::ActionRequired("mfa_setup_required").into_json()
+            } else {
+                see_other(crate::forms::security::REQUIRED)
+            })
         }
-        (Access::Admin, AuthState::SignedIn(s)) if !s.user.is_admin() => {
-            Some(FrontendError::Forbidden.into_page())
+        (Access::Role(role), AuthState::SignedIn(s)) if !s.user.roles.contains(&role) => {
+            Some(FrontendError::Forbidden.respond(json))
         }
         // Signed in already: on, unless asked to confirm the password.
         (Access::Login, AuthState::SignedIn(_))
@@ -128,6 +126,7 @@ pub async fn session_guard(
     };
     let mut res = match early {
         Some(page) => req.into_response(page),
+        // A page, a server function, or an upstream app (`proxy::dispatch`).
         None => next.call(req).await?.map_into_boxed_body(),
     };
 
@@ -137,7 +136,9 @@ pub async fn session_guard(
         CookieUpdate::Set(value) => append_cookie(headers, &state.codec.seal(&value, state.now())),
         CookieUpdate::Clear => append_cookie(headers, &state.codec.clear()),
     }
-    if matches!(auth, AuthState::SignedIn(_)) || headers.contains_key(header::SET_COOKIE) {
+    let personal =
+        matches!(auth, AuthState::SignedIn(_)) || headers.contains_key(header::SET_COOKIE);
+    if personal && !crate::security::headers::forbids_storing(headers) {
         // A page rendered for one user must never be served to another by a
         // shared cache, nor restored from the browser's after sign-out.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -189,6 +190,7 @@ mod bench {
                 mfa_setup_required: false,
             },
             access_token: String::new(),
+            access_expires_at: i64::MAX,
         }))
     }
 }
@@ -350,6 +352,7 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<Signe
             mfa_setup_required: claims.mfa_setup_required,
         },
         access_token: cookie.access_token.clone(),
+        access_expires_at: claims.exp,
     })
 }
 

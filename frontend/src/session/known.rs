@@ -146,6 +146,7 @@ mod tests {
                 mfa_setup_required: false,
             },
             access_token: "a.b.c".into(),
+            access_expires_at: claims.exp,
         };
         Known {
             signed_in: Arc::new(signed_in),

@@ -46,6 +46,8 @@ impl AuthState {
 pub struct SignedIn {
     pub user: CurrentUser,
     pub access_token: String,
+    /// When `access_token` expires (Unix seconds).
+    pub access_expires_at: i64,
 }
 
 impl std::fmt::Debug for SignedIn {

@@ -14,7 +14,7 @@ use shared::Revocation;
 
 use crate::{
     auth_client::{AuthClient, AuthError},
-    startup::Clock,
+    state::Clock,
 };
 
 /// How long one poll is held open by the auth-api.
@@ -36,11 +36,23 @@ struct Entry {
     stale_before: Option<i64>,
 }
 
-#[derive(Default)]
 pub struct RevokedSessions {
     entries: RwLock<HashMap<String, Entry>>,
     /// When the feed last answered (wall-clock, not the token clock).
     last_answer: Mutex<Option<Instant>>,
+    /// Bumped whenever sessions end: what holds a session open beyond one
+    /// request (a proxied WebSocket) waits on it, rather than polling.
+    ended: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for RevokedSessions {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::default(),
+            last_answer: Mutex::default(),
+            ended: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl RevokedSessions {
@@ -53,6 +65,12 @@ impl RevokedSessions {
     /// refreshed before it is trusted (or the session ended).
     pub fn is_stale(&self, session_id: &str, issued_at: i64) -> bool {
         self.entry(session_id).is_some_and(|e| e.stale_before.is_none_or(|t| issued_at <= t))
+    }
+
+    /// Wakes on every change that may have ended a session; check
+    /// [`contains`](Self::contains) then.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ended.subscribe()
     }
 
     fn entry(&self, session_id: &str) -> Option<Entry> {
@@ -74,6 +92,10 @@ impl RevokedSessions {
                 _ => new,
             };
             entries.insert(r.sid.clone(), merged);
+        }
+        drop(entries);
+        if revoked.iter().any(|r| r.stale_before.is_none()) {
+            self.ended.send_modify(|n| *n += 1);
         }
     }
 

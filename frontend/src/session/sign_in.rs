@@ -6,7 +6,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use shared::TokenResponse;
 
 use super::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie};
-use crate::{auth_client::AuthClient, startup::FrontendState};
+use crate::{auth_client::AuthClient, state::FrontendState};
 
 /// Puts `tokens` in this response's session cookie (the guard writes it),
 /// ends the session this browser had before (a new session on every

@@ -34,5 +34,6 @@ macro_rules! with_and_without_javascript {
 
 mod account;
 mod admin;
+mod notes;
 mod second_factors;
 mod sessions;

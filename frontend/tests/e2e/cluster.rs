@@ -331,6 +331,17 @@ async fn start_frontend(
     keys: &str,
     cwd: &Path,
 ) -> (Process, String) {
+    start_frontend_with(name, auth_api_url, keys, cwd, &[]).await
+}
+
+/// The same with more variables (e.g. `UPSTREAMS`).
+pub(crate) async fn start_frontend_with(
+    name: &str,
+    auth_api_url: &str,
+    keys: &str,
+    cwd: &Path,
+    extra: &[(&str, &str)],
+) -> (Process, String) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
     let mut cmd = clean_command(Path::new(env!("CARGO_BIN_EXE_frontend")));
     // A folder with no `.env` in it or above it: `just dev` writes one into
@@ -346,7 +357,8 @@ async fn start_frontend(
         .env("COOKIE_KEYS", keys)
         .env("COOKIE_SECURE", "false")
         // Its start-up line (info) names the port; warnings explain failures.
-        .env("RUST_LOG", "warn,frontend=info");
+        .env("RUST_LOG", "warn,frontend=info")
+        .envs(extra.iter().copied());
     let (process, port) = Process::start(name, cmd, |line| {
         let (_, rest) = line.split_once("frontend listening on ")?;
         rest.rsplit_once("(port ")?.1.trim_end().strip_suffix(')')?.parse().ok()
@@ -359,7 +371,7 @@ async fn start_frontend(
 
 /// A child process, killed when dropped. Its output is kept (the last lines)
 /// and shown if the test fails.
-struct Process {
+pub(crate) struct Process {
     name: String,
     child: Child,
     /// Held open: an auth-api child exits when it closes.
@@ -410,6 +422,10 @@ impl Process {
                 panic!("{name} {why}; its output:\n{}", process.output());
             }
         }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn kill(&mut self) {

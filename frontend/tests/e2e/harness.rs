@@ -17,7 +17,7 @@ use awc::http::{StatusCode, header};
 use cookie::{Cookie, Key};
 use frontend::{
     config::{CookieKeys, Secret, Settings},
-    startup::{Application, FrontendState},
+    {startup::Application, state::FrontendState},
 };
 use shared::Role;
 
@@ -30,7 +30,7 @@ pub struct Stack {
     pub clock: ManualClock,
     pub auth_base: String,
     pub auth_state: actix_web::web::Data<AppState>,
-    auth_settings: AuthSettings,
+    pub auth_settings: AuthSettings,
     auth_handle: Option<ServerHandle>,
     pub front_base: String,
     /// Where the test's own HTTP client connects: the bound address, even
@@ -54,6 +54,8 @@ pub struct Options {
     /// rather than `http://127.0.0.1:PORT`: browsers refuse WebAuthn on an
     /// IP address, so the browser tests use this.
     pub localhost: bool,
+    /// The frontend's UPSTREAMS.
+    pub upstreams: Vec<frontend::routes::Upstream>,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             trusted_proxies: vec![],
             mfa_required_roles: vec![],
             localhost: false,
+            upstreams: vec![],
         }
     }
 }
@@ -155,6 +158,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         cookie_secure: false,
         public_origin: options.localhost.then_some(front_origin),
         trusted_proxies: options.trusted_proxies,
+        upstreams: options.upstreams,
     };
     let front = start_frontend(listener, front_settings.clone(), &clock).await;
     Stack {
@@ -169,6 +173,38 @@ pub async fn spawn_with(options: Options) -> Stack {
         front_settings,
         _dir: dir,
     }
+}
+
+/// A stack whose frontend fronts a real notes app (`examples/notes`) at
+/// `/notes-api`, as `just dev` runs it. The folder holds its database.
+pub async fn spawn_with_notes(options: Options) -> (Stack, tempfile::TempDir) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let notes_route = frontend::routes::Upstream {
+        path: "/notes-api".into(),
+        url,
+        access: frontend::routes::Access::SignedIn,
+        kind: frontend::routes::Kind::Api,
+        timeout: Duration::from_secs(5),
+        max_body_bytes: 64 * 1024,
+    };
+    let mut upstreams = options.upstreams.clone();
+    upstreams.push(notes_route);
+    let stack = spawn_with(Options { upstreams, ..options }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = notes::config::Settings {
+        addr: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}/notes.db?mode=rwc", dir.path().display()),
+        auth_api_url: stack.auth_base.clone(),
+        issuer: stack.auth_settings.issuer.clone(),
+        audience: CLIENT_ID.into(),
+    };
+    let app =
+        notes::startup::Application::build_on(listener, settings, notes::clock::Clock::system())
+            .await
+            .expect("the notes app starts");
+    actix_web::rt::spawn(app.run_until_stopped());
+    (stack, dir)
 }
 
 async fn start_frontend(
@@ -350,13 +386,39 @@ impl Browser {
         self.jar.borrow_mut().insert(COOKIE.into(), value.into());
     }
 
-    fn cookie_header(&self) -> Option<String> {
+    pub fn cookie_header(&self) -> Option<String> {
         let jar = self.jar.borrow();
         (!jar.is_empty())
             .then(|| jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
     }
 
-    async fn finish(&self, res: Result<awc::ClientResponse, awc::error::SendRequestError>) -> Page {
+    /// Any request, with this browser's cookies and user agent; send it
+    /// with [`Browser::finish`].
+    pub fn request(&self, method: awc::http::Method, path: &str) -> awc::ClientRequest {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .insert_header((header::USER_AGENT, self.user_agent.as_str()));
+        if let Some(c) = self.cookie_header() {
+            req = req.insert_header((header::COOKIE, c));
+        }
+        req
+    }
+
+    /// A WebSocket handshake at `path`, from this site's pages.
+    pub fn websocket(&self, path: &str) -> awc::ws::WebsocketsRequest {
+        let url = format!("{}{path}", self.base).replacen("http", "ws", 1);
+        let mut req = self.client.ws(url).origin(self.origin.as_str());
+        if let Some(c) = self.cookie_header() {
+            req = req.header(header::COOKIE, c);
+        }
+        req
+    }
+
+    pub async fn finish(
+        &self,
+        res: Result<awc::ClientResponse, awc::error::SendRequestError>,
+    ) -> Page {
         let mut res = res.expect("request reaches the frontend");
         let status = res.status();
         let headers = res.headers().clone();

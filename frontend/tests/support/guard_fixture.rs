@@ -19,7 +19,7 @@ use frontend::{
     auth_client::AuthClient,
     config::{CookieKeys, Secret, Settings},
     session::cookie::{SessionCookie, VERSION},
-    startup::FrontendState,
+    state::FrontendState,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::JwkSet};
 use shared::{AccessClaims, Role};
@@ -110,6 +110,7 @@ pub fn fixture() -> Fixture {
         cookie_secure: false,
         public_origin: None,
         trusted_proxies: vec![],
+        upstreams: vec![],
     };
     let client = AuthClient::new(&settings);
     let clock = Arc::new(AtomicI64::new(NOW));
@@ -118,7 +119,8 @@ pub fn fixture() -> Fixture {
         settings,
         Arc::new(move || time.load(Ordering::Relaxed)),
         "http://127.0.0.1:0".into(),
-    );
+    )
+    .expect("no upstreams to clash");
     assert!(state.jwks.install(&jwks));
     state.revoked.answered();
     let sealed = state.codec.seal(&cookie, NOW);

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod notes;
 pub mod password;
 pub mod profile;
 pub mod security;

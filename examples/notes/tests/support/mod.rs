@@ -1,0 +1,299 @@
+//! Test plumbing shared by `api.rs` and `snippets.rs`: a real auth-api on
+//! port 0 with a temporary SQLite file, users and their real access tokens,
+//! and the notes service on port 0. Hides plumbing, never assertions.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use actix_web::{dev::ServerHandle, web};
+use auth_api::{
+    audit::Actor,
+    clock::{Clock as _, ManualClock},
+    config::{MfaSettings, Secret, Settings as AuthSettings, ThrottleSettings},
+    domain::{Password, Username},
+    mfa::key::MfaKey,
+    passwords::policy::PasswordPolicy,
+    startup::Application as AuthApplication,
+    state::AppState,
+};
+use awc::http::StatusCode;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use notes::{clock::Clock, config::Settings, startup::Application};
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "cloakroom-frontend";
+pub const CLIENT_SECRET: &str = "notes-test-client-secret-0123456789";
+pub const ISSUER: &str = "http://auth.cloakroom.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+/// The auth-api's ACCESS_TOKEN_TTL here, seconds.
+pub const ACCESS_TTL: i64 = 300;
+
+/// A running auth-api.
+pub struct AuthApi {
+    pub base: String,
+    pub clock: ManualClock,
+    pub state: web::Data<AppState>,
+    pub settings: AuthSettings,
+    handle: ServerHandle,
+    /// Holds the SQLite file for the test's duration.
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// An auth-api on an ephemeral port, with its own clock.
+pub async fn auth_api() -> AuthApi {
+    auth_api_on("127.0.0.1:0", ManualClock::starting_now()).await
+}
+
+/// An auth-api listening on `addr`, reading `clock`.
+pub async fn auth_api_on(addr: &str, clock: ManualClock) -> AuthApi {
+    // Server logs go through the test harness's capture: quiet unless a test fails.
+    auth_api::telemetry::init_for_tests();
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let settings = AuthSettings {
+        database_url: format!("sqlite://{}/auth.db", dir.path().display()),
+        addr: addr.into(),
+        issuer: ISSUER.into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        access_token_ttl: ACCESS_TTL,
+        session_idle_ttl: 3600,
+        session_absolute_ttl: 24 * 3600,
+        remember_idle_ttl: 7 * 24 * 3600,
+        remember_absolute_ttl: 30 * 24 * 3600,
+        refresh_reuse_grace: 10,
+        throttle: ThrottleSettings {
+            max_failures_per_user: 5,
+            max_failures_per_ip: 100,
+            max_failures_per_device: 10,
+            window: 900,
+        },
+        password_policy: PasswordPolicy::default(),
+        audit_retention: 90 * 24 * 3600,
+        reauth_max_age: 600,
+        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
+        public_origins: Vec::new(),
+    };
+    let app = AuthApplication::build_with_clock(settings.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("auth-api builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    AuthApi { base, clock, state, settings, handle, _dir: dir }
+}
+
+impl AuthApi {
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.base)
+    }
+
+    /// A user with [`PASSWORD`]; returns their id (their tokens' `sub`).
+    pub async fn add_user(&self, name: &str) -> String {
+        let username = Username::parse(name).expect("valid username");
+        let password = Password::parse(PASSWORD.into()).expect("valid password");
+        let password = PasswordPolicy::default().accept(password, name).await.expect("policy");
+        auth_api::users::add(&self.state.store, username, password, &[], Actor::Cli, self.now())
+            .await
+            .expect("user added")
+            .expect("name not taken")
+            .id
+    }
+
+    /// A user on a temporary password (an administrator created them):
+    /// returns it, for a sign-in whose tokens say `password_change_required`.
+    pub async fn add_user_with_temporary_password(&self, name: &str) -> String {
+        let username = Username::parse(name).expect("valid username");
+        auth_api::users::add_with_temporary_password(
+            &self.state.store,
+            &PasswordPolicy::default(),
+            username,
+            &[],
+            Actor::Cli,
+            self.now(),
+        )
+        .await
+        .expect("user added")
+        .expect("name not taken")
+        .1
+    }
+
+    /// Signs `name` in as the frontend does (client credentials, password
+    /// grant) and returns the access token.
+    pub async fn token(&self, name: &str) -> String {
+        self.token_with(name, PASSWORD).await
+    }
+
+    pub async fn token_with(&self, name: &str, password: &str) -> String {
+        let body = json!({"grant_type": "password", "username": name, "password": password,
+                          "remember": false, "ip": "203.0.113.7"});
+        let res = client()
+            .post(format!("{}/auth/token", self.base))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send_json(&body)
+            .await
+            .expect("token request");
+        let reply = read(res).await;
+        assert_eq!(reply.status, StatusCode::OK, "sign-in of {name}: {}", reply.body);
+        reply.body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// `auth-api keys rotate`, then the reload every instance does within 5 s, now.
+    pub async fn rotate_keys(&self) {
+        auth_api::cli::run_admin_command(
+            &self.settings.database_url,
+            PasswordPolicy::default(),
+            auth_api::cli::Command::Keys(auth_api::cli::KeysCommand::Rotate),
+        )
+        .await
+        .expect("keys rotate");
+        self.state.keys.reload(&self.state.store, self.now()).await.expect("keys reload");
+    }
+
+    /// How many times anyone fetched the JWKS (the auth-api's own metrics).
+    pub async fn jwks_fetches(&self) -> f64 {
+        let mut res = client().get(format!("{}/metrics", self.base)).send().await.expect("metrics");
+        let text = String::from_utf8(res.body().await.expect("body").to_vec()).expect("utf-8");
+        text.lines()
+            .filter(|l| l.starts_with(r#"http_requests_total{route="/.well-known/jwks.json""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// A running notes service.
+pub struct Notes {
+    pub base: String,
+    handle: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+/// Notes in front of `auth`, expecting its issuer and the frontend's client
+/// id, reading the same clock.
+pub async fn notes(auth: &AuthApi) -> Notes {
+    notes_with(&auth.base, ISSUER, CLIENT_ID, auth.clock.clone()).await
+}
+
+pub async fn notes_with(
+    auth_api_url: &str,
+    issuer: &str,
+    audience: &str,
+    clock: ManualClock,
+) -> Notes {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let settings = Settings {
+        addr: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}/notes.db", dir.path().display()),
+        auth_api_url: auth_api_url.into(),
+        issuer: issuer.into(),
+        audience: audience.into(),
+    };
+    let app = Application::build_on(listener, settings, Clock::from_fn(move || clock.now()))
+        .await
+        .expect("notes builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    Notes { base, handle, _dir: dir }
+}
+
+impl Notes {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn list(&self, token: &str) -> Reply {
+        self.send(client().get(self.url("/notes-api/notes")).bearer_auth(token)).await
+    }
+
+    pub async fn create(&self, token: &str, body: &Value) -> Reply {
+        let req = client().post(self.url("/notes-api/notes")).bearer_auth(token);
+        read(req.send_json(body).await.expect("request")).await
+    }
+
+    pub async fn delete(&self, token: &str, id: &str) -> Reply {
+        let req = client().delete(self.url(&format!("/notes-api/notes/{id}"))).bearer_auth(token);
+        self.send(req).await
+    }
+
+    /// `POST /notes-api/notes` with any body, with or without a token.
+    pub async fn post_raw(&self, token: Option<&str>, content_type: &str, body: String) -> Reply {
+        let mut req = client().post(self.url("/notes-api/notes")).content_type(content_type);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        read(req.send_body(body).await.expect("request")).await
+    }
+
+    pub async fn send(&self, req: awc::ClientRequest) -> Reply {
+        read(req.send().await.expect("request")).await
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+pub fn client() -> awc::Client {
+    awc::Client::builder().timeout(Duration::from_secs(30)).finish()
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    /// The JSON body, or `Null` when there is none (or it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn read(mut res: awc::ClientResponse) -> Reply {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.body().limit(1 << 20).await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply { status, headers, body }
+}
+
+/// The JSON of a token's header or payload segment.
+pub fn segment(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("a JWT has three segments");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+/// `token` with its header and payload replaced, the signature kept: what
+/// an attacker without the signing key can make.
+pub fn reassembled(token: &str, header: &Value, payload: &Value) -> String {
+    let signature = token.rsplit('.').next().expect("signature");
+    let encode = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("JSON"));
+    format!("{}.{}.{signature}", encode(header), encode(payload))
+}
+
+/// `token` claiming to be `sub`'s: the signature no longer matches.
+pub fn with_sub(token: &str, sub: &str) -> String {
+    let mut payload = segment(token, 1);
+    payload["sub"] = Value::String(sub.to_owned());
+    reassembled(token, &segment(token, 0), &payload)
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}

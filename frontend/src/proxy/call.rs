@@ -1,0 +1,78 @@
+//! Calling an upstream app from a server function, as the signed-in user:
+//! what a page does to render the app's data on the server (the `/notes`
+//! page does). The route table finds the app for `path` — the same entry
+//! the browser's own requests to that path use — and the user's access
+//! token, refreshed first if it is due, goes in `Authorization`.
+
+use actix_web::{
+    HttpRequest,
+    http::{Method, StatusCode},
+    web,
+};
+use leptos::prelude::*;
+use leptos_actix::{Request, ResponseOptions};
+use serde::de::DeserializeOwned;
+
+use super::UpstreamClient;
+use crate::{session::context, state::FrontendState};
+
+/// `method path` at the app that serves `path`, with `body` as JSON; its
+/// JSON answer.
+pub async fn as_user<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<T, ServerFnError> {
+    let token = context::access_token().await?;
+    let req: HttpRequest = use_context::<Request>()
+        .map(|r| (*r).clone())
+        .ok_or_else(|| ServerFnError::new("no request in context"))?;
+    let state = req.app_data::<web::Data<FrontendState>>().cloned();
+    let client = req.app_data::<web::Data<UpstreamClient>>().cloned();
+    let (Some(state), Some(client)) = (state, client) else {
+        return Err(ServerFnError::new("no upstream client"));
+    };
+    let Some(upstream) = state.routes.lookup(path).upstream else {
+        return Err(fail(StatusCode::NOT_FOUND, "That app is not set up on this site."));
+    };
+    let request = client
+        .0
+        .request(method, format!("{}{path}", upstream.url))
+        .timeout(upstream.timeout)
+        .bearer_auth(token);
+    let sent = match body {
+        Some(json) => request.send_json(&json).await,
+        None => request.send().await,
+    };
+    let mut res = match sent {
+        Ok(res) => res,
+        Err(awc::error::SendRequestError::Timeout) => {
+            return Err(fail(StatusCode::GATEWAY_TIMEOUT, "The app did not answer in time."));
+        }
+        Err(e) => {
+            tracing::warn!(upstream = %upstream.path, error = %e, "upstream unavailable");
+            return Err(fail(StatusCode::BAD_GATEWAY, "The app is unavailable right now."));
+        }
+    };
+    if !res.status().is_success() {
+        let status = res.status();
+        // The app's own words, when it gives them in the usual shape.
+        let said =
+            res.json::<serde_json::Value>().await.ok().and_then(|v| {
+                v.get("error_description").and_then(|d| d.as_str()).map(str::to_owned)
+            });
+        let message = said.unwrap_or_else(|| format!("The app answered {status}."));
+        return Err(fail(status, &message));
+    }
+    res.json::<T>().await.map_err(|e| {
+        tracing::warn!(upstream = %upstream.path, error = %e, "upstream answered unreadable JSON");
+        fail(StatusCode::BAD_GATEWAY, "The app's answer could not be read.")
+    })
+}
+
+fn fail(status: StatusCode, message: &str) -> ServerFnError {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(status);
+    }
+    ServerFnError::new(message)
+}

@@ -1,0 +1,168 @@
+//! WebSocket upgrades through the proxy: the handshake is a request like any
+//! other (the guard checked the session, the token is attached, the origin
+//! must be ours: a cross-site page may open a socket with the browser's
+//! cookies, and no CORS rule stops it), then frames are relayed both ways.
+//!
+//! A socket lives longer than its access token, and nothing re-checks it:
+//! the app sees the identity of the handshake for the socket's life. What
+//! does end it is the session ending — signed out, revoked by an admin, a
+//! password change elsewhere: the revocation feed wakes every relay of that
+//! session, which closes both sides with 1008 (policy violation).
+
+use std::sync::Arc;
+
+use actix_web::{
+    FromRequest,
+    body::BoxBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{self, HeaderMap},
+    web,
+};
+use actix_ws::{CloseCode, CloseReason, Message};
+use awc::ws::Frame;
+use futures::{SinkExt, StreamExt};
+
+use crate::{
+    error::FrontendError,
+    routes::{Kind, Upstream},
+    session::{SignedIn, revocations::RevokedSessions},
+    state::FrontendState,
+};
+
+/// Largest frame relayed either way.
+const MAX_FRAME: usize = 1024 * 1024;
+
+/// Headers of the handshake itself: each side of the relay writes its own.
+const HANDSHAKE: &[&str] = &[
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-accept",
+];
+
+pub async fn relay(
+    req: ServiceRequest,
+    client: &awc::Client,
+    url: String,
+    mut outgoing: HeaderMap,
+    upstream: &Upstream,
+    signed_in: Option<Arc<SignedIn>>,
+    state: &FrontendState,
+) -> ServiceResponse<BoxBody> {
+    let json = upstream.kind == Kind::Api;
+    if !req.headers().contains_key("sec-websocket-key") {
+        return req
+            .into_response(FrontendError::BadRequest("not a WebSocket handshake").respond(json));
+    }
+    for name in HANDSHAKE {
+        outgoing.remove(*name);
+    }
+    let mut ws = client.ws(url.as_str()).max_frame_size(MAX_FRAME);
+    for (name, value) in &outgoing {
+        ws = ws.header(name.clone(), value.clone());
+    }
+    let (app_response, app_socket) = match tokio::time::timeout(upstream.timeout, ws.connect())
+        .await
+    {
+        Ok(Ok(connected)) => connected,
+        Ok(Err(e)) => {
+            tracing::warn!(upstream = %upstream.path, error = %e, "upstream refused the WebSocket");
+            return req.into_response(FrontendError::UpstreamUnavailable.respond(json));
+        }
+        Err(_) => {
+            tracing::warn!(upstream = %upstream.path, "upstream WebSocket handshake timed out");
+            return req.into_response(FrontendError::UpstreamTimeout.respond(json));
+        }
+    };
+
+    let (http_req, mut payload) = req.into_parts();
+    let body = web::Payload::from_request(&http_req, &mut payload).await;
+    let (mut response, session, from_browser) =
+        match body.and_then(|body| actix_ws::handle(&http_req, body)) {
+            Ok(parts) => parts,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket handshake refused");
+                let res = FrontendError::BadRequest("not a WebSocket handshake").respond(json);
+                return ServiceResponse::new(http_req, res);
+            }
+        };
+    if let Some(protocol) = app_response.headers().get(header::SEC_WEBSOCKET_PROTOCOL) {
+        response.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+    }
+    response.extensions_mut().insert(crate::security::headers::Proxied);
+    let watch = signed_in
+        .map(|s| Watch { session_id: s.user.session_id.clone(), revoked: state.revoked.clone() });
+    actix_web::rt::spawn(pump(session, from_browser.max_frame_size(MAX_FRAME), app_socket, watch));
+    ServiceResponse::new(http_req, response)
+}
+
+/// The session a relay serves, and where to hear that it ended.
+struct Watch {
+    session_id: String,
+    revoked: Arc<RevokedSessions>,
+}
+
+async fn pump<A>(
+    mut browser: actix_ws::Session,
+    mut from_browser: actix_ws::MessageStream,
+    app: A,
+    watch: Option<Watch>,
+) where
+    A: futures::Stream<Item = Result<Frame, awc::error::WsProtocolError>>
+        + futures::Sink<Message>
+        + Unpin
+        + 'static,
+{
+    let (mut to_app, mut from_app) = app.split();
+    let mut ended = watch.as_ref().map(|w| w.revoked.subscribe());
+    let policy =
+        || Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) });
+    loop {
+        tokio::select! {
+            msg = from_browser.recv() => match msg {
+                Some(Ok(Message::Nop)) => {}
+                Some(Ok(msg)) => {
+                    let closing = matches!(msg, Message::Close(_));
+                    if to_app.send(msg).await.is_err() || closing {
+                        break;
+                    }
+                }
+                _ => {
+                    let _ = to_app.send(Message::Close(None)).await;
+                    break;
+                }
+            },
+            frame = from_app.next() => {
+                let delivered = match frame {
+                    Some(Ok(Frame::Text(bytes))) => match String::from_utf8(bytes.to_vec()) {
+                        Ok(text) => browser.text(text).await.is_ok(),
+                        Err(_) => false,
+                    },
+                    Some(Ok(Frame::Binary(bytes))) => browser.binary(bytes).await.is_ok(),
+                    Some(Ok(Frame::Continuation(item))) => browser.continuation(item).await.is_ok(),
+                    Some(Ok(Frame::Ping(bytes))) => browser.ping(&bytes).await.is_ok(),
+                    Some(Ok(Frame::Pong(bytes))) => browser.pong(&bytes).await.is_ok(),
+                    Some(Ok(Frame::Close(reason))) => {
+                        let _ = browser.close(reason).await;
+                        return;
+                    }
+                    Some(Err(_)) | None => false,
+                };
+                if !delivered {
+                    let _ = browser.close(None).await;
+                    return;
+                }
+            },
+            changed = async { ended.as_mut().expect("guarded").changed().await }, if ended.is_some() => {
+                let still_open = watch.as_ref().is_some_and(|w| !w.revoked.contains(&w.session_id));
+                if changed.is_err() || !still_open {
+                    tracing::info!("closing a proxied WebSocket: its session ended");
+                    let _ = to_app.send(Message::Close(policy())).await;
+                    let _ = browser.close(policy()).await;
+                    return;
+                }
+            }
+        }
+    }
+    let _ = browser.close(None).await;
+}

@@ -1,0 +1,77 @@
+//! `FrontendState`: what every worker shares for the process's life — the
+//! settings, the cookie codec, the key set, the revocation set, the route
+//! table — and the clock. Below the modules that build the server and serve
+//! requests, so both import it and neither imports the other.
+
+use std::sync::Arc;
+
+use shared::verify::Expected;
+
+use crate::{
+    config::Settings,
+    routes::{RouteError, RouteTable},
+    session::{
+        cookie::CookieCodec, jwks::JwksCache, known::KnownCookies, refresh::RefreshFlights,
+        revocations::RevokedSessions,
+    },
+};
+
+/// The frontend's notion of now, in Unix seconds; injectable for tests.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// Process-wide state shared by all workers.
+pub struct FrontendState {
+    pub settings: Settings,
+    pub codec: CookieCodec,
+    pub jwks: JwksCache,
+    pub known: KnownCookies,
+    pub flights: RefreshFlights,
+    pub revoked: Arc<RevokedSessions>,
+    pub public_origin: String,
+    /// Who may see what, the app's pages and its upstreams (`routes`).
+    pub routes: RouteTable,
+    clock: Clock,
+}
+
+impl FrontendState {
+    /// The shared state with nothing loaded yet: no keys, no revocations.
+    /// Fails if an upstream would shadow one of Cloakroom's own routes.
+    pub fn new(
+        settings: Settings,
+        clock: Clock,
+        public_origin: String,
+    ) -> Result<Self, RouteError> {
+        Ok(Self {
+            routes: RouteTable::new(&settings.upstreams)?,
+            codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
+            jwks: JwksCache::default(),
+            known: KnownCookies::default(),
+            flights: RefreshFlights::default(),
+            revoked: Arc::new(RevokedSessions::default()),
+            public_origin,
+            clock,
+            settings,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
+    pub fn expected(&self) -> Expected<'_> {
+        Expected { issuer: &self.settings.issuer, audience: &self.settings.client_id }
+    }
+}

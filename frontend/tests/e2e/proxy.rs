@@ -1,0 +1,419 @@
+//! Upstream routes: Cloakroom in front of another app, forwarding with the
+//! user's access token and nothing of the browser's that could pass for it.
+
+use std::time::Duration;
+
+use auth_api::clock::Clock as _;
+use awc::http::{Method, StatusCode};
+use frontend::routes::{Access, Kind};
+use futures::{SinkExt, StreamExt};
+use shared::Role;
+
+use crate::{
+    harness::{Options, Stack, spawn_with},
+    upstream::{TestApp, route_to},
+};
+
+/// A stack whose frontend fronts `app` at `/app` (signed in, page), `/pub`
+/// (public page), `/ops` (admins, page) and `/app-api` (signed in, API).
+async fn stack_for(app: &TestApp) -> Stack {
+    let upstreams = vec![
+        app.route("/app", Access::SignedIn, Kind::Page),
+        app.route("/pub", Access::Public, Kind::Page),
+        app.route("/ops", Access::Role(Role::Admin), Kind::Page),
+        app.route("/app-api", Access::SignedIn, Kind::Api),
+    ];
+    spawn_with(Options { upstreams, ..Options::default() }).await
+}
+
+fn session_id(stack: &Stack, cookie: &str) -> String {
+    match stack.front.codec.open(cookie) {
+        frontend::session::cookie::Opened::Valid { cookie, .. } => cookie.session_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_signed_in_request_reaches_the_app_with_a_verified_token_and_nothing_spoofed() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    let alice_id = stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+
+    let page = browser.get("/app/reports?year=2026").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), Some("/login?next=%2Fapp%2Freports%3Fyear%3D2026"));
+    assert!(app.seen().is_empty(), "a signed-out request never reaches a signed-in route");
+
+    browser.sign_in_ok("alice").await;
+    let sid = session_id(&stack, &browser.cookie().unwrap());
+    let cookie = format!("{}; app_pref=compact", browser.cookie_header().unwrap());
+    let req = browser
+        .request(Method::GET, "/app/reports?year=2026")
+        .insert_header(("cookie", cookie))
+        .insert_header(("authorization", "Bearer forged"))
+        .insert_header(("x-cloakroom-user", "someone-else"))
+        .insert_header(("x-cloakroom-roles", "admin"))
+        .insert_header(("x-forwarded-for", "6.6.6.6"))
+        .insert_header(("forwarded", "for=6.6.6.6"));
+    let page = browser.finish(req.send().await).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("app page /app/reports?year=2026"));
+    assert_eq!(page.header("cache-control"), Some("private, no-store"));
+    assert_eq!(page.header("content-security-policy"), None, "the app's own policy, not ours");
+
+    let seen = app.last();
+    assert_eq!((seen.method.as_str(), seen.target.as_str()), ("GET", "/app/reports?year=2026"));
+    let token = seen.header("authorization").unwrap().strip_prefix("Bearer ").unwrap();
+    let now = stack.clock.now();
+    let claims = stack.front.jwks.verify(token, stack.front.expected(), now).expect("verifies");
+    assert_eq!(claims.sub, alice_id);
+    assert!(claims.exp - now >= frontend::session::guard::REFRESH_MARGIN);
+    assert_eq!(seen.all("authorization").len(), 1);
+    assert_eq!(seen.all("x-cloakroom-user"), [alice_id.as_str()]);
+    assert_eq!(seen.all("x-cloakroom-username"), ["alice"]);
+    assert_eq!(seen.all("x-cloakroom-roles"), ["user"]);
+    assert_eq!(seen.all("x-cloakroom-session"), [sid.as_str()]);
+    let cookies = seen.all("cookie").join("; ");
+    assert!(cookies.contains("app_pref=compact"), "{cookies}");
+    assert!(!cookies.contains("cloakroom"), "our cookie never reaches the app: {cookies}");
+    assert_eq!(seen.all("x-forwarded-for"), ["127.0.0.1"], "the peer, not the browser's claim");
+    assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some(stack.front_base.trim_start_matches("http://"))
+    );
+    assert_eq!(seen.header("forwarded"), None);
+
+    // A public route forwards the signed-out too, with no identity at all,
+    // whatever the browser claims.
+    let stranger = stack.browser();
+    let req = stranger
+        .request(Method::GET, "/pub/about")
+        .insert_header(("x-cloakroom-user", alice_id.as_str()))
+        .insert_header(("authorization", "Bearer forged"));
+    assert_eq!(stranger.finish(req.send().await).await.status, StatusCode::OK);
+    let seen = app.last();
+    assert_eq!(seen.target, "/pub/about");
+    assert_eq!((seen.header("authorization"), seen.header("x-cloakroom-user")), (None, None));
+}
+
+#[actix_web::test]
+async fn role_rules_and_api_routes_answer_for_the_app() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    stack.add_user("root", &[Role::User, Role::Admin]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    let admin = stack.browser();
+    admin.sign_in_ok("root").await;
+
+    assert_eq!(alice.get("/ops/console").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.get("/ops/console").await.status, StatusCode::OK);
+    assert_eq!(app.last().target, "/ops/console");
+    let before = app.seen().len();
+
+    // An API: JSON, never a redirect, and `X-CSRF: 1` on every request.
+    let stranger = stack.browser();
+    let csrf = ("x-csrf", "1");
+    let page = stranger
+        .finish(stranger.request(Method::GET, "/app-api/notes").insert_header(csrf).send().await)
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(page.location(), None);
+    let body: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert!(body["error_description"].is_string());
+
+    let page = alice.finish(alice.request(Method::GET, "/app-api/notes").send().await).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&page.body).unwrap()["error"],
+        "csrf_header_required"
+    );
+    let wrong = alice.request(Method::GET, "/app-api/notes").insert_header(("x-csrf", "yes"));
+    assert_eq!(alice.finish(wrong.send().await).await.status, StatusCode::FORBIDDEN);
+    // A preflight is refused too: nothing here grants cross-origin access.
+    let preflight = alice.request(Method::OPTIONS, "/app-api/notes");
+    assert_eq!(alice.finish(preflight.send().await).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.seen().len(), before, "refused requests never reach the app");
+
+    let page = alice
+        .finish(alice.request(Method::GET, "/app-api/notes").insert_header(csrf).send().await)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let posted = alice
+        .request(Method::POST, "/app-api/notes")
+        .insert_header(csrf)
+        .insert_header(("origin", alice.origin.as_str()))
+        .send_body("{}");
+    assert_eq!(alice.finish(posted.await).await.status, StatusCode::OK);
+    let cross = alice
+        .request(Method::POST, "/app-api/notes")
+        .insert_header(csrf)
+        .insert_header(("origin", "https://evil.example"))
+        .send_body("{}");
+    assert_eq!(alice.finish(cross.await).await.status, StatusCode::FORBIDDEN);
+    // A page route keeps the origin check on unsafe methods.
+    let cross = alice
+        .request(Method::POST, "/app/form")
+        .insert_header(("origin", "https://evil.example"))
+        .send_body("x=1");
+    assert_eq!(alice.finish(cross.await).await.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn an_expired_token_is_refreshed_once_before_forwarding() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+    assert_eq!(browser.get("/app/one").await.status, StatusCode::OK);
+    let first = app.last().header("authorization").unwrap().to_owned();
+
+    stack.clock.advance(301);
+    let calls = stack.token_calls().await;
+    assert_eq!(browser.get("/app/two").await.status, StatusCode::OK);
+    assert_eq!(stack.token_calls().await - calls, 1.0, "one refresh");
+    let second = app.last().header("authorization").unwrap().to_owned();
+    assert_ne!(first, second);
+    let now = stack.clock.now();
+    let claims = stack.front.jwks.verify(&second[7..], stack.front.expected(), now).unwrap();
+    assert!(claims.exp - now > frontend::session::guard::REFRESH_MARGIN);
+}
+
+#[actix_web::test]
+async fn a_session_revoked_elsewhere_is_refused_on_proxied_routes_within_two_seconds() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let laptop = stack.browser();
+    laptop.sign_in_ok("alice").await;
+    let phone = stack.browser();
+    phone.sign_in_ok("alice").await;
+    assert_eq!(phone.get("/app/inbox").await.status, StatusCode::OK);
+
+    let phone_sid = session_id(&stack, &phone.cookie().unwrap());
+    let revoked = laptop.post("/api/revoke_session", &[("id", &phone_sid)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    phone.signed_out_within("/app/inbox", Duration::from_secs(2)).await;
+}
+
+#[actix_web::test]
+async fn a_websocket_is_relayed_and_closed_when_its_session_ends() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let laptop = stack.browser();
+    laptop.sign_in_ok("alice").await;
+    let phone = stack.browser();
+    phone.sign_in_ok("alice").await;
+
+    // Signed out, or from another site: no socket.
+    let refused = stack.browser().websocket("/app/ws").connect().await;
+    assert!(refused.is_err(), "a signed-out handshake is sent to sign in");
+    let mut foreign = phone.websocket("/app/ws");
+    foreign = foreign.origin("https://evil.example");
+    assert!(foreign.connect().await.is_err(), "cross-site WebSocket hijacking");
+
+    let (res, mut socket) = phone.websocket("/app/ws").connect().await.expect("handshake");
+    assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let seen = app.last();
+    assert!(seen.header("authorization").is_some_and(|a| a.starts_with("Bearer ")));
+    socket.send(awc::ws::Message::Text("hello".into())).await.unwrap();
+    match socket.next().await {
+        Some(Ok(awc::ws::Frame::Text(t))) => assert_eq!(&t[..], b"echo: hello"),
+        other => panic!("no echo: {other:?}"),
+    }
+
+    let phone_sid = session_id(&stack, &phone.cookie().unwrap());
+    let revoked = laptop.post("/api/revoke_session", &[("id", &phone_sid)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(awc::ws::Frame::Close(reason))) => return reason,
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within 2 s of the revocation");
+    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
+}
+
+#[actix_web::test]
+async fn an_app_that_is_down_or_slow_gets_502_or_504_never_a_hang() {
+    let app = TestApp::start().await;
+    // A port nothing listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let upstreams = vec![
+        app.route("/app", Access::SignedIn, Kind::Page),
+        app.route("/app-api", Access::SignedIn, Kind::Api),
+        route_to(&dead, "/gone", Access::SignedIn, Kind::Page),
+        route_to(&dead, "/gone-api", Access::SignedIn, Kind::Api),
+    ];
+    let stack = spawn_with(Options { upstreams, ..Options::default() }).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+
+    let page = browser.get("/gone/x").await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY);
+    assert!(page.body.contains("You are still signed in"), "our error page: {}", page.body);
+    let api = browser.request(Method::GET, "/gone-api/x").insert_header(("x-csrf", "1"));
+    let page = browser.finish(api.send().await).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&page.body).unwrap()["error"],
+        "bad_gateway"
+    );
+
+    let started = std::time::Instant::now();
+    let page = browser.get("/app/slow").await;
+    assert_eq!(page.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the route's 1 s timeout, not the app's 5 s"
+    );
+    let api = browser.request(Method::GET, "/app-api/slow").insert_header(("x-csrf", "1"));
+    let page = browser.finish(api.send().await).await;
+    assert_eq!(page.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&page.body).unwrap()["error"],
+        "gateway_timeout"
+    );
+}
+
+#[actix_web::test]
+async fn an_app_cannot_set_cloakrooms_cookie() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+    let before = browser.cookie();
+
+    let page = browser.get("/app/set-cookies").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let set: Vec<String> = page.set_cookies().iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(set, ["app_theme"]);
+    assert_eq!(browser.cookie(), before);
+    assert_eq!(browser.get("/profile").await.status, StatusCode::OK, "still signed in");
+}
+
+#[actix_web::test]
+async fn uploads_over_the_routes_limit_are_refused_and_smaller_ones_stream_through() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+    let origin = ("origin", browser.origin.clone());
+
+    // Larger than the frontend's own 16 KiB form limit, within the route's 1 MiB.
+    let body = vec![b'a'; 512 * 1024];
+    let req = browser.request(Method::POST, "/app/count").insert_header(origin.clone());
+    let page = browser.finish(req.send_body(body).await).await;
+    assert_eq!((page.status, page.body.as_str()), (StatusCode::OK, "524288"));
+
+    // Declared too large: refused before a byte is read.
+    let req = browser.request(Method::POST, "/app/count").insert_header(origin.clone());
+    let page = browser.finish(req.send_body(vec![b'a'; 1024 * 1024 + 1]).await).await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Undeclared (chunked) and too large: cut off as it streams.
+    let chunks = futures::stream::iter(
+        (0..20)
+            .map(|_| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(vec![b'a'; 64 * 1024]))),
+    );
+    let req = browser.request(Method::POST, "/app/count").insert_header(origin);
+    match req.send_stream(chunks).await {
+        Ok(res) => assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        // The frontend may close the connection while the client still sends.
+        Err(e) => assert!(
+            matches!(
+                e,
+                awc::error::SendRequestError::Send(_) | awc::error::SendRequestError::Body(_)
+            ),
+            "{e}"
+        ),
+    }
+}
+
+#[actix_web::test]
+async fn upstreams_that_shadow_cloakroom_or_do_not_parse_stop_start_up() {
+    let app = TestApp::start().await;
+    let shadowing = vec![app.route("/admin", Access::Public, Kind::Page)];
+    let stack = crate::harness::spawn().await;
+    let mut settings = stack.front_settings.clone();
+    settings.upstreams = shadowing;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let clock = frontend::state::system_clock();
+    let err = frontend::startup::Application::build_on(listener, settings, clock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("\"/admin\""), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("upstreams.toml");
+    std::fs::write(
+        &file,
+        "[[upstream]]\npath = \"/app\"\nurl = \"http://127.0.0.1:9\"\naccess = \"admins\"\n",
+    )
+    .unwrap();
+    let leptos = concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml");
+    let cli = <frontend::config::Cli as clap::Parser>::try_parse_from([
+        "frontend",
+        "--leptos-config",
+        leptos,
+        "--client-id",
+        "c",
+        "--client-secret",
+        "s",
+        "--cookie-keys",
+        &base64_key(),
+        "--cookie-secure",
+        "false",
+        "--upstreams",
+        file.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = frontend::config::Settings::from_cli(cli).unwrap_err().to_string();
+    assert!(err.contains("upstreams.toml:4:") && err.contains("\"admins\""), "{err}");
+}
+
+fn base64_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+}
+
+#[actix_web::test]
+async fn fifty_requests_on_an_expired_token_cost_one_refresh_and_carry_one_token() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let browser = stack.browser();
+    browser.sign_in_ok("alice").await;
+    stack.clock.advance(301);
+    let calls = stack.token_calls().await;
+
+    let paths: Vec<String> = (0..50).map(|i| format!("/app/storm/{i}")).collect();
+    let pages = futures::future::join_all(paths.iter().map(|p| browser.get(p))).await;
+    assert!(pages.iter().all(|p| p.status == StatusCode::OK));
+    assert_eq!(stack.token_calls().await - calls, 1.0, "single-flight: one /auth/token call");
+    let tokens: std::collections::HashSet<String> = app
+        .seen()
+        .iter()
+        .filter(|s| s.target.starts_with("/app/storm/"))
+        .map(|s| s.header("authorization").unwrap().to_owned())
+        .collect();
+    assert_eq!(tokens.len(), 1, "all fifty carry the same fresh token");
+}
