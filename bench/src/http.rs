@@ -41,6 +41,28 @@ impl Conn {
     }
 
     pub async fn send(&mut self, req: Req<'_>) -> Result<Resp, Error> {
+        let (status, set_cookie, body) = self.send_head(req).await?;
+        let body = body.collect().await?.to_bytes();
+        Ok(Resp { status, set_cookie, body })
+    }
+
+    /// The same, reading the body as it arrives and keeping only its length
+    /// (a download larger than this process should hold).
+    pub async fn send_discarding(&mut self, req: Req<'_>) -> Result<(u16, u64), Error> {
+        let (status, _, mut body) = self.send_head(req).await?;
+        let mut length = 0u64;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                length += data.len() as u64;
+            }
+        }
+        Ok((status, length))
+    }
+
+    async fn send_head(
+        &mut self,
+        req: Req<'_>,
+    ) -> Result<(u16, Option<String>, hyper::body::Incoming), Error> {
         // A connection the server closed (keep-alive timeout) is reopened once.
         if self.sender.is_closed() || self.sender.ready().await.is_err() {
             *self = Self::open(self.addr).await?;
@@ -73,8 +95,7 @@ impl Conn {
                 pair.split_once('=').is_some_and(|(name, _)| SESSION_COOKIES.contains(&name))
             })
             .map(str::to_owned);
-        let body = res.into_body().collect().await?.to_bytes();
-        Ok(Resp { status, set_cookie, body })
+        Ok((status, set_cookie, res.into_body()))
     }
 }
 

@@ -16,6 +16,7 @@ mod load;
 mod report;
 mod scenarios;
 mod servers;
+mod upstream;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -120,7 +121,17 @@ const MICRO: [(&str, &str); 8] = [
 async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let scale = if args.quick { Scale::quick() } else { Scale::full() };
     let workspace = std::env::current_dir()?;
-    let env = Arc::new(Env::new(args.bin_dir.clone(), workspace, dir.to_owned()));
+    // The proxy benchmarks' app, behind every frontend of the run at `/app`.
+    let app = upstream::App::start().await?;
+    let upstreams = dir.join("upstreams.toml");
+    std::fs::write(
+        &upstreams,
+        format!(
+            "[[upstream]]\npath = \"/app\"\nurl = \"http://{}\"\naccess = \"signed-in\"\nkind = \"page\"\n",
+            app.addr
+        ),
+    )?;
+    let env = Arc::new(Env::new(args.bin_dir.clone(), workspace, dir.to_owned(), Some(upstreams)));
     let machine = report::Machine::read();
     if let Some(path) = &args.profile_page {
         let mode = if args.twin { Some("public-twin") } else { None };
@@ -192,6 +203,15 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     step("7: revocation latency");
     let revocation =
         scenarios::revocation_latency(front_a.addr, auth_a.addr, &env, scale.trials).await?;
+    step("10, 11: the proxy: proxied vs direct, 1 GiB streamed");
+    let proxy = scenarios::proxy(
+        front_a.addr,
+        app.addr,
+        front_a.pid().ok_or("the frontend has no pid")?,
+        &env,
+        scale,
+    )
+    .await?;
     step("6: refresh grants, SQLite");
     let sqlite = [auth_a.addr];
     let mut grants = vec![
@@ -226,6 +246,8 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     let front_b = env.start_frontend("front-b", &auth_b).await?;
     let storm_trials = if args.quick { 2 } else { 5 };
     let (storm_cookies, _) = scenarios::sign_in_many(front_b.addr, &env, storm_trials, 1).await?;
+    let (proxy_storm_cookies, _) =
+        scenarios::sign_in_many(front_b.addr, &env, storm_trials, 1).await?;
     let storm_expires = tokio::time::Instant::now() + Duration::from_secs(SHORT_TTL as u64 + 1);
 
     step("5: login throughput");
@@ -250,7 +272,18 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         scenarios::many_users(front_b.addr, auth_b.addr, cookies, SHORT_TTL, crowd_time).await?;
     step("3: refresh storm (once the storm sessions' access tokens have expired)");
     tokio::time::sleep_until(storm_expires).await;
-    let storm = scenarios::refresh_storm(front_b.addr, auth_b.addr, storm_cookies).await?;
+    let storm =
+        scenarios::refresh_storm(front_b.addr, auth_b.addr, storm_cookies, "/profile", None)
+            .await?;
+    step("12: refresh storm through the proxy");
+    let proxy_storm = scenarios::refresh_storm(
+        front_b.addr,
+        auth_b.addr,
+        proxy_storm_cookies,
+        "/app/storm",
+        Some(&app),
+    )
+    .await?;
     front_b.stop().await;
     auth_b.stop().await;
 
@@ -321,6 +354,8 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         pages,
         calls,
         storm,
+        proxy,
+        proxy_storm,
         crowds,
         logins,
         grants,

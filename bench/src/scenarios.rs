@@ -371,6 +371,9 @@ pub struct Storm {
     pub not_ok: u64,
     pub sign_outs: u64,
     pub alive_after: u64,
+    /// Through the proxy only: how many different access tokens the app saw
+    /// in each trial.
+    pub distinct_tokens: Vec<usize>,
 }
 
 /// 50 requests at once, all carrying the same cookie whose access token has
@@ -379,6 +382,8 @@ pub async fn refresh_storm(
     frontend: SocketAddr,
     auth_api: SocketAddr,
     cookies: Vec<String>,
+    path: &'static str,
+    app: Option<&crate::upstream::App>,
 ) -> Result<Storm, Error> {
     const REQUESTS: usize = 50;
     let mut storm =
@@ -396,7 +401,7 @@ pub async fn refresh_storm(
                 let (cookie, barrier) = (cookie.clone(), barrier.clone());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    conn.send(Req::get("/profile").cookie(Some(&cookie))).await
+                    conn.send(Req::get(path).cookie(Some(&cookie))).await
                 })
             })
             .collect();
@@ -416,6 +421,11 @@ pub async fn refresh_storm(
             }
         }
         storm.token_calls.push((flows::counters(auth_api).await? - before).token);
+        if let Some(app) = app {
+            let seen: std::collections::HashSet<String> =
+                app.take_storm_tokens().into_iter().collect();
+            storm.distinct_tokens.push(seen.len());
+        }
         // The session must still work with the cookie the storm handed out.
         if let Some(cookie) = fresh {
             let mut conn = Conn::open(frontend).await?;
@@ -424,6 +434,117 @@ pub async fn refresh_storm(
         }
     }
     Ok(storm)
+}
+
+// ---- 10 and 11: the proxy: a signed-in request forwarded to an app ---------
+
+pub struct Proxy {
+    pub proxied: Variant,
+    pub direct: Variant,
+    pub streamed: Streamed,
+}
+
+/// One large download through the proxy, and the frontend's memory meanwhile.
+#[derive(Debug, Clone, Default)]
+pub struct Streamed {
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rss_before: u64,
+    pub rss_peak: u64,
+}
+
+/// `frontend` forwards `/app` to `app`. Proxied and direct runs alternate
+/// like the page variants, so the ratio and the added latency are taken
+/// side by side; then 1 GiB is streamed through while the frontend's
+/// resident memory is sampled.
+pub async fn proxy(
+    frontend: SocketAddr,
+    app: SocketAddr,
+    frontend_pid: u32,
+    env: &Arc<Env>,
+    scale: Scale,
+) -> Result<Proxy, Error> {
+    const PATH: &str = "/app/hello";
+    let (mut cookies, _) = sign_in_many(frontend, env, CONNECTIONS, 4).await?;
+    let mut proxied = Variant {
+        name: "proxied",
+        what: "`GET /app/hello` through the frontend, signed in: the guard's fast path, the token and identity attached, forwarded to the app over a pooled connection",
+        body_bytes: 2,
+        runs: Rounds::default(),
+    };
+    let mut direct = Variant {
+        name: "direct",
+        what: "`GET /app/hello` to the same app directly, without Cloakroom",
+        body_bytes: 2,
+        runs: Rounds::default(),
+    };
+    for round in 0..scale.rounds {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        for through_proxy in order {
+            let viewer = |addr, cookie| PageViewer {
+                addr,
+                path: PATH,
+                cookie,
+                headers: Vec::new(),
+                prepared: None,
+            };
+            if through_proxy {
+                let clients = cookies.iter().cloned().map(|c| viewer(frontend, Some(c))).collect();
+                let (run, clients) = load::run(clients, scale.warmup, scale.measure).await?;
+                cookies = clients.into_iter().filter_map(|c| c.cookie).collect();
+                if cookies.len() != CONNECTIONS {
+                    return Err("sessions were lost during the proxied run".into());
+                }
+                proxied.runs.0.push(run.all);
+            } else {
+                let clients = (0..CONNECTIONS).map(|_| viewer(app, None)).collect();
+                direct.runs.0.push(load::run(clients, scale.warmup, scale.measure).await?.0.all);
+            }
+        }
+    }
+    let streamed = stream_through(frontend, &cookies[0], frontend_pid).await?;
+    Ok(Proxy { proxied, direct, streamed })
+}
+
+/// 1 GiB down through the proxy, read and thrown away as it arrives.
+async fn stream_through(frontend: SocketAddr, cookie: &str, pid: u32) -> Result<Streamed, Error> {
+    const GIB: u64 = 1 << 30;
+    let mut conn = Conn::open(frontend).await?;
+    // Warm: the first proxied request through this connection's path.
+    conn.send(Req::get("/app/bytes/65536").cookie(Some(cookie))).await?;
+    let rss_before = resident(pid);
+    let (done, mut stop) = tokio::sync::oneshot::channel::<()>();
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(resident(pid));
+            tokio::select! {
+                _ = &mut stop => return peak,
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+    });
+    let started = Instant::now();
+    let path = format!("/app/bytes/{GIB}");
+    let (status, bytes) = conn.send_discarding(Req::get(&path).cookie(Some(cookie))).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = done.send(());
+    let rss_peak = sampler.await?;
+    if status != 200 || bytes != GIB {
+        return Err(format!("the 1 GiB download answered {status} with {bytes} bytes").into());
+    }
+    Ok(Streamed { bytes, seconds, rss_before, rss_peak })
+}
+
+/// A process's resident set (`VmRSS`), in bytes.
+fn resident(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+            line.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 // ---- 4 and 5: many users with short-lived access tokens; login throughput --

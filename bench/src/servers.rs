@@ -46,6 +46,8 @@ pub struct Env {
     pub bin_dir: PathBuf,
     pub workspace: PathBuf,
     pub dir: PathBuf,
+    /// The frontends' `UPSTREAMS` file (the proxy benchmarks' app at `/app`).
+    pub upstreams: Option<PathBuf>,
     pub client_secret: String,
     pub cookie_keys: String,
     pub mfa_key: String,
@@ -53,11 +55,17 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn new(bin_dir: PathBuf, workspace: PathBuf, dir: PathBuf) -> Self {
+    pub fn new(
+        bin_dir: PathBuf,
+        workspace: PathBuf,
+        dir: PathBuf,
+        upstreams: Option<PathBuf>,
+    ) -> Self {
         Self {
             bin_dir,
             workspace,
             dir,
+            upstreams,
             client_secret: random_b64(32),
             cookie_keys: base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
@@ -141,6 +149,9 @@ impl Env {
             .env("AUTH_CLIENT_SECRET", &self.client_secret)
             .env("COOKIE_KEYS", &self.cookie_keys)
             .env("COOKIE_SECURE", "false");
+        if let Some(upstreams) = &self.upstreams {
+            cmd.env("UPSTREAMS", upstreams);
+        }
         let server = spawn(cmd, &self.dir.join(name)).await?;
         wait_healthy(server.addr, "/healthz").await?;
         Ok(server)

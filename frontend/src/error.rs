@@ -30,6 +30,8 @@ pub enum FrontendError {
     /// factor (`error` names which).
     #[error("{0}")]
     ActionRequired(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("the upstream app is unavailable")]
     UpstreamUnavailable,
     #[error("the upstream app did not answer in time")]
@@ -71,6 +73,10 @@ impl FrontendError {
                 "One more step first",
                 "Change your temporary password or set up a second factor before going on.",
             ),
+            FrontendError::MethodNotAllowed => (
+                "That request could not be accepted",
+                "This site does not pass TRACE or CONNECT requests on.",
+            ),
             FrontendError::UpstreamUnavailable => (
                 "This part of the site is unavailable",
                 "The application behind this page is not responding. You are still signed in. \
@@ -96,6 +102,7 @@ impl FrontendError {
             FrontendError::SignedOut => "unauthorized",
             FrontendError::CsrfHeaderRequired => "csrf_header_required",
             FrontendError::ActionRequired(code) => code,
+            FrontendError::MethodNotAllowed => "method_not_allowed",
             FrontendError::UpstreamUnavailable => "bad_gateway",
             FrontendError::UpstreamTimeout => "gateway_timeout",
         }
@@ -131,6 +138,7 @@ impl ResponseError for FrontendError {
             | FrontendError::CsrfHeaderRequired
             | FrontendError::ActionRequired(_) => StatusCode::FORBIDDEN,
             FrontendError::SignedOut => StatusCode::UNAUTHORIZED,
+            FrontendError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             FrontendError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             FrontendError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             FrontendError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -32,7 +32,7 @@ pub async fn as_user<T: DeserializeOwned>(
     let (Some(state), Some(client)) = (state, client) else {
         return Err(ServerFnError::new("no upstream client"));
     };
-    let Some(upstream) = state.routes.lookup(path).upstream else {
+    let Some(upstream) = state.routes.lookup(path).ok().and_then(|r| r.upstream) else {
         return Err(fail(StatusCode::NOT_FOUND, "That app is not set up on this site."));
     };
     let request = client
@@ -54,18 +54,29 @@ pub async fn as_user<T: DeserializeOwned>(
             return Err(fail(StatusCode::BAD_GATEWAY, "The app is unavailable right now."));
         }
     };
+    // The body has its own clock: an app that stalls after its headers
+    // must not hold the page's rendering.
+    let body = tokio::time::timeout(upstream.timeout, res.json::<serde_json::Value>()).await;
+    let body = match body {
+        Ok(Ok(json)) => json,
+        Ok(Err(e)) if res.status().is_success() => {
+            tracing::warn!(upstream = %upstream.path, error = %e, "upstream answered unreadable JSON");
+            return Err(fail(StatusCode::BAD_GATEWAY, "The app's answer could not be read."));
+        }
+        Ok(Err(_)) => serde_json::Value::Null,
+        Err(_) => {
+            return Err(fail(StatusCode::GATEWAY_TIMEOUT, "The app did not answer in time."));
+        }
+    };
     if !res.status().is_success() {
         let status = res.status();
         // The app's own words, when it gives them in the usual shape.
-        let said =
-            res.json::<serde_json::Value>().await.ok().and_then(|v| {
-                v.get("error_description").and_then(|d| d.as_str()).map(str::to_owned)
-            });
+        let said = body.get("error_description").and_then(|d| d.as_str()).map(str::to_owned);
         let message = said.unwrap_or_else(|| format!("The app answered {status}."));
         return Err(fail(status, &message));
     }
-    res.json::<T>().await.map_err(|e| {
-        tracing::warn!(upstream = %upstream.path, error = %e, "upstream answered unreadable JSON");
+    serde_json::from_value(body).map_err(|e| {
+        tracing::warn!(upstream = %upstream.path, error = %e, "upstream answered unexpected JSON");
         fail(StatusCode::BAD_GATEWAY, "The app's answer could not be read.")
     })
 }

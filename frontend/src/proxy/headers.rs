@@ -45,6 +45,34 @@ const HOP_BY_HOP: &[&str] = &[
 
 pub const IDENTITY_PREFIX: &str = "x-cloakroom-";
 
+/// Headers apps (or their frameworks) read as the client's address, the
+/// request's real URL or its real method: from a browser, each is a lie
+/// waiting to be believed (`X-HTTP-Method-Override: POST` on a GET would
+/// even pass a state change by the origin check).
+const CLIENT_CLAIMS: &[&str] = &[
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Response headers that reach beyond the app's own pages: a service worker
+/// scoped over the whole origin (`/login` included), or wiping the
+/// origin's cookies (ours) and storage.
+const ORIGIN_WIDE: &[&str] = &["service-worker-allowed", "clear-site-data"];
+
+/// More `Set-Cookie` headers than this in one answer are dropped: a flood
+/// could make the browser evict the oldest cookies, ours among them.
+const MAX_SET_COOKIES: usize = 20;
+
 pub fn is_our_cookie(name: &str) -> bool {
     OUR_COOKIES.contains(&name)
 }
@@ -61,9 +89,12 @@ fn hop_by_hop(headers: &HeaderMap) -> Vec<HeaderName> {
 
 /// Where the request came from, as the app should see it.
 pub struct Forwarded<'a> {
-    /// The `X-Forwarded-For` chain to pass on: the trusted part of the
-    /// incoming one plus the peer, or only the peer.
+    /// The `X-Forwarded-For` chain to pass on: the client, then the trusted
+    /// proxies between it and us, then the peer (`security::client::chain`).
+    /// Entries a client wrote itself are never passed on.
     pub chain: String,
+    /// The client, for `X-Real-IP`.
+    pub client: Option<IpAddr>,
     /// `http` or `https`, from `PUBLIC_ORIGIN`.
     pub proto: &'a str,
     /// The public host (and port), from `PUBLIC_ORIGIN`.
@@ -71,30 +102,16 @@ pub struct Forwarded<'a> {
 }
 
 impl<'a> Forwarded<'a> {
-    /// `peer_trusted`: the peer is one of `TRUSTED_PROXIES`, so what it says
-    /// in `X-Forwarded-For` is kept and the peer appended; otherwise the
-    /// chain starts at the peer (anything earlier is the client's say-so).
     pub fn new(
         incoming: &HeaderMap,
         peer: Option<IpAddr>,
-        peer_trusted: bool,
+        trusted: &[ipnet::IpNet],
         public_origin: &'a str,
     ) -> Self {
         let (proto, host) = public_origin.split_once("://").unwrap_or(("https", public_origin));
-        let mut hops: Vec<String> = Vec::new();
-        if peer_trusted {
-            hops.extend(
-                incoming
-                    .get_all("x-forwarded-for")
-                    .filter_map(|v| v.to_str().ok())
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty()),
-            );
-        }
-        if let Some(peer) = peer {
-            hops.push(peer.to_canonical().to_string());
-        }
-        Self { chain: hops.join(", "), proto, host }
+        let hops = crate::security::client::chain(peer, incoming, trusted);
+        let chain = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+        Self { chain, client: hops.first().copied(), proto, host }
     }
 }
 
@@ -108,8 +125,12 @@ pub fn to_upstream(
     let mut out = HeaderMap::new();
     for (name, value) in incoming {
         let n = name.as_str();
-        let spoofable = n.starts_with(IDENTITY_PREFIX)
+        // CGI, WSGI, Rack and PHP read `X_Cloakroom_User` as
+        // `X-Cloakroom-User`: no underscores at all (nginx's default too).
+        let spoofable = n.contains('_')
+            || n.starts_with(IDENTITY_PREFIX)
             || n.starts_with("x-forwarded-")
+            || CLIENT_CLAIMS.contains(&n)
             || name == header::AUTHORIZATION
             || name == header::FORWARDED
             || name == header::HOST
@@ -135,6 +156,9 @@ pub fn to_upstream(
     };
     if !forwarded.chain.is_empty() {
         put("x-forwarded-for", &forwarded.chain);
+    }
+    if let Some(client) = forwarded.client {
+        put("x-real-ip", &client.to_string());
     }
     put("x-forwarded-proto", forwarded.proto);
     put("x-forwarded-host", forwarded.host);
@@ -167,24 +191,46 @@ fn without_our_cookies(value: &HeaderValue) -> Option<HeaderValue> {
 pub fn from_upstream(incoming: &HeaderMap, path: &str) -> HeaderMap {
     let drop = hop_by_hop(incoming);
     let mut out = HeaderMap::new();
+    let mut cookies = 0;
     for (name, value) in incoming {
-        if drop.contains(name) || name == header::CONTENT_LENGTH {
+        if drop.contains(name)
+            || name == header::CONTENT_LENGTH
+            || ORIGIN_WIDE.contains(&name.as_str())
+        {
             continue;
         }
-        if name == header::SET_COOKIE && sets_our_cookie(value) {
-            tracing::warn!(path, "an upstream tried to set one of Cloakroom's cookies: dropped");
-            continue;
+        if name == header::SET_COOKIE {
+            if !harmless_cookie(value) {
+                tracing::warn!(
+                    path,
+                    "an upstream tried to set one of Cloakroom's cookies: dropped"
+                );
+                continue;
+            }
+            cookies += 1;
+            if cookies > MAX_SET_COOKIES {
+                tracing::warn!(
+                    path,
+                    "an upstream set more than {MAX_SET_COOKIES} cookies: dropped"
+                );
+                continue;
+            }
         }
         out.append(name.clone(), value.clone());
     }
     out
 }
 
-fn sets_our_cookie(value: &HeaderValue) -> bool {
-    // Unreadable: it could be anything, ours included.
-    let Ok(text) = value.to_str() else { return true };
-    let name = text.split(['=', ';']).next().unwrap_or("").trim();
-    is_our_cookie(name)
+/// A `Set-Cookie` that cannot touch ours: readable, named, not one of ours.
+/// (A nameless one, `=cloakroom=x`, comes back from the browser as
+/// `cloakroom=x`.)
+fn harmless_cookie(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else { return false };
+    let pair = text.split(';').next().unwrap_or("");
+    match pair.split_once('=') {
+        Some((name, _)) => !name.trim().is_empty() && !is_our_cookie(name.trim()),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +262,7 @@ mod tests {
             },
             access_token: "tok".into(),
             access_expires_at: 0,
+            access_issued_at: 0,
         })
     }
 
@@ -234,9 +281,12 @@ mod tests {
             ("te", "trailers"),
             ("accept", "text/html"),
             ("x-csrf", "1"),
+            ("x_cloakroom_user", "admin"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x-http-method-override", "DELETE"),
         ]);
         let peer = "10.1.2.3".parse().ok();
-        let fwd = Forwarded::new(&incoming, peer, false, "https://app.example");
+        let fwd = Forwarded::new(&incoming, peer, &[], "https://app.example");
         let out = to_upstream(&incoming, Some(&alice()), &fwd);
         let get = |n: &str| out.get_all(n).map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
         assert_eq!(get("authorization"), ["Bearer tok"]);
@@ -245,6 +295,10 @@ mod tests {
         assert_eq!(get("x-cloakroom-anything"), Vec::<&str>::new());
         assert_eq!(get("cookie"), ["app=1", "theme=dark"]);
         assert_eq!(get("x-forwarded-for"), ["10.1.2.3"]);
+        assert_eq!(get("x-real-ip"), ["10.1.2.3"]);
+        assert!(
+            out.get("x_cloakroom_user").is_none() && out.get("x-http-method-override").is_none()
+        );
         assert_eq!(get("x-forwarded-proto"), ["https"]);
         assert_eq!(get("x-forwarded-host"), ["app.example"]);
         for gone in ["forwarded", "connection", "x-secret-hop", "te"] {
@@ -258,11 +312,18 @@ mod tests {
     }
 
     #[test]
-    fn a_trusted_proxy_chain_is_kept_and_extended() {
-        let incoming = map(&[("x-forwarded-for", "203.0.113.9, 10.0.0.2")]);
-        let fwd = Forwarded::new(&incoming, "10.0.0.1".parse().ok(), true, "http://localhost:3000");
+    fn a_trusted_proxy_chain_is_kept_from_the_client_on() {
+        // The client wrote 6.6.6.6 itself; our proxies wrote the rest.
+        let incoming = map(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.2")]);
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let fwd =
+            Forwarded::new(&incoming, "10.0.0.1".parse().ok(), &trusted, "http://localhost:3000");
         assert_eq!(fwd.chain, "203.0.113.9, 10.0.0.2, 10.0.0.1");
+        assert_eq!(fwd.client, "203.0.113.9".parse().ok());
         assert_eq!((fwd.proto, fwd.host), ("http", "localhost:3000"));
+        // From an untrusted peer, only the peer.
+        let fwd = Forwarded::new(&incoming, "198.51.100.7".parse().ok(), &trusted, "http://x");
+        assert_eq!(fwd.chain, "198.51.100.7");
     }
 
     #[test]
@@ -271,13 +332,29 @@ mod tests {
             ("set-cookie", "cloakroom=evil; Path=/"),
             ("set-cookie", "__Host-cloakroom=evil; Path=/; Secure"),
             ("set-cookie", "app=1; Path=/app"),
+            ("set-cookie", "=cloakroom=evil; Path=/profile"),
+            ("set-cookie", "nameless"),
             ("transfer-encoding", "chunked"),
+            ("service-worker-allowed", "/"),
+            ("clear-site-data", "\"cookies\""),
             ("x-app", "kept"),
         ]);
         let out = from_upstream(&incoming, "/app");
         let cookies: Vec<_> = out.get_all("set-cookie").collect();
         assert_eq!(cookies, [&HeaderValue::from_static("app=1; Path=/app")]);
         assert!(out.get("transfer-encoding").is_none());
+        assert!(
+            out.get("service-worker-allowed").is_none() && out.get("clear-site-data").is_none()
+        );
         assert_eq!(out.get("x-app").unwrap(), "kept");
+
+        let flood: Vec<(String, String)> =
+            (0..30).map(|i| ("set-cookie".to_owned(), format!("c{i}=1"))).collect();
+        let flood: Vec<(&str, &str)> =
+            flood.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            from_upstream(&map(&flood), "/app").get_all("set-cookie").count(),
+            MAX_SET_COOKIES
+        );
     }
 }

@@ -86,12 +86,18 @@ pub async fn dispatch(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let upstream = req.extensions().get::<Route>().and_then(|r| r.upstream.clone());
-    let Some(upstream) = upstream else {
+    let route = req.extensions().get::<Route>().cloned();
+    let Some((path, upstream)) = route.and_then(|r| Some((r.path, r.upstream?))) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let state =
         req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
+    // TRACE would echo the request, token included, back to the browser;
+    // CONNECT would make us a tunnel. Neither is an app's business.
+    if matches!(*req.method(), Method::TRACE | Method::CONNECT) {
+        let json = upstream.kind == Kind::Api;
+        return Ok(req.into_response(FrontendError::MethodNotAllowed.respond(json)));
+    }
     let signed_in = match req.extensions().get::<AuthState>() {
         Some(AuthState::SignedIn(s)) => Some(s.clone()),
         _ => None,
@@ -102,22 +108,26 @@ pub async fn dispatch(
         let json = upstream.kind == Kind::Api;
         return Ok(req.into_response(FrontendError::AuthUnavailable.respond(json)));
     }
-    Ok(forward(req, &upstream, signed_in, &state).await)
+    Ok(forward(req, &path, &upstream, signed_in, &state).await)
 }
 
-/// Sends `req` on to `upstream`, as `signed_in` if anyone.
+/// Sends `req` on to `upstream` at `path` (the canonical form of its path,
+/// `routes::path`), as `signed_in` if anyone.
 pub async fn forward(
     req: ServiceRequest,
+    path: &str,
     upstream: &Upstream,
     signed_in: Option<Arc<SignedIn>>,
     state: &FrontendState,
 ) -> ServiceResponse<BoxBody> {
-    let peer = req.peer_addr().map(|a| a.ip().to_canonical());
-    let trusted =
-        peer.is_some_and(|p| state.settings.trusted_proxies.iter().any(|net| net.contains(&p)));
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = &state.settings.trusted_proxies;
     let forwarded = headers::Forwarded::new(req.headers(), peer, trusted, &state.public_origin);
     let outgoing = headers::to_upstream(req.headers(), signed_in.as_deref(), &forwarded);
-    let url = format!("{}{}", upstream.url, req.uri().path_and_query().map_or("/", |p| p.as_str()));
+    let url = match req.query_string() {
+        "" => format!("{}{path}", upstream.url),
+        query => format!("{}{path}?{query}", upstream.url),
+    };
     let Some(client) = req.app_data::<web::Data<UpstreamClient>>().cloned() else {
         return req.into_response(FrontendError::UpstreamUnavailable.respond(false));
     };
@@ -134,16 +144,33 @@ pub async fn forward(
     let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
     let head = req.method() == Method::HEAD;
 
-    let mut outgoing_req =
-        client.0.request(req.method().clone(), &url).no_decompress().timeout(upstream.timeout);
+    // No client-side timeout: awc's would count the upload too, and a
+    // large body from a slow browser is not the app being slow. The clock
+    // starts once the body is sent (below).
+    let mut outgoing_req = client.0.request(req.method().clone(), &url).no_decompress();
     *outgoing_req.headers_mut() = outgoing;
     let (http_req, payload) = req.into_parts();
     let too_large = Arc::new(AtomicBool::new(false));
-    let body = limited(payload, upstream.max_body_bytes, too_large.clone());
-    let sent = match (declared, chunked) {
-        (Some(n), _) if n > 0 => outgoing_req.send_body(SizedStream::new(n, body)).await,
-        (_, true) => outgoing_req.send_body(BodyStream::new(body)).await,
-        _ => outgoing_req.send().await,
+    let (sent_all, body_sent) = tokio::sync::oneshot::channel();
+    let body = limited(payload, upstream.max_body_bytes, too_large.clone(), sent_all);
+    let sending = match (declared, chunked) {
+        (Some(n), _) if n > 0 => outgoing_req.send_body(SizedStream::new(n, body)),
+        (_, true) => outgoing_req.send_body(BodyStream::new(body)),
+        _ => {
+            // No body: the clock starts now.
+            drop(body);
+            outgoing_req.send()
+        }
+    };
+    let head_deadline = async {
+        // Sent whole, or (dropped) never to be sent: either way, from here
+        // the app has `timeout` to answer.
+        let _ = body_sent.await;
+        tokio::time::sleep(upstream.timeout).await;
+    };
+    let sent = tokio::select! {
+        sent = sending => sent,
+        () = head_deadline => Err(awc::error::SendRequestError::Timeout),
     };
     let response = match sent {
         Ok(upstream_res) => relay_response(upstream_res, upstream, head, signed_in.is_some()),
@@ -204,14 +231,17 @@ where
 }
 
 /// The browser's body, cut off with an error past `max` bytes (the flag
-/// says why the upload failed).
+/// says why the upload failed); `sent_all` fires when it has all been read
+/// (or is dropped, with the stream, when it never will be).
 fn limited(
     payload: actix_web::dev::Payload,
     max: u64,
     too_large: Arc<AtomicBool>,
+    sent_all: tokio::sync::oneshot::Sender<()>,
 ) -> impl Stream<Item = Result<web::Bytes, PayloadError>> + 'static {
     let mut seen = 0u64;
-    payload.map(move |chunk| {
+    let mut sent_all = Some(sent_all);
+    let chunks = payload.map(move |chunk| {
         let chunk = chunk?;
         seen += chunk.len() as u64;
         if seen > max {
@@ -219,7 +249,14 @@ fn limited(
             return Err(PayloadError::Overflow);
         }
         Ok(chunk)
-    })
+    });
+    // One more poll after the last chunk: the end of the body.
+    chunks.chain(futures::stream::poll_fn(move |_| {
+        if let Some(tx) = sent_all.take() {
+            let _ = tx.send(());
+        }
+        std::task::Poll::Ready(None)
+    }))
 }
 
 /// The app's body, ended with an error if it stalls for `idle`: a response

@@ -6,10 +6,12 @@
 //! A socket lives longer than its access token, and nothing re-checks it:
 //! the app sees the identity of the handshake for the socket's life. What
 //! does end it is the session ending — signed out, revoked by an admin, a
-//! password change elsewhere: the revocation feed wakes every relay of that
-//! session, which closes both sides with 1008 (policy violation).
+//! password change elsewhere — or its user's roles changing: the revocation
+//! feed wakes every relay of that session, which closes both sides with
+//! 1008 (policy violation). No idle timeout is applied: the app's pings
+//! pass through, and it decides how long a quiet socket may live.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{
     FromRequest,
@@ -57,6 +59,14 @@ pub async fn relay(
     for name in HANDSHAKE {
         outgoing.remove(*name);
     }
+    // Listening before the handshake: a session ended while the app takes
+    // its time to answer is not missed.
+    let watch = signed_in.map(|s| Watch {
+        session_id: s.user.session_id.clone(),
+        issued_at: s.access_issued_at,
+        revoked: state.revoked.clone(),
+        changes: state.revoked.subscribe(),
+    });
     let mut ws = client.ws(url.as_str()).max_frame_size(MAX_FRAME);
     for (name, value) in &outgoing {
         ws = ws.header(name.clone(), value.clone());
@@ -90,8 +100,6 @@ pub async fn relay(
         response.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
     }
     response.extensions_mut().insert(crate::security::headers::Proxied);
-    let watch = signed_in
-        .map(|s| Watch { session_id: s.user.session_id.clone(), revoked: state.revoked.clone() });
     actix_web::rt::spawn(pump(session, from_browser.max_frame_size(MAX_FRAME), app_socket, watch));
     ServiceResponse::new(http_req, response)
 }
@@ -99,14 +107,28 @@ pub async fn relay(
 /// The session a relay serves, and where to hear that it ended.
 struct Watch {
     session_id: String,
+    /// The handshake token's `iat`: a role change after it makes the
+    /// socket's identity stale, and it is closed like an ended session.
+    issued_at: i64,
     revoked: Arc<RevokedSessions>,
+    changes: tokio::sync::watch::Receiver<u64>,
 }
+
+impl Watch {
+    fn still_good(&self) -> bool {
+        !self.revoked.is_stale(&self.session_id, self.issued_at)
+    }
+}
+
+/// How long one frame may wait for the other side to take it: a peer that
+/// stops reading must not hold the relay (and its revocation check) still.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn pump<A>(
     mut browser: actix_ws::Session,
     mut from_browser: actix_ws::MessageStream,
     app: A,
-    watch: Option<Watch>,
+    mut watch: Option<Watch>,
 ) where
     A: futures::Stream<Item = Result<Frame, awc::error::WsProtocolError>>
         + futures::Sink<Message>
@@ -114,55 +136,62 @@ async fn pump<A>(
         + 'static,
 {
     let (mut to_app, mut from_app) = app.split();
-    let mut ended = watch.as_ref().map(|w| w.revoked.subscribe());
     let policy =
         || Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) });
-    loop {
+    let mut ended = watch.as_ref().is_some_and(|w| !w.still_good());
+    while !ended {
         tokio::select! {
             msg = from_browser.recv() => match msg {
                 Some(Ok(Message::Nop)) => {}
                 Some(Ok(msg)) => {
                     let closing = matches!(msg, Message::Close(_));
-                    if to_app.send(msg).await.is_err() || closing {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, to_app.send(msg)).await;
+                    if !matches!(sent, Ok(Ok(()))) || closing {
                         break;
                     }
                 }
                 _ => {
-                    let _ = to_app.send(Message::Close(None)).await;
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, to_app.send(Message::Close(None))).await;
                     break;
                 }
             },
             frame = from_app.next() => {
-                let delivered = match frame {
-                    Some(Ok(Frame::Text(bytes))) => match String::from_utf8(bytes.to_vec()) {
-                        Ok(text) => browser.text(text).await.is_ok(),
-                        Err(_) => false,
-                    },
-                    Some(Ok(Frame::Binary(bytes))) => browser.binary(bytes).await.is_ok(),
-                    Some(Ok(Frame::Continuation(item))) => browser.continuation(item).await.is_ok(),
-                    Some(Ok(Frame::Ping(bytes))) => browser.ping(&bytes).await.is_ok(),
-                    Some(Ok(Frame::Pong(bytes))) => browser.pong(&bytes).await.is_ok(),
-                    Some(Ok(Frame::Close(reason))) => {
-                        let _ = browser.close(reason).await;
-                        return;
+                let delivery = async {
+                    match frame {
+                        Some(Ok(Frame::Text(bytes))) => match String::from_utf8(bytes.to_vec()) {
+                            Ok(text) => browser.text(text).await.is_ok(),
+                            Err(_) => false,
+                        },
+                        Some(Ok(Frame::Binary(bytes))) => browser.binary(bytes).await.is_ok(),
+                        Some(Ok(Frame::Continuation(item))) => browser.continuation(item).await.is_ok(),
+                        Some(Ok(Frame::Ping(bytes))) => browser.ping(&bytes).await.is_ok(),
+                        Some(Ok(Frame::Pong(bytes))) => browser.pong(&bytes).await.is_ok(),
+                        Some(Ok(Frame::Close(reason))) => {
+                            let _ = browser.clone().close(reason).await;
+                            false
+                        }
+                        Some(Err(_)) | None => false,
                     }
-                    Some(Err(_)) | None => false,
                 };
-                if !delivered {
-                    let _ = browser.close(None).await;
-                    return;
+                if !tokio::time::timeout(SEND_TIMEOUT, delivery).await.unwrap_or(false) {
+                    break;
                 }
             },
-            changed = async { ended.as_mut().expect("guarded").changed().await }, if ended.is_some() => {
-                let still_open = watch.as_ref().is_some_and(|w| !w.revoked.contains(&w.session_id));
-                if changed.is_err() || !still_open {
-                    tracing::info!("closing a proxied WebSocket: its session ended");
-                    let _ = to_app.send(Message::Close(policy())).await;
-                    let _ = browser.close(policy()).await;
-                    return;
+            changed = async {
+                match watch.as_mut() {
+                    Some(w) => w.changes.changed().await.is_ok(),
+                    None => std::future::pending().await,
                 }
+            } => {
+                ended = !changed || watch.as_ref().is_some_and(|w| !w.still_good());
             }
         }
     }
-    let _ = browser.close(None).await;
+    if ended {
+        tracing::info!("closing a proxied WebSocket: its session ended or its roles changed");
+        let _ = tokio::time::timeout(SEND_TIMEOUT, to_app.send(Message::Close(policy()))).await;
+        let _ = browser.close(policy()).await;
+    } else {
+        let _ = browser.close(None).await;
+    }
 }

@@ -8,6 +8,7 @@
 //! ([`RESERVED`]): a proxied `/login` or `/api` would hand an app the
 //! browser's credentials or its server functions.
 
+pub mod path;
 pub mod upstreams;
 
 use std::sync::Arc;
@@ -112,6 +113,9 @@ pub fn shadowed(path: &str) -> Option<&'static str> {
 /// What the table says of one request.
 #[derive(Debug, Clone)]
 pub struct Route {
+    /// The request's path in canonical form ([`path`]): what the rule was
+    /// chosen by, and what an upstream app is sent.
+    pub path: String,
     pub access: Access,
     /// `Some`: forward to this app; `None`: Cloakroom answers itself.
     pub upstream: Option<Arc<Upstream>>,
@@ -157,19 +161,22 @@ impl RouteTable {
         Ok(Self { upstreams: list })
     }
 
-    pub fn lookup(&self, path: &str) -> Route {
+    /// The rule for a request's path (raw, as it came), or why the path
+    /// is refused before any rule is read.
+    pub fn lookup(&self, raw: &str) -> Result<Route, path::BadPath> {
+        let canonical = path::canonical(raw)?;
         // `/profile/` is `/profile`: a trailing slash must not slip a
         // protected page past its rule.
-        let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-        let path = if path.is_empty() { "/" } else { path };
-        if let Some(u) = self.upstreams.iter().find(|u| covers(&u.path, Match::Prefix, path)) {
-            return Route { access: u.access, upstream: Some(u.clone()) };
-        }
-        let access = PAGES
-            .iter()
-            .find(|p| covers(p.path, p.matching, path))
-            .map_or(Access::Public, |p| p.access);
-        Route { access, upstream: None }
+        let key = if canonical.len() > 1 { canonical.trim_end_matches('/') } else { &canonical };
+        let (access, upstream) =
+            match self.upstreams.iter().find(|u| covers(&u.path, Match::Prefix, key)) {
+                Some(u) => (u.access, Some(u.clone())),
+                None => {
+                    let page = PAGES.iter().find(|p| covers(p.path, p.matching, key));
+                    (page.map_or(Access::Public, |p| p.access), None)
+                }
+            };
+        Ok(Route { path: canonical.into_owned(), access, upstream })
     }
 
     pub fn upstreams(&self) -> impl Iterator<Item = &Upstream> {
@@ -195,7 +202,7 @@ mod tests {
     #[test]
     fn own_pages_keep_their_rules() {
         let table = RouteTable::default();
-        let access = |p| table.lookup(p).access;
+        let access = |p| table.lookup(p).unwrap().access;
         assert_eq!(access("/"), Access::Public);
         assert_eq!(access("/login"), Access::Login);
         assert_eq!(access("/profile/"), Access::SignedIn);
@@ -214,12 +221,17 @@ mod tests {
             upstream("/app/admin", Access::Role(Role::Admin)),
         ])
         .unwrap();
-        let route = |p| table.lookup(p);
+        let route = |p| table.lookup(p).unwrap();
         assert_eq!(route("/app").access, Access::SignedIn);
         assert_eq!(route("/app/x/y").access, Access::SignedIn);
         assert_eq!(route("/app/admin/users").access, Access::Role(Role::Admin));
         assert!(route("/application").upstream.is_none());
         assert_eq!(route("/app/admin").upstream.unwrap().path, "/app/admin");
+        // The same rule however the path is spelled; tricks never reach one.
+        assert_eq!(route("/app/%61dmin/users").access, Access::Role(Role::Admin));
+        assert_eq!(route("/app/%61dmin/users").path, "/app/admin/users");
+        assert!(table.lookup("/app/x/../admin/users").is_err());
+        assert!(table.lookup("/assets/../admin").is_err());
     }
 
     #[test]

@@ -16,12 +16,21 @@ use ipnet::IpNet;
 
 /// The client's address for a request from `peer` with `headers`.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    chain(peer, headers, trusted).first().copied()
+}
+
+/// The hops this request is known to have taken, from the client to the
+/// peer: the peer alone, unless it is a trusted proxy, in which case the
+/// trusted proxies it names in `X-Forwarded-For` and the client before them.
+/// What the upstream apps are told (`proxy`), and whom throttling counts.
+pub fn chain(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Vec<IpAddr> {
     // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; CIDRs
     // are written (and proxies write addresses) as plain IPv4.
-    let peer = peer?.to_canonical();
+    let Some(peer) = peer.map(|p| p.to_canonical()) else { return Vec::new() };
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut chain = vec![peer];
     if !is_trusted(&peer) {
-        return Some(peer);
+        return chain;
     }
     // Every X-Forwarded-For header, in order, as one list.
     let hops: Vec<&str> = headers
@@ -30,17 +39,20 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    let mut nearest = peer;
     for hop in hops.iter().rev() {
         match parse_hop(hop) {
-            Ok(ip) if is_trusted(&ip) => nearest = ip,
-            Ok(ip) => return Some(ip),
+            Ok(ip) if is_trusted(&ip) => chain.push(ip),
+            Ok(ip) => {
+                chain.push(ip);
+                break;
+            }
             // A hop we cannot read: nothing left of it can be believed, and
             // the furthest proxy we can account for stands for the client.
             Err(_) => break,
         }
     }
-    Some(nearest)
+    chain.reverse();
+    chain
 }
 
 /// One `X-Forwarded-For` entry: an address, or (as some proxies write it)

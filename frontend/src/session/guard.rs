@@ -60,7 +60,10 @@ pub async fn session_guard(
         req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
     // `security::origin` looked the route up already.
     let route = req.extensions().get::<Route>().cloned();
-    let route = route.unwrap_or_else(|| state.routes.lookup(req.path()));
+    let Some(route) = route.or_else(|| state.routes.lookup(req.path()).ok()) else {
+        let refusal = FrontendError::BadRequest(crate::security::origin::BAD_PATH).into_page();
+        return Ok(req.into_response(refusal));
+    };
     let access = route.access;
     if access == Access::Static {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
@@ -191,6 +194,7 @@ mod bench {
             },
             access_token: String::new(),
             access_expires_at: i64::MAX,
+            access_issued_at: 0,
         }))
     }
 }
@@ -353,6 +357,7 @@ fn signed_in(claims: &shared::AccessClaims, cookie: &SessionCookie) -> Arc<Signe
         },
         access_token: cookie.access_token.clone(),
         access_expires_at: claims.exp,
+        access_issued_at: claims.iat,
     })
 }
 

@@ -147,6 +147,7 @@ mod tests {
             },
             access_token: "a.b.c".into(),
             access_expires_at: claims.exp,
+            access_issued_at: claims.iat,
         };
         Known {
             signed_in: Arc::new(signed_in),

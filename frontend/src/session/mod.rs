@@ -48,6 +48,9 @@ pub struct SignedIn {
     pub access_token: String,
     /// When `access_token` expires (Unix seconds).
     pub access_expires_at: i64,
+    /// When it was issued: the revocation feed marks tokens of a session
+    /// stale up to a time (a role change).
+    pub access_issued_at: i64,
 }
 
 impl std::fmt::Debug for SignedIn {

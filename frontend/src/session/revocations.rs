@@ -40,8 +40,8 @@ pub struct RevokedSessions {
     entries: RwLock<HashMap<String, Entry>>,
     /// When the feed last answered (wall-clock, not the token clock).
     last_answer: Mutex<Option<Instant>>,
-    /// Bumped whenever sessions end: what holds a session open beyond one
-    /// request (a proxied WebSocket) waits on it, rather than polling.
+    /// Bumped whenever sessions end or go stale: what holds a session open
+    /// beyond one request (a proxied WebSocket) waits on it, not polling.
     ended: tokio::sync::watch::Sender<u64>,
 }
 
@@ -67,8 +67,8 @@ impl RevokedSessions {
         self.entry(session_id).is_some_and(|e| e.stale_before.is_none_or(|t| issued_at <= t))
     }
 
-    /// Wakes on every change that may have ended a session; check
-    /// [`contains`](Self::contains) then.
+    /// Wakes on every change that may have ended a session or made its
+    /// tokens stale; check [`is_stale`](Self::is_stale) then.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.ended.subscribe()
     }
@@ -94,7 +94,7 @@ impl RevokedSessions {
             entries.insert(r.sid.clone(), merged);
         }
         drop(entries);
-        if revoked.iter().any(|r| r.stale_before.is_none()) {
+        if !revoked.is_empty() {
             self.ended.send_modify(|n| *n += 1);
         }
     }

@@ -55,7 +55,10 @@ async fn a_signed_in_request_reaches_the_app_with_a_verified_token_and_nothing_s
         .insert_header(("x-cloakroom-user", "someone-else"))
         .insert_header(("x-cloakroom-roles", "admin"))
         .insert_header(("x-forwarded-for", "6.6.6.6"))
-        .insert_header(("forwarded", "for=6.6.6.6"));
+        .insert_header(("forwarded", "for=6.6.6.6"))
+        .insert_header(("x_cloakroom_user", "someone-else"))
+        .insert_header(("x-real-ip", "6.6.6.6"))
+        .insert_header(("x-http-method-override", "DELETE"));
     let page = browser.finish(req.send().await).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("app page /app/reports?year=2026"));
@@ -84,6 +87,10 @@ async fn a_signed_in_request_reaches_the_app_with_a_verified_token_and_nothing_s
         Some(stack.front_base.trim_start_matches("http://"))
     );
     assert_eq!(seen.header("forwarded"), None);
+    assert_eq!(seen.all("x-real-ip"), ["127.0.0.1"]);
+    for gone in ["x_cloakroom_user", "x-http-method-override"] {
+        assert_eq!(seen.header(gone), None, "{gone}");
+    }
 
     // A public route forwards the signed-out too, with no identity at all,
     // whatever the browser claims.
@@ -416,4 +423,89 @@ async fn fifty_requests_on_an_expired_token_cost_one_refresh_and_carry_one_token
         .map(|s| s.header("authorization").unwrap().to_owned())
         .collect();
     assert_eq!(tokens.len(), 1, "all fifty carry the same fresh token");
+}
+
+#[actix_web::test]
+async fn a_path_is_judged_and_forwarded_in_one_spelling() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+
+    // `/ops` is for admins however it is spelled.
+    assert_eq!(alice.get("/op%73/console").await.status, StatusCode::FORBIDDEN);
+    // The app is sent the spelling the rule was chosen by.
+    assert_eq!(alice.get("/app/%72eports?x=%41").await.status, StatusCode::OK);
+    assert_eq!(app.last().target, "/app/reports?x=%41");
+    // Dots, doubled slashes, escaped separators and path parameters are
+    // refused before any rule: the app would read them otherwise.
+    let before = app.seen().len();
+    for trick in [
+        "/pub/../ops/console",
+        "/pub/%2e%2e/ops/console",
+        "/app//x",
+        "/app%2fx",
+        "/ops;x/console",
+        "/assets/../admin",
+    ] {
+        let page = alice.get(trick).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{trick}");
+    }
+    assert_eq!(app.seen().len(), before, "no trick reached the app");
+    // TRACE would echo the token back to the browser.
+    let trace =
+        alice.request(Method::TRACE, "/app/x").insert_header(("origin", alice.origin.as_str()));
+    assert_eq!(alice.finish(trace.send().await).await.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[actix_web::test]
+async fn a_slow_upload_is_not_the_app_being_slow() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    stack.add_user("alice", &[Role::User]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    // Five chunks 300 ms apart: longer than the route's 1 s timeout, which
+    // counts from the end of the body.
+    let chunks = futures::stream::unfold(0, |i| async move {
+        (i < 5).then_some(())?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Some((Ok::<_, std::io::Error>(actix_web::web::Bytes::from_static(b"0123456789")), i + 1))
+    });
+    let req =
+        alice.request(Method::POST, "/app/count").insert_header(("origin", alice.origin.as_str()));
+    let page =
+        alice.finish(req.send_body(actix_web::body::SizedStream::new(50, chunks)).await).await;
+    assert_eq!((page.status, page.body.as_str()), (StatusCode::OK, "50"));
+}
+
+#[actix_web::test]
+async fn a_websocket_is_closed_when_its_users_roles_change() {
+    let app = TestApp::start().await;
+    let stack = stack_for(&app).await;
+    let alice_id = stack.add_user("alice", &[Role::User]).await;
+    stack.add_user("root", &[Role::User, Role::Admin]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    let root = stack.browser();
+    root.sign_in_ok("root").await;
+
+    let (_, mut socket) = alice.websocket("/app/ws").connect().await.expect("handshake");
+    let made_admin = root
+        .post("/api/admin_set_admin", &[("user_id", alice_id.as_str()), ("admin", "true")])
+        .await;
+    assert_eq!(made_admin.status, StatusCode::SEE_OTHER, "{}", made_admin.body);
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(awc::ws::Frame::Close(reason))) => return reason,
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within 2 s of the role change");
+    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
 }
