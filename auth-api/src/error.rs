@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The pending sign-in is unknown, expired or discarded.
     #[error("pending sign-in expired")]
     ExpiredToken,
+    /// A token exchange for an audience it may not have; the text says why.
+    #[error("invalid target: {0}")]
+    InvalidTarget(String),
     #[error("not found")]
     NotFound,
     /// Refused because of the state of things; the text says what.
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::MfaRequired(_) => ErrorCode::MfaRequired,
             ApiError::InsufficientUserAuthentication => ErrorCode::InsufficientUserAuthentication,
             ApiError::ExpiredToken => ErrorCode::ExpiredToken,
+            ApiError::InvalidTarget(_) => ErrorCode::InvalidTarget,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -105,6 +109,7 @@ impl ApiError {
     fn description(&self) -> Option<String> {
         match self {
             ApiError::InvalidRequest(why)
+            | ApiError::InvalidTarget(why)
             | ApiError::WeakPassword(why)
             | ApiError::Conflict(why) => Some(why.clone()),
             ApiError::RateLimited { retry_after } => {
@@ -181,6 +186,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidRequest(_)
             | ApiError::InvalidGrant
             | ApiError::WeakPassword(_)
+            | ApiError::InvalidTarget(_)
             | ApiError::ExpiredToken => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden

@@ -32,6 +32,10 @@
 //! - **Refresh** (refresh grant): [`sessions::refresh`] rotates the token in
 //!   one conditional update; a rotated-out token within the grace window gets
 //!   the same successor, after it ends the session (reuse detection).
+//! - **Token exchange** (RFC 8693 grant): [`exchange`] checks the session's
+//!   access token as a bearer endpoint would, and signs a copy of its claims
+//!   for an upstream app's audience, which the auth-api itself refuses; the
+//!   frontend forwards that one, never the session's own.
 //! - **Ending sessions** (revoke, `DELETE /auth/sessions/{id}`, admin, CLI):
 //!   the session row and a revocation-feed entry are written in one
 //!   transaction; long-polls on `/auth/revocations` wake ([`feed`]) — on
@@ -56,6 +60,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod exchange;
 pub mod extract;
 pub mod feed;
 pub mod metrics;

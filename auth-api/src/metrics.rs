@@ -35,6 +35,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     logins: Family<ResultLabels, Counter>,
     refreshes: Family<ResultLabels, Counter>,
+    exchanges: Family<ResultLabels, Counter>,
     reuse_detections: Counter,
     revocations: Counter,
 }
@@ -45,6 +46,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let logins = Family::<ResultLabels, Counter>::default();
         let refreshes = Family::<ResultLabels, Counter>::default();
+        let exchanges = Family::<ResultLabels, Counter>::default();
         let reuse_detections = Counter::default();
         let revocations = Counter::default();
         registry.register(
@@ -63,6 +65,11 @@ impl Default for Metrics {
             refreshes.clone(),
         );
         registry.register(
+            "token_exchanges",
+            "Token exchanges for an upstream's audience by result (ok, or the error code)",
+            exchanges.clone(),
+        );
+        registry.register(
             "refresh_reuse_detections",
             "Rotated-out refresh tokens presented after the grace window (session ended)",
             reuse_detections.clone(),
@@ -77,6 +84,7 @@ impl Default for Metrics {
             requests,
             logins,
             refreshes,
+            exchanges,
             reuse_detections,
             revocations,
         }
@@ -90,6 +98,10 @@ impl Metrics {
 
     pub fn refresh(&self, result: &'static str) {
         self.refreshes.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    pub fn exchange(&self, result: &'static str) {
+        self.exchanges.get_or_create(&ResultLabels { result }).inc();
     }
 
     pub fn reuse_detected(&self) {

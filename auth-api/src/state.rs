@@ -43,7 +43,9 @@ impl AppState {
         }
     }
 
+    /// This auth-api's tokens for the frontend: the only audience its own
+    /// bearer endpoints accept.
     pub fn audience(&self) -> Audience<'_> {
-        Audience { issuer: &self.settings.issuer, client_id: &self.settings.client_id }
+        Audience { issuer: &self.settings.issuer, audience: &self.settings.client_id }
     }
 }

@@ -290,13 +290,13 @@ impl Report {
         let ps_tokens = ps.distinct_tokens.iter().copied().max().unwrap_or(0);
         let _ = writeln!(
             md,
-            "| 12 | Refresh storm through the proxy: {} requests on one expired token | 1 `/auth/token` call, 1 token at the app, all 200 | {} call(s) at most, {} token(s) at most, {}/{} 200 | {} |",
+            "| 12 | Refresh storm through the proxy: {} requests on one expired token | 2 `/auth/token` calls (1 refresh, 1 exchange), 1 token at the app, all 200 | {} call(s) at most, {} token(s) at most, {}/{} 200 | {} |",
             ps.requests_per_trial,
             ps_max,
             ps_tokens,
             ps.ok,
             ps.ok + ps.not_ok,
-            verdict(ps_max == 1 && ps_tokens == 1 && ps.not_ok == 0 && ps.sign_outs == 0)
+            verdict(ps_max <= 2 && ps_tokens == 1 && ps.not_ok == 0 && ps.sign_outs == 0)
         );
 
         let _ = writeln!(md, "\n## 1 and 9. Page views: protected, public, naïve baseline\n");

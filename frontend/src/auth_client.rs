@@ -141,6 +141,27 @@ impl AuthClient {
         self.token(&TokenRequest::RefreshToken { refresh_token: refresh_token.to_owned() }).await
     }
 
+    /// RFC 8693 token exchange: a token for `audience` (an upstream app)
+    /// standing for the session whose access token is `subject_token`.
+    pub async fn exchange(
+        &self,
+        subject_token: &str,
+        audience: &str,
+    ) -> Result<shared::ExchangedToken, AuthError> {
+        let body = TokenRequest::TokenExchange {
+            subject_token: subject_token.to_owned(),
+            subject_token_type: shared::ACCESS_TOKEN_URN.to_owned(),
+            audience: audience.to_owned(),
+        };
+        let res = self
+            .http
+            .post(self.url("/auth/token"))
+            .insert_header((header::AUTHORIZATION, self.basic.as_str()))
+            .send_json(&body)
+            .await;
+        decode(res).await
+    }
+
     async fn token(&self, body: &TokenRequest) -> Result<TokenResponse, AuthError> {
         let res = self
             .http

@@ -175,6 +175,11 @@ pub enum ConfigError {
     TrustedProxy(String),
     #[error("UPSTREAMS {0}")]
     Upstreams(#[from] crate::routes::upstreams::UpstreamsError),
+    #[error(
+        "UPSTREAMS: the upstream at {0:?} has the frontend's own client id as its audience; \
+         tokens for it are good at the auth-api, so no app may be given one: name another"
+    )]
+    UpstreamAudience(String),
 }
 
 impl Settings {
@@ -220,6 +225,9 @@ impl Settings {
         if !(self.auth_api_url.starts_with("http://") || self.auth_api_url.starts_with("https://"))
         {
             return Err(ConfigError::AuthApiUrl(self.auth_api_url.clone()));
+        }
+        if let Some(u) = self.upstreams.iter().find(|u| u.audience == self.client_id) {
+            return Err(ConfigError::UpstreamAudience(u.path.clone()));
         }
         match &self.public_origin {
             None if self.cookie_secure => return Err(ConfigError::PublicOriginRequired),

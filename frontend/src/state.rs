@@ -11,8 +11,8 @@ use crate::{
     config::Settings,
     routes::{RouteError, RouteTable},
     session::{
-        cookie::CookieCodec, jwks::JwksCache, known::KnownCookies, refresh::RefreshFlights,
-        revocations::RevokedSessions,
+        cookie::CookieCodec, exchange::UpstreamTokens, jwks::JwksCache, known::KnownCookies,
+        refresh::RefreshFlights, revocations::RevokedSessions,
     },
 };
 
@@ -35,6 +35,8 @@ pub struct FrontendState {
     pub jwks: JwksCache,
     pub known: KnownCookies,
     pub flights: RefreshFlights,
+    /// Tokens exchanged for upstream apps' audiences (`proxy`).
+    pub upstream_tokens: UpstreamTokens,
     pub revoked: Arc<RevokedSessions>,
     pub public_origin: String,
     /// Who may see what, the app's pages and its upstreams (`routes`).
@@ -56,6 +58,7 @@ impl FrontendState {
             jwks: JwksCache::default(),
             known: KnownCookies::default(),
             flights: RefreshFlights::default(),
+            upstream_tokens: UpstreamTokens::default(),
             revoked: Arc::new(RevokedSessions::default()),
             public_origin,
             clock,

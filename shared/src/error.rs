@@ -30,6 +30,9 @@ pub enum ErrorCode {
     /// 400: the pending sign-in (`mfa_token`) is unknown, expired, or was
     /// discarded after too many wrong codes: sign in again (RFC 8628's name).
     ExpiredToken,
+    /// 400: a token exchange asked for an audience it may not have (RFC
+    /// 8693's name): the frontend's own client id, whose tokens it already has.
+    InvalidTarget,
     /// 404: no such resource (or not one the caller may see).
     NotFound,
     /// 409: refused because of the state of things (the last active
@@ -63,6 +66,7 @@ impl ErrorCode {
             ErrorCode::MfaRequired => "mfa_required",
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -102,6 +106,7 @@ mod tests {
         for code in [
             ErrorCode::InvalidRequest,
             ErrorCode::InvalidGrant,
+            ErrorCode::InvalidTarget,
             ErrorCode::WeakPassword,
             ErrorCode::RateLimited,
             ErrorCode::TemporarilyUnavailable,

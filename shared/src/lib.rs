@@ -32,4 +32,6 @@ pub use session::{
     AdminUserView, CreatedUser, EndedSessions, NewUserRequest, Revocation, RevocationFeed,
     SessionView, UserUpdate,
 };
-pub use token::{RevokeRequest, TokenRequest, TokenResponse, UserInfo};
+pub use token::{
+    ACCESS_TOKEN_URN, ExchangedToken, RevokeRequest, TokenRequest, TokenResponse, UserInfo,
+};

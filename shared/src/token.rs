@@ -62,6 +62,42 @@ pub enum TokenRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
     },
+    /// Token exchange (RFC 8693): the frontend trades a session's access
+    /// token for one whose `aud` is an upstream app's, to forward to that
+    /// app. Such a token is refused by the auth-api itself (its audience is
+    /// not the frontend's), so an app that receives it cannot act at the
+    /// auth-api as the user.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange {
+        subject_token: String,
+        /// Must be [`ACCESS_TOKEN_URN`].
+        subject_token_type: String,
+        audience: String,
+    },
+}
+
+/// RFC 8693's token type of an access token.
+pub const ACCESS_TOKEN_URN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// A successful token exchange (RFC 8693 §2.2.1).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangedToken {
+    pub access_token: String,
+    /// Always [`ACCESS_TOKEN_URN`].
+    pub issued_token_type: String,
+    /// Always `"Bearer"`.
+    pub token_type: String,
+    /// Seconds until `access_token` expires: never later than the subject
+    /// token did.
+    pub expires_in: u64,
+}
+
+impl std::fmt::Debug for ExchangedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangedToken")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 // Hand-written so that a stray `{:?}` in a log line can never print a password
@@ -84,6 +120,9 @@ impl std::fmt::Debug for TokenRequest {
             TokenRequest::MfaPasskey { .. } => f.debug_struct("MfaPasskey").finish_non_exhaustive(),
             TokenRequest::Passkey { remember, .. } => {
                 f.debug_struct("Passkey").field("remember", remember).finish_non_exhaustive()
+            }
+            TokenRequest::TokenExchange { audience, .. } => {
+                f.debug_struct("TokenExchange").field("audience", audience).finish_non_exhaustive()
             }
         }
     }

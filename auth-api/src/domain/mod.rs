@@ -3,10 +3,12 @@
 
 mod end_reason;
 mod password;
+mod upstream_audience;
 mod username;
 
 pub use end_reason::EndReason;
 pub use password::Password;
 /// Audit event kinds are wire types too (`GET /admin/audit?type=`).
 pub use shared::EventKind;
+pub use upstream_audience::UpstreamAudience;
 pub use username::Username;

@@ -20,6 +20,50 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// Verifies `token` as an access token of this auth-api for the
+    /// frontend's client id (signature, claims, time) and finds its session
+    /// live. Every bearer endpoint requires exactly this, and so does a token
+    /// exchange of its subject token (`crate::exchange`): one check, so the
+    /// two can never drift apart. Any failure is `InvalidToken`, except
+    /// storage trouble.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let now = state.now();
+        let keys = state.keys.snapshot();
+        let claims = match access::verify(token, &keys, &state.audience(), now) {
+            Ok(claims) => claims,
+            Err(e) => {
+                // Signed with a key this instance has not loaded yet
+                // (rotated through another instance)? Reload, judge again.
+                let unknown = jsonwebtoken::decode_header(token)
+                    .ok()
+                    .and_then(|h| h.kid)
+                    .filter(|kid| !keys.verifiers.contains_key(kid));
+                let Some(kid) = unknown else { return Err(e) };
+                // A failed reload does not make a token we cannot verify
+                // anything but unverifiable: still 401.
+                match state.keys.knows_after_reload(&kid, &state.store, now).await {
+                    Ok(true) => {
+                        access::verify(token, &state.keys.snapshot(), &state.audience(), now)?
+                    }
+                    Ok(false) => return Err(e),
+                    Err(reload) => {
+                        tracing::warn!(error = %reload, "could not reload signing keys");
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let session = state.store.find_session(&claims.sid).await?;
+        match session {
+            Some(session)
+                if session.user_id == claims.sub && state.policy().is_live(&session, now) =>
+            {
+                Ok(AuthUser { claims, session })
+            }
+            _ => Err(ApiError::InvalidToken),
+        }
+    }
+
     /// For sensitive actions: the session proved the password within
     /// `max_age` seconds of `now` (the session's record, read from the
     /// database by this extractor, not the token's possibly older claim).
@@ -43,41 +87,7 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal("no state".into()))?;
             let token = token.map_err(|_| ApiError::InvalidToken)?;
-            let now = state.now();
-            let keys = state.keys.snapshot();
-            let claims = match access::verify(&token, &keys, &state.audience(), now) {
-                Ok(claims) => claims,
-                Err(e) => {
-                    // Signed with a key this instance has not loaded yet
-                    // (rotated through another instance)? Reload, judge again.
-                    let unknown = jsonwebtoken::decode_header(&token)
-                        .ok()
-                        .and_then(|h| h.kid)
-                        .filter(|kid| !keys.verifiers.contains_key(kid));
-                    let Some(kid) = unknown else { return Err(e) };
-                    // A failed reload does not make a token we cannot
-                    // verify anything but unverifiable: still 401.
-                    match state.keys.knows_after_reload(&kid, &state.store, now).await {
-                        Ok(true) => {
-                            access::verify(&token, &state.keys.snapshot(), &state.audience(), now)?
-                        }
-                        Ok(false) => return Err(e),
-                        Err(reload) => {
-                            tracing::warn!(error = %reload, "could not reload signing keys");
-                            return Err(e);
-                        }
-                    }
-                }
-            };
-            let session = state.store.find_session(&claims.sid).await?;
-            match session {
-                Some(session)
-                    if session.user_id == claims.sub && state.policy().is_live(&session, now) =>
-                {
-                    Ok(AuthUser { claims, session })
-                }
-                _ => Err(ApiError::InvalidToken),
-            }
+            AuthUser::from_token(&state, &token).await
         })
     }
 }

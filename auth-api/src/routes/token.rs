@@ -1,8 +1,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
 use shared::TokenRequest;
 
 use crate::{
     error::ApiError,
+    exchange::{self, Exchange},
     extract::ClientAuth,
     sessions::{
         self, Login,
@@ -12,8 +14,9 @@ use crate::{
     state::AppState,
 };
 
-/// `POST /auth/token`: the password and refresh-token grants, and the
-/// second step of a sign-in that needs a second factor.
+/// `POST /auth/token`: the password and refresh-token grants, the second
+/// step of a sign-in that needs a second factor, a passkey sign-in, and
+/// token exchange (which answers RFC 8693's shape, not a session's tokens).
 pub async fn grant(
     _client: ClientAuth,
     state: web::Data<AppState>,
@@ -49,10 +52,22 @@ pub async fn grant(
             let request = PasskeySignIn { ceremony, credential, remember, user_agent, ip };
             passkey::sign_in(&state, request).await?
         }
+        TokenRequest::TokenExchange { subject_token, subject_token_type, audience } => {
+            let request = Exchange {
+                subject_token: &subject_token,
+                subject_token_type: &subject_token_type,
+                audience: &audience,
+            };
+            return Ok(no_store(&exchange::exchange(&state, request).await?));
+        }
     };
-    // RFC 6749 §5.1: token responses must not be cached.
-    Ok(HttpResponse::Ok()
+    Ok(no_store(&tokens))
+}
+
+/// RFC 6749 §5.1: token responses must not be cached.
+fn no_store(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(tokens))
+        .json(body)
 }

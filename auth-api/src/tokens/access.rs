@@ -12,9 +12,12 @@ use crate::error::ApiError;
 
 pub use shared::verify::LEEWAY;
 
+/// Who a token is from (`iss`) and for (`aud`): the frontend's client id
+/// (`AppState::audience`), the only audience the auth-api itself accepts;
+/// or, for a token exchanged for an upstream app (`crate::exchange`), that app's.
 pub struct Audience<'a> {
     pub issuer: &'a str,
-    pub client_id: &'a str,
+    pub audience: &'a str,
 }
 
 pub struct Subject<'a> {
@@ -28,7 +31,23 @@ pub struct Subject<'a> {
     pub mfa_setup_required: bool,
 }
 
-/// Signs an access token valid from `now` for `ttl` seconds.
+impl<'a> Subject<'a> {
+    /// The subject of an access token already issued, claim for claim.
+    pub fn of(claims: &'a AccessClaims) -> Self {
+        Subject {
+            user_id: &claims.sub,
+            username: &claims.username,
+            roles: &claims.roles,
+            session_id: &claims.sid,
+            auth_time: claims.auth_time,
+            password_change_required: claims.password_change_required,
+            amr: &claims.amr,
+            mfa_setup_required: claims.mfa_setup_required,
+        }
+    }
+}
+
+/// Signs an access token for `aud`, valid from `now` for `ttl` seconds.
 pub fn sign(
     keys: &KeySet,
     aud: &Audience<'_>,
@@ -43,7 +62,7 @@ pub fn sign(
     header.kid = Some(signer.kid.clone());
     let claims = AccessClaims {
         iss: aud.issuer.to_owned(),
-        aud: aud.client_id.to_owned(),
+        aud: aud.audience.to_owned(),
         sub: subject.user_id.to_owned(),
         sid: subject.session_id.to_owned(),
         username: subject.username.to_owned(),
@@ -69,7 +88,7 @@ pub fn verify(
     aud: &Audience<'_>,
     now: i64,
 ) -> Result<AccessClaims, ApiError> {
-    let expected = Expected { issuer: aud.issuer, audience: aud.client_id };
+    let expected = Expected { issuer: aud.issuer, audience: aud.audience };
     verify_access_token(token, |kid| keys.verifiers.get(kid), expected, now)
         .map_err(|_| ApiError::InvalidToken)
 }

@@ -11,6 +11,7 @@ mod admin;
 mod attacks;
 mod cli;
 mod errors;
+mod exchange;
 mod health;
 mod helpers;
 mod instances;

@@ -28,12 +28,14 @@ pub struct Cli {
     #[arg(long, env = "AUTH_ISSUER", default_value = "http://127.0.0.1:8080")]
     pub issuer: String,
 
-    /// `aud` the access tokens must carry: the Cloakroom frontend's client id.
-    /// Defaults to AUTH_CLIENT_ID.
-    #[arg(long, env = "NOTES_AUDIENCE")]
-    pub audience: Option<String>,
+    /// `aud` the access tokens must carry: this app's `audience` in the
+    /// frontend's UPSTREAMS file (the frontend exchanges the session's token
+    /// for one with it).
+    #[arg(long, env = "NOTES_AUDIENCE", default_value = "notes-api")]
+    pub audience: String,
 
-    /// The Cloakroom frontend's client id, the default of NOTES_AUDIENCE.
+    /// The Cloakroom frontend's client id: refused as NOTES_AUDIENCE, since
+    /// tokens for that audience are the session's own, good at the auth-api.
     #[arg(long, env = "AUTH_CLIENT_ID")]
     pub client_id: Option<String>,
 }
@@ -51,8 +53,13 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("NOTES_AUDIENCE (or AUTH_CLIENT_ID) is required: the Cloakroom frontend's client id")]
+    #[error("NOTES_AUDIENCE must not be empty: it is this app's audience in UPSTREAMS")]
     MissingAudience,
+    #[error(
+        "NOTES_AUDIENCE must not be the frontend's client id: tokens for it are the session's own, \
+         which the auth-api honours; give this app an audience of its own in UPSTREAMS"
+    )]
+    FrontendAudience,
     #[error("AUTH_API_URL must start with http:// (this example's client has no TLS)")]
     AuthApiUrl,
     #[error("NOTES_DATABASE_URL must be a sqlite:// URL")]
@@ -63,12 +70,13 @@ pub enum ConfigError {
 
 impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
-        let audience = cli
-            .audience
-            .or(cli.client_id)
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .ok_or(ConfigError::MissingAudience)?;
+        let audience = cli.audience.trim().to_owned();
+        if audience.is_empty() {
+            return Err(ConfigError::MissingAudience);
+        }
+        if cli.client_id.as_deref().is_some_and(|id| id.trim() == audience) {
+            return Err(ConfigError::FrontendAudience);
+        }
         if !cli.auth_api_url.starts_with("http://") {
             return Err(ConfigError::AuthApiUrl);
         }
@@ -100,41 +108,27 @@ mod tests {
             database_url: "sqlite://data/notes.db?mode=rwc".into(),
             auth_api_url: "http://127.0.0.1:8080".into(),
             issuer: "http://127.0.0.1:8080".into(),
-            audience: None,
+            audience: "notes-api".into(),
             client_id: None,
         }
     }
 
     #[test]
-    fn the_audience_defaults_to_the_frontends_client_id() {
-        let settings =
-            Settings::from_cli(Cli { client_id: Some("cloakroom-frontend".into()), ..cli() });
-        assert_eq!(settings.unwrap().audience, "cloakroom-frontend");
-        let settings = Settings::from_cli(Cli {
-            client_id: Some("cloakroom-frontend".into()),
-            audience: Some("other".into()),
-            ..cli()
-        });
-        assert_eq!(settings.unwrap().audience, "other");
-    }
-
-    #[test]
-    fn without_an_audience_nothing_starts() {
-        assert_eq!(Settings::from_cli(cli()).unwrap_err(), ConfigError::MissingAudience);
-        let blank = Cli { audience: Some(" ".into()), ..cli() };
+    fn the_audience_is_the_apps_own_never_the_frontends() {
+        let frontend = Some("cloakroom-frontend".to_owned());
+        let settings = Settings::from_cli(Cli { client_id: frontend.clone(), ..cli() });
+        assert_eq!(settings.unwrap().audience, "notes-api");
+        let theirs = Cli { audience: "cloakroom-frontend".into(), client_id: frontend, ..cli() };
+        assert_eq!(Settings::from_cli(theirs).unwrap_err(), ConfigError::FrontendAudience);
+        let blank = Cli { audience: " ".into(), ..cli() };
         assert_eq!(Settings::from_cli(blank).unwrap_err(), ConfigError::MissingAudience);
     }
 
     #[test]
     fn the_auth_api_url_must_be_plain_http_and_loses_its_trailing_slash() {
-        let audience = Some("a".to_owned());
-        let https = Cli {
-            auth_api_url: "https://auth.example.com".into(),
-            audience: audience.clone(),
-            ..cli()
-        };
+        let https = Cli { auth_api_url: "https://auth.example.com".into(), ..cli() };
         assert_eq!(Settings::from_cli(https).unwrap_err(), ConfigError::AuthApiUrl);
-        let slash = Cli { auth_api_url: "http://10.0.0.2:8080/".into(), audience, ..cli() };
+        let slash = Cli { auth_api_url: "http://10.0.0.2:8080/".into(), ..cli() };
         assert_eq!(Settings::from_cli(slash).unwrap().auth_api_url, "http://10.0.0.2:8080");
     }
 

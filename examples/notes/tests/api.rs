@@ -5,8 +5,8 @@ mod support;
 use awc::http::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    ACCESS_TTL, CLIENT_ID, ISSUER, auth_api, auth_api_on, client, free_port, notes, notes_with,
-    reassembled, segment, with_sub,
+    ACCESS_TTL, AUDIENCE, CLIENT_ID, ISSUER, auth_api, auth_api_on, client, free_port, notes,
+    notes_with, reassembled, segment, with_sub,
 };
 
 /// The 401 of RFC 6750 with our JSON body; returns `error_description`.
@@ -145,11 +145,16 @@ async fn tokens_for_another_audience_or_from_another_issuer_get_401() {
     let refused = other_app.list(&token).await;
     assert_eq!(assert_invalid_token(&refused), "bad signature, issuer or audience");
     let other_issuer =
-        notes_with(&auth.base, "https://auth.elsewhere.test", CLIENT_ID, auth.clock.clone()).await;
+        notes_with(&auth.base, "https://auth.elsewhere.test", AUDIENCE, auth.clock.clone()).await;
     assert_invalid_token(&other_issuer.list(&token).await);
 
     let right = notes(&auth).await;
     assert_eq!(right.list(&token).await.status, StatusCode::OK);
+    // The session's own token (audience: the frontend, which the auth-api
+    // honours) is not one the notes app takes.
+    let session = auth.session_token("alice").await;
+    let refused = right.list(&session).await;
+    assert_eq!(assert_invalid_token(&refused), "bad signature, issuer or audience");
 }
 
 #[actix_web::test]
@@ -251,7 +256,7 @@ async fn notes_may_start_before_the_auth_api_and_fetches_its_keys_with_the_first
     let clock = auth_api::clock::ManualClock::starting_now();
     // Nothing listens there yet: notes starts anyway, without keys.
     let notes =
-        notes_with(&format!("http://127.0.0.1:{port}"), ISSUER, CLIENT_ID, clock.clone()).await;
+        notes_with(&format!("http://127.0.0.1:{port}"), ISSUER, AUDIENCE, clock.clone()).await;
     let auth = auth_api_on(&format!("127.0.0.1:{port}"), clock).await;
     auth.add_user("alice").await;
     let token = auth.token("alice").await;

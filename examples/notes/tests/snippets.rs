@@ -16,7 +16,7 @@ use std::{
     process::{Command, Output},
 };
 
-use support::{AuthApi, CLIENT_ID, ISSUER, auth_api, with_sub};
+use support::{AUDIENCE, AuthApi, ISSUER, auth_api, with_sub};
 
 const GUIDE: &str = include_str!("../../../docs/upstreams.md");
 
@@ -84,13 +84,13 @@ async fn cases(auth: &AuthApi) -> Vec<Case> {
         Case {
             what: "a genuine token",
             token: token.clone(),
-            audience: CLIENT_ID,
+            audience: AUDIENCE,
             accepted_as: Some(alice),
         },
         Case {
             what: "the token rewritten to claim bob's id",
             token: with_sub(&token, &bob),
-            audience: CLIENT_ID,
+            audience: AUDIENCE,
             accepted_as: None,
         },
         Case {

@@ -14,7 +14,7 @@ use leptos_actix::{Request, ResponseOptions};
 use serde::de::DeserializeOwned;
 
 use super::UpstreamClient;
-use crate::{session::context, state::FrontendState};
+use crate::{auth_client::AuthClient, session::context, state::FrontendState};
 
 /// `method path` at the app that serves `path`, with `body` as JSON; its
 /// JSON answer.
@@ -23,18 +23,25 @@ pub async fn as_user<T: DeserializeOwned>(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<T, ServerFnError> {
-    let token = context::access_token().await?;
+    let subject = context::access_token().await?;
     let req: HttpRequest = use_context::<Request>()
         .map(|r| (*r).clone())
         .ok_or_else(|| ServerFnError::new("no request in context"))?;
     let state = req.app_data::<web::Data<FrontendState>>().cloned();
     let client = req.app_data::<web::Data<UpstreamClient>>().cloned();
-    let (Some(state), Some(client)) = (state, client) else {
+    let auth = req.app_data::<web::Data<AuthClient>>().cloned();
+    let (Some(state), Some(client), Some(auth)) = (state, client, auth) else {
         return Err(ServerFnError::new("no upstream client"));
     };
     let Some(upstream) = state.routes.lookup(path).ok().and_then(|r| r.upstream) else {
         return Err(fail(StatusCode::NOT_FOUND, "That app is not set up on this site."));
     };
+    // The app's own token, as the proxy sends it (`session::exchange`).
+    let token = state
+        .upstream_tokens
+        .token_for(&auth, &subject, &upstream.audience, state.now())
+        .await
+        .map_err(context::to_server_error)?;
     let request = client
         .0
         .request(method, format!("{}{path}", upstream.url))

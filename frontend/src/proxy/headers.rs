@@ -116,9 +116,10 @@ impl<'a> Forwarded<'a> {
 }
 
 /// The headers to send the app.
+/// `signed_in`: who, and the token exchanged for the app's audience.
 pub fn to_upstream(
     incoming: &HeaderMap,
-    signed_in: Option<&SignedIn>,
+    signed_in: Option<(&SignedIn, &str)>,
     forwarded: &Forwarded<'_>,
 ) -> HeaderMap {
     let drop = hop_by_hop(incoming);
@@ -162,9 +163,9 @@ pub fn to_upstream(
     }
     put("x-forwarded-proto", forwarded.proto);
     put("x-forwarded-host", forwarded.host);
-    if let Some(s) = signed_in {
+    if let Some((s, token)) = signed_in {
         let roles: Vec<&str> = s.user.roles.iter().map(|r| r.as_str()).collect();
-        put("authorization", &format!("Bearer {}", s.access_token));
+        put("authorization", &format!("Bearer {token}"));
         put("x-cloakroom-user", &s.user.user_id);
         put("x-cloakroom-username", &s.user.username);
         put("x-cloakroom-roles", &roles.join(","));
@@ -287,7 +288,7 @@ mod tests {
         ]);
         let peer = "10.1.2.3".parse().ok();
         let fwd = Forwarded::new(&incoming, peer, &[], "https://app.example");
-        let out = to_upstream(&incoming, Some(&alice()), &fwd);
+        let out = to_upstream(&incoming, Some((&alice(), "tok")), &fwd);
         let get = |n: &str| out.get_all(n).map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
         assert_eq!(get("authorization"), ["Bearer tok"]);
         assert_eq!(get("x-cloakroom-user"), ["u-1"]);

@@ -42,13 +42,17 @@ use actix_web::{
 use futures::{Stream, StreamExt};
 
 use crate::{
+    auth_client::{AuthClient, AuthError},
     error::FrontendError,
     routes::{Kind, Route, Upstream},
     security::{
         headers::{Proxied, forbids_storing},
         origin::is_websocket,
     },
-    session::{AuthState, SignedIn, guard::REFRESH_MARGIN},
+    session::{
+        AuthState, SignedIn,
+        guard::{REFRESH_MARGIN, see_other, sign_in_then},
+    },
     state::FrontendState,
 };
 
@@ -102,28 +106,59 @@ pub async fn dispatch(
         Some(AuthState::SignedIn(s)) => Some(s.clone()),
         _ => None,
     };
-    // The app gets a token with time left to use it. Only a token kept
-    // while the auth-api is down can be this close to expiry.
-    if signed_in.as_ref().is_some_and(|s| s.access_expires_at - state.now() < REFRESH_MARGIN) {
-        let json = upstream.kind == Kind::Api;
-        return Ok(req.into_response(FrontendError::AuthUnavailable.respond(json)));
-    }
-    Ok(forward(req, &path, &upstream, signed_in, &state).await)
+    let json = upstream.kind == Kind::Api;
+    let identity = match signed_in {
+        None => None,
+        // The app gets a token with time left to use it. Only a token kept
+        // while the auth-api is down can be this close to expiry.
+        Some(s) if s.access_expires_at - state.now() < REFRESH_MARGIN => {
+            return Ok(req.into_response(FrontendError::AuthUnavailable.respond(json)));
+        }
+        Some(s) => {
+            let client =
+                req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
+            let now = state.now();
+            match state
+                .upstream_tokens
+                .token_for(&client, &s.access_token, &upstream.audience, now)
+                .await
+            {
+                Ok(token) => Some((s, token)),
+                // The session ended between the guard's look and ours.
+                Err(AuthError::InvalidGrant) => {
+                    let refusal = if json {
+                        FrontendError::SignedOut.into_json()
+                    } else {
+                        see_other(&sign_in_then(&path))
+                    };
+                    return Ok(req.into_response(refusal));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, upstream = %upstream.path, "no token for the upstream");
+                    return Ok(req.into_response(FrontendError::AuthUnavailable.respond(json)));
+                }
+            }
+        }
+    };
+    Ok(forward(req, &path, &upstream, identity, &state).await)
 }
 
 /// Sends `req` on to `upstream` at `path` (the canonical form of its path,
-/// `routes::path`), as `signed_in` if anyone.
+/// `routes::path`), as `signed_in` (who, and their token for this app) if
+/// anyone.
 pub async fn forward(
     req: ServiceRequest,
     path: &str,
     upstream: &Upstream,
-    signed_in: Option<Arc<SignedIn>>,
+    signed_in: Option<(Arc<SignedIn>, String)>,
     state: &FrontendState,
 ) -> ServiceResponse<BoxBody> {
     let peer = req.peer_addr().map(|a| a.ip());
     let trusted = &state.settings.trusted_proxies;
     let forwarded = headers::Forwarded::new(req.headers(), peer, trusted, &state.public_origin);
-    let outgoing = headers::to_upstream(req.headers(), signed_in.as_deref(), &forwarded);
+    let identity = signed_in.as_ref().map(|(s, token)| (&**s, token.as_str()));
+    let outgoing = headers::to_upstream(req.headers(), identity, &forwarded);
+    let signed_in = signed_in.map(|(s, _)| s);
     let url = match req.query_string() {
         "" => format!("{}{path}", upstream.url),
         query => format!("{}{path}?{query}", upstream.url),

@@ -194,6 +194,7 @@ mod tests {
             url: "http://127.0.0.1:9000".into(),
             access,
             kind: Kind::Page,
+            audience: "test".into(),
             timeout: std::time::Duration::from_secs(30),
             max_body_bytes: upstreams::DEFAULT_MAX_BODY,
         }

@@ -6,6 +6,7 @@
 //! url = "http://127.0.0.1:9000"
 //! access = "signed-in"           # "public" | "signed-in" | "role:NAME"
 //! kind = "page"                  # "page" (the default) | "api"
+//! audience = "my-app"            # optional: the `aud` of the tokens it gets; default: url
 //! timeout_secs = 30              # optional
 //! max_body_bytes = 10485760      # optional
 //! ```
@@ -46,6 +47,10 @@ pub struct Upstream {
     pub url: String,
     pub access: Access,
     pub kind: Kind,
+    /// The `aud` of the tokens the app is sent (exchanged for the session's,
+    /// `session::exchange`): what the app checks. Defaults to `url`, the
+    /// app's own address (RFC 8707's resource indicator).
+    pub audience: String,
     /// Until the app's response headers arrive.
     pub timeout: Duration,
     pub max_body_bytes: u64,
@@ -73,6 +78,7 @@ struct Entry {
     url: Spanned<String>,
     access: Spanned<String>,
     kind: Option<Spanned<String>>,
+    audience: Option<Spanned<String>>,
     timeout_secs: Option<Spanned<u64>>,
     max_body_bytes: Option<Spanned<u64>>,
 }
@@ -136,7 +142,11 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Upstream>, UpstreamsError> {
             }
         };
         let max_body_bytes = entry.max_body_bytes.map_or(DEFAULT_MAX_BODY, |m| m.into_inner());
-        out.push(Upstream { path, url, access, kind, timeout, max_body_bytes });
+        let audience = match &entry.audience {
+            None => url.clone(),
+            Some(a) => parse_audience(a.get_ref()).map_err(|r| fail(at(&a.span()), r))?,
+        };
+        out.push(Upstream { path, url, access, kind, audience, timeout, max_body_bytes });
     }
     Ok(out)
 }
@@ -183,6 +193,15 @@ fn parse_url(url: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+fn parse_audience(audience: &str) -> Result<String, String> {
+    let ok = (1..=200).contains(&audience.len()) && audience.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(audience.to_owned())
+    } else {
+        Err(format!("audience {audience:?} must be 1 to 200 visible ASCII characters"))
+    }
+}
+
 fn parse_access(access: &str) -> Result<Access, String> {
     match access {
         "public" => Ok(Access::Public),
@@ -216,6 +235,7 @@ path = "/app/admin-api"
 url = "http://internal.example:8443/base"
 access = "role:admin"
 kind = "api"
+audience = "admin-api"
 timeout_secs = 5
 max_body_bytes = 0
 "#;
@@ -225,6 +245,10 @@ max_body_bytes = 0
         assert_eq!((list[0].kind, list[0].timeout), (Kind::Page, DEFAULT_TIMEOUT));
         assert_eq!(list[0].max_body_bytes, DEFAULT_MAX_BODY);
         assert_eq!(list[1].access, Access::Role(Role::Admin));
+        assert_eq!(
+            (list[0].audience.as_str(), list[1].audience.as_str()),
+            ("http://127.0.0.1:9000", "admin-api")
+        );
         assert_eq!(
             (list[1].kind, list[1].timeout.as_secs(), list[1].max_body_bytes),
             (Kind::Api, 5, 0)

@@ -185,6 +185,7 @@ pub async fn spawn_with_notes(options: Options) -> (Stack, tempfile::TempDir) {
         url,
         access: frontend::routes::Access::SignedIn,
         kind: frontend::routes::Kind::Api,
+        audience: "notes-api".into(),
         timeout: Duration::from_secs(5),
         max_body_bytes: 64 * 1024,
     };
@@ -197,7 +198,7 @@ pub async fn spawn_with_notes(options: Options) -> (Stack, tempfile::TempDir) {
         database_url: format!("sqlite://{}/notes.db?mode=rwc", dir.path().display()),
         auth_api_url: stack.auth_base.clone(),
         issuer: stack.auth_settings.issuer.clone(),
-        audience: CLIENT_ID.into(),
+        audience: "notes-api".into(),
     };
     let app =
         notes::startup::Application::build_on(listener, settings, notes::clock::Clock::system())

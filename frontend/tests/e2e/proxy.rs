@@ -11,8 +11,13 @@ use shared::Role;
 
 use crate::{
     harness::{Options, Stack, spawn_with},
-    upstream::{TestApp, route_to},
+    upstream::{AUDIENCE, TestApp, route_to},
 };
+
+/// What the test app expects of its tokens.
+fn app_audience(stack: &Stack) -> shared::verify::Expected<'_> {
+    shared::verify::Expected { issuer: &stack.front_settings.issuer, audience: AUDIENCE }
+}
 
 /// A stack whose frontend fronts `app` at `/app` (signed in, page), `/pub`
 /// (public page), `/ops` (admins, page) and `/app-api` (signed in, API).
@@ -69,9 +74,17 @@ async fn a_signed_in_request_reaches_the_app_with_a_verified_token_and_nothing_s
     assert_eq!((seen.method.as_str(), seen.target.as_str()), ("GET", "/app/reports?year=2026"));
     let token = seen.header("authorization").unwrap().strip_prefix("Bearer ").unwrap();
     let now = stack.clock.now();
-    let claims = stack.front.jwks.verify(token, stack.front.expected(), now).expect("verifies");
-    assert_eq!(claims.sub, alice_id);
+    let claims = stack.front.jwks.verify(token, app_audience(&stack), now).expect("verifies");
+    assert_eq!((claims.sub.as_str(), claims.aud.as_str()), (alice_id.as_str(), AUDIENCE));
     assert!(claims.exp - now >= frontend::session::guard::REFRESH_MARGIN);
+    // The app's token is no good at the auth-api: its audience is the app's.
+    let userinfo = awc::Client::default()
+        .get(format!("{}/auth/userinfo", stack.auth_base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(seen.all("authorization").len(), 1);
     assert_eq!(seen.all("x-cloakroom-user"), [alice_id.as_str()]);
     assert_eq!(seen.all("x-cloakroom-username"), ["alice"]);
@@ -183,11 +196,15 @@ async fn an_expired_token_is_refreshed_once_before_forwarding() {
     stack.clock.advance(301);
     let calls = stack.token_calls().await;
     assert_eq!(browser.get("/app/two").await.status, StatusCode::OK);
-    assert_eq!(stack.token_calls().await - calls, 1.0, "one refresh");
+    assert_eq!(stack.token_calls().await - calls, 2.0, "one refresh, one exchange");
     let second = app.last().header("authorization").unwrap().to_owned();
     assert_ne!(first, second);
+    // Further requests reuse the exchanged token: no call at all.
+    assert_eq!(browser.get("/app/three").await.status, StatusCode::OK);
+    assert_eq!(app.last().header("authorization"), Some(second.as_str()));
+    assert_eq!(stack.token_calls().await - calls, 2.0);
     let now = stack.clock.now();
-    let claims = stack.front.jwks.verify(&second[7..], stack.front.expected(), now).unwrap();
+    let claims = stack.front.jwks.verify(&second[7..], app_audience(&stack), now).unwrap();
     assert!(claims.exp - now > frontend::session::guard::REFRESH_MARGIN);
 }
 
@@ -415,7 +432,11 @@ async fn fifty_requests_on_an_expired_token_cost_one_refresh_and_carry_one_token
     let paths: Vec<String> = (0..50).map(|i| format!("/app/storm/{i}")).collect();
     let pages = futures::future::join_all(paths.iter().map(|p| browser.get(p))).await;
     assert!(pages.iter().all(|p| p.status == StatusCode::OK));
-    assert_eq!(stack.token_calls().await - calls, 1.0, "single-flight: one /auth/token call");
+    assert_eq!(
+        stack.token_calls().await - calls,
+        2.0,
+        "single-flight: one refresh and one exchange for all fifty"
+    );
     let tokens: std::collections::HashSet<String> = app
         .seen()
         .iter()

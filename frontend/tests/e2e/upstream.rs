@@ -16,6 +16,9 @@ use actix_web::{
 use frontend::routes::{Access, Kind, Upstream};
 use futures::StreamExt;
 
+/// The `aud` of the tokens the test app is sent.
+pub const AUDIENCE: &str = "test-app";
+
 /// What reached the app.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -88,6 +91,7 @@ pub fn route_to(url: &str, path: &str, access: Access, kind: Kind) -> Upstream {
         url: url.into(),
         access,
         kind,
+        audience: AUDIENCE.into(),
         timeout: Duration::from_secs(1),
         max_body_bytes: 1024 * 1024,
     }

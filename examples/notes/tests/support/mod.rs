@@ -24,6 +24,8 @@ use notes::{clock::Clock, config::Settings, startup::Application};
 use serde_json::{Value, json};
 
 pub const CLIENT_ID: &str = "cloakroom-frontend";
+/// The notes app's audience, as the frontend's UPSTREAMS names it.
+pub const AUDIENCE: &str = "notes-api";
 pub const CLIENT_SECRET: &str = "notes-test-client-secret-0123456789";
 pub const ISSUER: &str = "http://auth.cloakroom.test";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -120,13 +122,45 @@ impl AuthApi {
         .1
     }
 
-    /// Signs `name` in as the frontend does (client credentials, password
-    /// grant) and returns the access token.
+    /// What the frontend forwards to the notes app for `name`: a session's
+    /// access token exchanged for the notes app's audience.
     pub async fn token(&self, name: &str) -> String {
-        self.token_with(name, PASSWORD).await
+        let session = self.session_token(name).await;
+        self.exchange(&session, AUDIENCE).await
     }
 
+    /// The same for a sign-in with `password`.
     pub async fn token_with(&self, name: &str, password: &str) -> String {
+        let session = self.session_token_with(name, password).await;
+        self.exchange(&session, AUDIENCE).await
+    }
+
+    /// RFC 8693 token exchange, as the frontend does it (client credentials).
+    pub async fn exchange(&self, subject: &str, audience: &str) -> String {
+        let body = json!({
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "audience": audience,
+        });
+        let res = client()
+            .post(format!("{}/auth/token", self.base))
+            .basic_auth(CLIENT_ID, CLIENT_SECRET)
+            .send_json(&body)
+            .await
+            .expect("token exchange");
+        let reply = read(res).await;
+        assert_eq!(reply.status, StatusCode::OK, "exchange for {audience}: {}", reply.body);
+        reply.body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Signs `name` in as the frontend does (client credentials, password
+    /// grant): the session's own access token, for the frontend's audience.
+    pub async fn session_token(&self, name: &str) -> String {
+        self.session_token_with(name, PASSWORD).await
+    }
+
+    pub async fn session_token_with(&self, name: &str, password: &str) -> String {
         let body = json!({"grant_type": "password", "username": name, "password": password,
                           "remember": false, "ip": "203.0.113.7"});
         let res = client()
@@ -178,10 +212,10 @@ pub struct Notes {
     _dir: tempfile::TempDir,
 }
 
-/// Notes in front of `auth`, expecting its issuer and the frontend's client
-/// id, reading the same clock.
+/// Notes in front of `auth`, expecting its issuer and the notes app's
+/// audience, reading the same clock.
 pub async fn notes(auth: &AuthApi) -> Notes {
-    notes_with(&auth.base, ISSUER, CLIENT_ID, auth.clock.clone()).await
+    notes_with(&auth.base, ISSUER, AUDIENCE, auth.clock.clone()).await
 }
 
 pub async fn notes_with(
