@@ -83,7 +83,7 @@ pub struct AuthClient {
 impl AuthClient {
     pub fn new(settings: &Settings) -> Self {
         let http = Client::builder()
-            .connector(Connector::new().timeout(CONNECT_TIMEOUT))
+            .connector(Connector::new().rustls_0_23(settings.tls.config()).timeout(CONNECT_TIMEOUT))
             .timeout(REQUEST_TIMEOUT)
             .disable_redirects()
             .finish();

@@ -64,6 +64,11 @@ pub struct Cli {
     /// The apps Cloakroom stands in front of (`docs/upstreams.md`).
     #[arg(long, env = "UPSTREAMS")]
     pub upstreams: Option<PathBuf>,
+
+    /// PEM certificates of a private CA to trust, besides the system's, for
+    /// https upstreams (and an https AUTH_API_URL).
+    #[arg(long, env = "UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 /// A secret string whose `Debug` never shows it.
@@ -153,6 +158,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// From the `UPSTREAMS` file; empty without one.
     pub upstreams: Vec<crate::routes::Upstream>,
+    /// TLS for outgoing https calls (`UPSTREAM_CA_FILE`).
+    pub tls: crate::tls::ClientTls,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +187,8 @@ pub enum ConfigError {
          tokens for it are good at the auth-api, so no app may be given one: name another"
     )]
     UpstreamAudience(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Settings {
@@ -215,6 +224,10 @@ impl Settings {
             upstreams: match &cli.upstreams {
                 Some(path) => crate::routes::upstreams::load(path)?,
                 None => Vec::new(),
+            },
+            tls: match &cli.upstream_ca_file {
+                Some(path) => crate::tls::ClientTls::new(Some(path))?,
+                None => crate::tls::ClientTls::system(),
             },
         };
         settings.validate()?;

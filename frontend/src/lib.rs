@@ -66,3 +66,5 @@ pub mod startup;
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
+#[cfg(feature = "ssr")]
+pub mod tls;

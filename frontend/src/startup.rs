@@ -162,7 +162,7 @@ impl Application {
                 .app_data(app_state.clone())
                 // One pooled client per worker: awc clients are not Send.
                 .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
-                .app_data(web::Data::new(UpstreamClient::new()))
+                .app_data(web::Data::new(UpstreamClient::new(&app_state.settings.tls)))
                 .app_data(web::Data::new(leptos_options.clone()))
                 .app_data(web::FormConfig::default().limit(crate::security::origin::MAX_BODY))
                 .app_data(web::PayloadConfig::new(crate::security::origin::MAX_BODY))

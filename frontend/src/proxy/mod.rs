@@ -62,8 +62,8 @@ use crate::{
 pub struct UpstreamClient(awc::Client);
 
 impl UpstreamClient {
-    pub fn new() -> Self {
-        let connector = awc::Connector::new().timeout(CONNECT_TIMEOUT);
+    pub fn new(tls: &crate::tls::ClientTls) -> Self {
+        let connector = awc::Connector::new().rustls_0_23(tls.config()).timeout(CONNECT_TIMEOUT);
         Self(
             awc::Client::builder()
                 .connector(connector)
@@ -73,12 +73,6 @@ impl UpstreamClient {
                 .disable_timeout()
                 .finish(),
         )
-    }
-}
-
-impl Default for UpstreamClient {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Options {
     pub localhost: bool,
     /// The frontend's UPSTREAMS.
     pub upstreams: Vec<frontend::routes::Upstream>,
+    /// Its TLS roots (UPSTREAM_CA_FILE).
+    pub tls: frontend::tls::ClientTls,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             mfa_required_roles: vec![],
             localhost: false,
             upstreams: vec![],
+            tls: frontend::tls::ClientTls::system(),
         }
     }
 }
@@ -159,6 +162,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         public_origin: options.localhost.then_some(front_origin),
         trusted_proxies: options.trusted_proxies,
         upstreams: options.upstreams,
+        tls: options.tls,
     };
     let front = start_frontend(listener, front_settings.clone(), &clock).await;
     Stack {

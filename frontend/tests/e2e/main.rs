@@ -19,5 +19,6 @@ mod second_factors;
 mod sessions;
 mod streaming;
 mod throttling;
+mod tls;
 mod upstream;
 mod users;

@@ -111,6 +111,7 @@ pub fn fixture() -> Fixture {
         public_origin: None,
         trusted_proxies: vec![],
         upstreams: vec![],
+        tls: frontend::tls::ClientTls::system(),
     };
     let client = AuthClient::new(&settings);
     let clock = Arc::new(AtomicI64::new(NOW));
