@@ -69,7 +69,7 @@ pub fn NotesPage() -> impl IntoView {
                                     .map(|n| view! {
                                         <li class="note" data-note-id=n.id>
                                             <p>{n.text}</p>
-                                            <p class="muted">{format::utc(n.created_at)}</p>
+                                            <time>{format::utc(n.created_at)}</time>
                                         </li>
                                     })
                                     .collect_view()}
