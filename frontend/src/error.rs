@@ -163,7 +163,7 @@ impl ResponseError for FrontendError {
 fn page(status: StatusCode, title: &str, message: &str) -> String {
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>{title} · Cloakroom</title><link rel="stylesheet" href="{css}"></head><body><header class="site-header"><a class="brand" href="/"><span class="brand-mark" aria-hidden="true">▣</span>Cloakroom</a></header><main id="main"><section class="card narrow error-page"><p class="status-code">{code}</p><h1>{title}</h1><p>{message}</p><p><a class="button" href="/">Go to the home page</a></p></section></main></body></html>"#,
-        css = crate::app::STYLESHEET,
+        css = crate::app::paths::STYLESHEET,
         code = status.as_u16(),
     )
 }

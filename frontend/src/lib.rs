@@ -47,6 +47,8 @@ pub fn hydrate() {
 #[cfg(feature = "ssr")]
 pub mod auth_client;
 #[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod error;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use shared::verify::Expected;
 
+pub use crate::clock::{Clock, system_clock};
 use crate::{
     config::Settings,
     routes::{RouteError, RouteTable},
@@ -15,18 +16,6 @@ use crate::{
         refresh::RefreshFlights, revocations::RevokedSessions,
     },
 };
-
-/// The frontend's notion of now, in Unix seconds; injectable for tests.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    })
-}
 
 /// Process-wide state shared by all workers.
 pub struct FrontendState {

@@ -308,7 +308,7 @@ pub async fn admin_users() -> Result<Vec<AdminUserView>, ServerFnError> {
 pub async fn logout() -> Result<bool, ServerFnError> {
     use crate::session::context;
     let ended = context::sign_out().await;
-    context::after_form(super::components::signed_out_path(ended));
+    context::after_form(super::paths::signed_out_path(ended));
     Ok(ended)
 }
 
@@ -319,7 +319,7 @@ pub async fn revoke_session(id: String) -> Result<(), ServerFnError> {
     let ctx = context::signed_in()?;
     if id == ctx.user.session_id {
         let ended = context::sign_out().await;
-        context::after_form(super::components::signed_out_path(ended));
+        context::after_form(super::paths::signed_out_path(ended));
         return Ok(());
     }
     ctx.client.end_session(&ctx.access_token, &id).await.map_err(context::to_server_error)?;

@@ -5,13 +5,12 @@ use leptos_router::hooks::{use_location, use_navigate};
 
 use shared::{AuditEvent, EventKind};
 
-use super::{UserResource, api::Logout, format, types::CurrentUser};
-
-/// Where signing out lands: the home page, saying whether the auth-api
-/// confirmed the end of the session or only this browser forgot it.
-pub fn signed_out_path(ended: bool) -> &'static str {
-    if ended { "/?signed_out=1" } else { "/?signed_out=local" }
-}
+use super::{
+    api::Logout,
+    format,
+    paths::signed_out_path,
+    types::{CurrentUser, UserResource},
+};
 
 /// The site header: where you are, who you are, and the way out.
 #[component]

@@ -11,6 +11,7 @@ mod components;
 pub mod format;
 mod pages;
 mod passkeys;
+pub mod paths;
 pub mod types;
 pub mod webauthn;
 
@@ -32,7 +33,7 @@ use self::{
 };
 
 /// Where the stylesheet is served; see `startup.rs`.
-pub const STYLESHEET: &str = "/assets/cloakroom.css";
+pub use paths::STYLESHEET;
 
 /// The whole document. The hydration scripts are included only when the
 /// wasm bundle has been built (`hydrate`); without it every page still works,
@@ -72,9 +73,6 @@ fn set_page_csp() {
     }
 }
 
-/// The signed-in user, loaded once per page and shared through context.
-pub type UserResource = Resource<Result<Option<types::CurrentUser>, ServerFnError>>;
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -85,7 +83,7 @@ pub fn App() -> impl IntoView {
     // header changes at once, before the navigation home.
     let logout = ServerAction::<api::Logout>::new();
     provide_context(logout);
-    let user: UserResource =
+    let user: types::UserResource =
         Resource::new_blocking(move || logout.version().get(), |_| api::get_current_user());
     provide_context(user);
     // Marks the document once the browser half has taken over, so that

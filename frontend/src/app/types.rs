@@ -1,6 +1,7 @@
 //! Values the server hands to pages (and, with hydration, to the browser).
 //! None of them carries a token.
 
+use leptos::prelude::{Resource, ServerFnError};
 use serde::{Deserialize, Serialize};
 use shared::Role;
 
@@ -149,3 +150,6 @@ pub struct Note {
 pub struct NoteList {
     pub notes: Vec<Note>,
 }
+
+/// The signed-in user, loaded once per page and shared through context.
+pub type UserResource = Resource<Result<Option<CurrentUser>, ServerFnError>>;

@@ -23,10 +23,10 @@ use crate::{
 };
 
 /// Where the page lives, and where success lands.
-pub const PATH: &str = "/account/password";
+pub const PATH: &str = crate::routes::pages::PASSWORD;
 pub const CHANGED: &str = "/account/password?changed=1";
 /// Where a user on a temporary password is sent from every protected page.
-pub const REQUIRED: &str = "/account/password?required=1";
+pub const REQUIRED: &str = crate::routes::pages::PASSWORD_REQUIRED;
 
 #[derive(Deserialize)]
 struct PasswordForm {

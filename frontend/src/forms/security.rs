@@ -39,9 +39,9 @@ use crate::{
 };
 
 /// Where the page lives.
-pub const PATH: &str = "/account/security";
+pub const PATH: &str = crate::routes::pages::SECURITY;
 /// Where a user who must set up a second factor is sent from every protected page.
-pub const REQUIRED: &str = "/account/security?required=1";
+pub const REQUIRED: &str = crate::routes::pages::SECURITY_REQUIRED;
 const DISABLED: &str = "/account/security?disabled=1";
 
 #[derive(Deserialize)]

@@ -27,7 +27,7 @@ use crate::{
     state::FrontendState,
 };
 
-pub const PATH: &str = "/login/verify";
+pub const PATH: &str = crate::routes::pages::VERIFY;
 /// Where an expired (or discarded) pending sign-in sends the browser.
 pub const START_OVER: &str = "/login?expired=1";
 

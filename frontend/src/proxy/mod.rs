@@ -51,7 +51,8 @@ use crate::{
     },
     session::{
         AuthState, SignedIn,
-        guard::{REFRESH_MARGIN, see_other, sign_in_then},
+        freshness::REFRESH_MARGIN,
+        guard::{see_other, sign_in_then},
     },
     state::FrontendState,
 };

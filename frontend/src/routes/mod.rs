@@ -71,6 +71,18 @@ pub const PAGES: &[Page] = &[
     prefix("/admin", Access::Role(Role::Admin)),
 ];
 
+/// Pages the guard and the forms send people to.
+pub mod pages {
+    pub const PASSWORD: &str = "/account/password";
+    /// Where a user on a temporary password is sent from every protected page.
+    pub const PASSWORD_REQUIRED: &str = "/account/password?required=1";
+    pub const SECURITY: &str = "/account/security";
+    /// Where a user whose role needs a second factor is held until one is set up.
+    pub const SECURITY_REQUIRED: &str = "/account/security?required=1";
+    /// The second step of a sign-in.
+    pub const VERIFY: &str = "/login/verify";
+}
+
 /// Paths an upstream may neither equal nor contain nor sit below: every page
 /// above, the sign-in flow, server functions and static files.
 pub const RESERVED: &[&str] = &[

@@ -14,6 +14,10 @@
 
 use std::borrow::Cow;
 
+/// Why a path was refused, for the person who typed it.
+pub const BAD_PATH: &str = "The address has dot segments, doubled slashes or escaped separators. \
+     Links on this site never do: open the page from a link instead.";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the request's path is not in canonical form")]
 pub struct BadPath;

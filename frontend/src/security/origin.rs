@@ -30,10 +30,6 @@ use actix_web::{
 
 use crate::{error::FrontendError, state::FrontendState};
 
-/// Why a path was refused (`routes::path`).
-pub const BAD_PATH: &str = "The address has dot segments, doubled slashes or escaped separators. \
-     Links on this site never do: open the page from a link instead.";
-
 /// Largest request body the frontend reads; a login form is well under 1 KiB.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -44,7 +40,9 @@ pub async fn check_origin(
     let state =
         req.app_data::<web::Data<FrontendState>>().cloned().expect("FrontendState is registered");
     let Ok(route) = state.routes.lookup(req.path()) else {
-        return Ok(req.into_response(FrontendError::BadRequest(BAD_PATH).into_page()));
+        return Ok(
+            req.into_response(FrontendError::BadRequest(crate::routes::path::BAD_PATH).into_page())
+        );
     };
     let json = route.is_api();
     let refuse = |req: ServiceRequest, e: FrontendError| Ok(req.into_response(e.respond(json)));

@@ -155,7 +155,7 @@ pub fn pending_mfa_token() -> Result<String, ServerFnError> {
 pub async fn access_token() -> Result<String, ServerFnError> {
     let ctx = signed_in()?;
     let (req, state) = (request()?, frontend_state()?);
-    let fresh = |expires_at: i64| expires_at - state.now() > super::guard::REFRESH_MARGIN;
+    let fresh = |expires_at: i64| expires_at - state.now() > super::freshness::REFRESH_MARGIN;
     let slot = req.extensions().get::<CookieSlot>().cloned();
     // A swap earlier in this request: its token is the newest.
     if let Some(cookie) = slot.as_ref().and_then(CookieSlot::pending)
@@ -208,7 +208,7 @@ pub async fn passkey_sign_in(
             req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let grant =
             TokenRequest::Passkey { ceremony, credential, remember, user_agent, ip: client_ip() };
-        (grant, crate::forms::login::safe_next(Some(&next)))
+        (grant, crate::security::next::safe_next(Some(&next)))
     };
     let res = use_context::<ResponseOptions>();
     let set_cookie = |value: String| {

@@ -22,7 +22,7 @@ use std::{
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::guard::REFRESH_MARGIN;
+use super::freshness::REFRESH_MARGIN;
 use crate::auth_client::{AuthClient, AuthError};
 
 /// Expired entries are swept at most this often.

@@ -48,9 +48,7 @@ use crate::{
     state::FrontendState,
 };
 
-/// Refresh this many seconds before the cached token expires, so a token
-/// never runs out in the middle of rendering a page.
-pub const REFRESH_MARGIN: i64 = 10;
+pub use super::freshness::REFRESH_MARGIN;
 
 pub async fn session_guard(
     req: ServiceRequest,
@@ -61,7 +59,7 @@ pub async fn session_guard(
     // `security::origin` looked the route up already.
     let route = req.extensions().get::<Route>().cloned();
     let Some(route) = route.or_else(|| state.routes.lookup(req.path()).ok()) else {
-        let refusal = FrontendError::BadRequest(crate::security::origin::BAD_PATH).into_page();
+        let refusal = FrontendError::BadRequest(crate::routes::path::BAD_PATH).into_page();
         return Ok(req.into_response(refusal));
     };
     let access = route.access;
@@ -95,24 +93,24 @@ pub async fn session_guard(
         (_, AuthState::SignedIn(s))
             if needs_session
                 && s.user.password_change_required
-                && req.path() != crate::forms::password::PATH =>
+                && req.path() != crate::routes::pages::PASSWORD =>
         {
             Some(if json {
                 FrontendError::ActionRequired("password_change_required").into_json()
             } else {
-                see_other(crate::forms::password::REQUIRED)
+                see_other(crate::routes::pages::PASSWORD_REQUIRED)
             })
         }
         // Their role needs a second factor: nothing else until one is set up.
         (_, AuthState::SignedIn(s))
             if needs_session
                 && s.user.mfa_setup_required
-                && req.path() != crate::forms::security::PATH =>
+                && req.path() != crate::routes::pages::SECURITY =>
         {
             Some(if json {
                 FrontendError::ActionRequired("mfa_setup_required").into_json()
             } else {
-                see_other(crate::forms::security::REQUIRED)
+                see_other(crate::routes::pages::SECURITY_REQUIRED)
             })
         }
         (Access::Role(role), AuthState::SignedIn(s)) if !s.user.roles.contains(&role) => {
@@ -123,7 +121,7 @@ pub async fn session_guard(
             if req.method() == actix_web::http::Method::GET
                 && query_param(&req, "reauth").is_none() =>
         {
-            Some(see_other(&crate::forms::login::safe_next(query_param(&req, "next").as_deref())))
+            Some(see_other(&crate::security::next::safe_next(query_param(&req, "next").as_deref())))
         }
         _ => None,
     };
@@ -376,7 +374,7 @@ fn redirect_to_login(req: &ServiceRequest) -> HttpResponse {
 }
 
 /// The sign-in page, sending the browser on to `next` afterwards (a local
-/// path; `forms::login::safe_next` judges it again when it is used).
+/// path; `security::next::safe_next` judges it again when it is used).
 pub fn sign_in_then(next: &str) -> String {
     let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
     format!("/login?{query}")

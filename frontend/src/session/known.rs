@@ -36,7 +36,7 @@ use std::{
 use sha2::{Digest, Sha256};
 use shared::{AccessClaims, verify::check_time};
 
-use super::{SignedIn, guard::REFRESH_MARGIN};
+use super::{SignedIn, freshness::REFRESH_MARGIN};
 
 /// Bound on remembered cookies (each ~1 KiB with its access token). Only
 /// cookies sealed with our key get in; a user minting many (by signing in

@@ -9,6 +9,7 @@ pub mod context;
 pub mod cookie;
 pub mod device;
 pub mod exchange;
+pub mod freshness;
 pub mod guard;
 pub mod jwks;
 pub mod known;

@@ -14,7 +14,7 @@ use shared::Revocation;
 
 use crate::{
     auth_client::{AuthClient, AuthError},
-    state::Clock,
+    clock::Clock,
 };
 
 /// How long one poll is held open by the auth-api.

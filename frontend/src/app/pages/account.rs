@@ -2,9 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::{
-    UserResource,
     api::my_events,
     components::{EventTable, LoadError, Notice, UserFacts},
+    types::UserResource,
 };
 
 /// The signed-in user's account: who they are, the way to change their

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::{UserResource, components::Notice};
+use crate::app::{components::Notice, types::UserResource};
 
 #[component]
 pub fn HomePage() -> impl IntoView {

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::app::{
-    UserResource, api::get_login_notice, components::Notice, passkeys::PasskeySignIn,
+    api::get_login_notice, components::Notice, passkeys::PasskeySignIn, types::UserResource,
 };
 
 /// The sign-in form. A plain `<form method="post">` handled by

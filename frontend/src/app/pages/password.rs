@@ -5,9 +5,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::app::{
-    UserResource,
     api::{get_form_notice, password_strength},
     components::Notice,
+    types::UserResource,
 };
 
 /// Change password: the current one and a new one. A plain form post

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::{UserResource, components::UserFacts};
+use crate::app::{components::UserFacts, types::UserResource};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
