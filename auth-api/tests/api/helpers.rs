@@ -7,9 +7,8 @@ use actix_web::{dev::ServerHandle, web};
 use auth_api::{
     audit::Actor,
     clock::ManualClock,
-    config::{MfaSettings, Secret, Settings, ThrottleSettings},
+    config::Settings,
     domain::{Password, Username},
-    mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
     startup::Application,
     state::AppState,
@@ -35,33 +34,11 @@ pub struct TestApp {
 }
 
 pub fn test_settings(db_url: &str) -> Settings {
-    Settings {
-        database_url: db_url.to_owned(),
-        addr: "127.0.0.1:0".into(),
-        issuer: "http://cloakroom.test".into(),
-        client_id: CLIENT_ID.into(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        access_token_ttl: 300,
-        session_idle_ttl: 3600,
-        session_absolute_ttl: 24 * 3600,
-        remember_idle_ttl: 7 * 24 * 3600,
-        remember_absolute_ttl: 30 * 24 * 3600,
-        refresh_reuse_grace: 10,
-        throttle: ThrottleSettings {
-            max_failures_per_user: 5,
-            max_failures_per_ip: 20,
-            max_failures_per_device: 10,
-            window: 900,
-        },
-        password_policy: PasswordPolicy::default(),
-        audit_retention: 90 * 24 * 3600,
-        reauth_max_age: 600,
-        // Off here, so the many administrator tests can sign in with a
-        // password alone; `tests/api/mfa.rs` turns the default (`admin`) on.
-        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
-        // The frontend's origin the passkey tests play (`tests/api/passkeys.rs`).
-        public_origins: vec!["https://app.example.com".into()],
-    }
+    let mut settings =
+        shared_settings::test_settings(db_url, "http://cloakroom.test", CLIENT_ID, CLIENT_SECRET);
+    // The frontend's origin the passkey tests play (`tests/api/passkeys.rs`).
+    settings.public_origins = vec!["https://app.example.com".into()];
+    settings
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -87,6 +64,8 @@ pub async fn spawn_app_on(
 
 #[path = "../support/postgres.rs"]
 mod postgres;
+#[path = "../support/settings.rs"]
+mod shared_settings;
 pub use postgres::POSTGRES_VAR;
 
 /// A fresh, empty database for one test.

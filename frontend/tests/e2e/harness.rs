@@ -6,7 +6,7 @@ use actix_web::dev::ServerHandle;
 use auth_api::{
     audit::Actor,
     clock::ManualClock,
-    config::{MfaSettings, Secret as AuthSecret, Settings as AuthSettings, ThrottleSettings},
+    config::{MfaSettings, Settings as AuthSettings},
     domain::{Password, Username},
     mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
@@ -20,6 +20,10 @@ use frontend::{
     {startup::Application, state::FrontendState},
 };
 use shared::Role;
+
+// The auth-api's test settings, shared with its own tests.
+#[path = "../../../auth-api/tests/support/settings.rs"]
+mod auth_test_settings;
 
 pub const CLIENT_ID: &str = "cloakroom-frontend";
 pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789abcdef";
@@ -113,33 +117,20 @@ pub async fn spawn_with(options: Options) -> Stack {
         true => format!("http://localhost:{port}"),
         false => format!("http://127.0.0.1:{port}"),
     };
-    let auth_settings = AuthSettings {
-        database_url: format!("sqlite://{}/auth.db", dir.path().display()),
-        addr: "127.0.0.1:0".into(),
-        issuer: "http://auth.cloakroom.test".into(),
-        client_id: CLIENT_ID.into(),
-        client_secret: AuthSecret::new(CLIENT_SECRET),
-        access_token_ttl: options.access_ttl,
-        session_idle_ttl: 3600,
-        session_absolute_ttl: 24 * 3600,
-        remember_idle_ttl: 7 * 24 * 3600,
-        remember_absolute_ttl: 30 * 24 * 3600,
-        refresh_reuse_grace: 10,
-        throttle: ThrottleSettings {
-            max_failures_per_user: 5,
-            max_failures_per_ip: 100,
-            max_failures_per_device: 10,
-            window: 900,
-        },
-        password_policy: PasswordPolicy::default(),
-        audit_retention: 90 * 24 * 3600,
-        reauth_max_age: 600,
-        mfa: MfaSettings {
-            key: MfaKey::from_base64(MFA_KEY).unwrap(),
-            required_roles: options.mfa_required_roles,
-        },
-        public_origins: vec![front_origin.clone()],
+    let mut auth_settings = auth_test_settings::test_settings(
+        &format!("sqlite://{}/auth.db", dir.path().display()),
+        "http://auth.cloakroom.test",
+        CLIENT_ID,
+        CLIENT_SECRET,
+    );
+    auth_settings.access_token_ttl = options.access_ttl;
+    // Many sign-ins from 127.0.0.1 in one test.
+    auth_settings.throttle.max_failures_per_ip = 100;
+    auth_settings.mfa = MfaSettings {
+        key: MfaKey::from_base64(MFA_KEY).unwrap(),
+        required_roles: options.mfa_required_roles,
     };
+    auth_settings.public_origins = vec![front_origin.clone()];
     let auth = AuthApplication::build_with_clock(auth_settings.clone(), Arc::new(clock.clone()))
         .await
         .unwrap();

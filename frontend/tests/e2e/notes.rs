@@ -7,7 +7,7 @@ use shared::Role;
 
 use crate::{
     harness::{Options, spawn_with, spawn_with_notes},
-    upstream::route_to,
+    upstream::{dead_url, route_to},
 };
 
 #[actix_web::test]
@@ -61,10 +61,7 @@ async fn the_notes_page_says_so_when_the_app_is_not_set_up_or_down() {
     let page = alice.get("/notes").await;
     assert!(page.body.contains("That app is not set up on this site."), "{}", page.body);
 
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let dead = dead_url();
     let upstreams = vec![route_to(&dead, "/notes-api", Access::SignedIn, Kind::Api)];
     let stack = spawn_with(Options { upstreams, ..Options::default() }).await;
     stack.add_user("alice", &[Role::User]).await;

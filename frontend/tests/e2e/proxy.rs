@@ -10,8 +10,8 @@ use futures::{SinkExt, StreamExt};
 use shared::Role;
 
 use crate::{
-    harness::{Options, Stack, spawn_with},
-    upstream::{AUDIENCE, TestApp, route_to},
+    harness::{Browser, Options, Stack, spawn_with},
+    upstream::{AUDIENCE, TestApp, dead_url, route_to},
 };
 
 /// What the test app expects of its tokens.
@@ -31,11 +31,40 @@ async fn stack_for(app: &TestApp) -> Stack {
     spawn_with(Options { upstreams, ..Options::default() }).await
 }
 
+/// `stack_for(app)` with alice signed in: the stack, her browser, her id.
+async fn with_alice(app: &TestApp) -> (Stack, Browser, String) {
+    let stack = stack_for(app).await;
+    let alice_id = stack.add_user("alice", &[Role::User]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    (stack, alice, alice_id)
+}
+
 fn session_id(stack: &Stack, cookie: &str) -> String {
     match stack.front.codec.open(cookie) {
         frontend::session::cookie::Opened::Valid { cookie, .. } => cookie.session_id,
         other => panic!("{other:?}"),
     }
+}
+
+/// Waits for the proxy to close `socket` with 1008 (policy violation), as
+/// it must within 2 s of `after`.
+async fn closed_for_policy_within_two_seconds<S>(socket: &mut S, after: &str)
+where
+    S: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>> + Unpin,
+{
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(awc::ws::Frame::Close(reason))) => return reason,
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not closed within 2 s of {after}"));
+    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
 }
 
 #[actix_web::test]
@@ -186,10 +215,7 @@ async fn role_rules_and_api_routes_answer_for_the_app() {
 #[actix_web::test]
 async fn an_expired_token_is_refreshed_once_before_forwarding() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let browser = stack.browser();
-    browser.sign_in_ok("alice").await;
+    let (stack, browser, _) = with_alice(&app).await;
     assert_eq!(browser.get("/app/one").await.status, StatusCode::OK);
     let first = app.last().header("authorization").unwrap().to_owned();
 
@@ -211,10 +237,7 @@ async fn an_expired_token_is_refreshed_once_before_forwarding() {
 #[actix_web::test]
 async fn a_session_revoked_elsewhere_is_refused_on_proxied_routes_within_two_seconds() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let laptop = stack.browser();
-    laptop.sign_in_ok("alice").await;
+    let (stack, laptop, _) = with_alice(&app).await;
     let phone = stack.browser();
     phone.sign_in_ok("alice").await;
     assert_eq!(phone.get("/app/inbox").await.status, StatusCode::OK);
@@ -228,10 +251,7 @@ async fn a_session_revoked_elsewhere_is_refused_on_proxied_routes_within_two_sec
 #[actix_web::test]
 async fn a_websocket_is_relayed_and_closed_when_its_session_ends() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let laptop = stack.browser();
-    laptop.sign_in_ok("alice").await;
+    let (stack, laptop, _) = with_alice(&app).await;
     let phone = stack.browser();
     phone.sign_in_ok("alice").await;
 
@@ -255,28 +275,13 @@ async fn a_websocket_is_relayed_and_closed_when_its_session_ends() {
     let phone_sid = session_id(&stack, &phone.cookie().unwrap());
     let revoked = laptop.post("/api/revoke_session", &[("id", &phone_sid)]).await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
-    let closed = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(awc::ws::Frame::Close(reason))) => return reason,
-                Some(Ok(_)) => continue,
-                other => panic!("socket ended without a close frame: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("closed within 2 s of the revocation");
-    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
+    closed_for_policy_within_two_seconds(&mut socket, "the revocation").await;
 }
 
 #[actix_web::test]
 async fn an_app_that_is_down_or_slow_gets_502_or_504_never_a_hang() {
     let app = TestApp::start().await;
-    // A port nothing listens on.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let dead = dead_url();
     let upstreams = vec![
         app.route("/app", Access::SignedIn, Kind::Page),
         app.route("/app-api", Access::SignedIn, Kind::Api),
@@ -318,10 +323,7 @@ async fn an_app_that_is_down_or_slow_gets_502_or_504_never_a_hang() {
 #[actix_web::test]
 async fn an_app_cannot_set_cloakrooms_cookie() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let browser = stack.browser();
-    browser.sign_in_ok("alice").await;
+    let (_stack, browser, _) = with_alice(&app).await;
     let before = browser.cookie();
 
     let page = browser.get("/app/set-cookies").await;
@@ -335,10 +337,7 @@ async fn an_app_cannot_set_cloakrooms_cookie() {
 #[actix_web::test]
 async fn uploads_over_the_routes_limit_are_refused_and_smaller_ones_stream_through() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let browser = stack.browser();
-    browser.sign_in_ok("alice").await;
+    let (_stack, browser, _) = with_alice(&app).await;
     let origin = ("origin", browser.origin.clone());
 
     // Larger than the frontend's own 16 KiB form limit, within the route's 1 MiB.
@@ -422,10 +421,7 @@ fn base64_key() -> String {
 #[actix_web::test]
 async fn fifty_requests_on_an_expired_token_cost_one_refresh_and_carry_one_token() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let browser = stack.browser();
-    browser.sign_in_ok("alice").await;
+    let (stack, browser, _) = with_alice(&app).await;
     stack.clock.advance(301);
     let calls = stack.token_calls().await;
 
@@ -449,10 +445,7 @@ async fn fifty_requests_on_an_expired_token_cost_one_refresh_and_carry_one_token
 #[actix_web::test]
 async fn a_path_is_judged_and_forwarded_in_one_spelling() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let alice = stack.browser();
-    alice.sign_in_ok("alice").await;
+    let (_stack, alice, _) = with_alice(&app).await;
 
     // `/ops` is for admins however it is spelled.
     assert_eq!(alice.get("/op%73/console").await.status, StatusCode::FORBIDDEN);
@@ -483,10 +476,7 @@ async fn a_path_is_judged_and_forwarded_in_one_spelling() {
 #[actix_web::test]
 async fn a_slow_upload_is_not_the_app_being_slow() {
     let app = TestApp::start().await;
-    let stack = stack_for(&app).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let alice = stack.browser();
-    alice.sign_in_ok("alice").await;
+    let (_stack, alice, _) = with_alice(&app).await;
     // Five chunks 300 ms apart: longer than the route's 1 s timeout, which
     // counts from the end of the body.
     let chunks = futures::stream::unfold(0, |i| async move {
@@ -517,16 +507,5 @@ async fn a_websocket_is_closed_when_its_users_roles_change() {
         .post("/api/admin_set_admin", &[("user_id", alice_id.as_str()), ("admin", "true")])
         .await;
     assert_eq!(made_admin.status, StatusCode::SEE_OTHER, "{}", made_admin.body);
-    let closed = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(awc::ws::Frame::Close(reason))) => return reason,
-                Some(Ok(_)) => continue,
-                other => panic!("socket ended without a close frame: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("closed within 2 s of the role change");
-    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
+    closed_for_policy_within_two_seconds(&mut socket, "the role change").await;
 }

@@ -85,6 +85,13 @@ impl TestApp {
     }
 }
 
+/// The URL of a port nothing listens on (bound, then let go): an app
+/// that is down.
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
 pub fn route_to(url: &str, path: &str, access: Access, kind: Kind) -> Upstream {
     Upstream {
         path: path.into(),

@@ -11,9 +11,8 @@ use actix_web::{dev::ServerHandle, web};
 use auth_api::{
     audit::Actor,
     clock::{Clock as _, ManualClock},
-    config::{MfaSettings, Secret, Settings as AuthSettings, ThrottleSettings},
+    config::Settings as AuthSettings,
     domain::{Password, Username},
-    mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
     startup::Application as AuthApplication,
     state::AppState,
@@ -22,6 +21,10 @@ use awc::http::StatusCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use notes::{clock::Clock, config::Settings, startup::Application};
 use serde_json::{Value, json};
+
+// The auth-api's test settings, shared with its own tests.
+#[path = "../../../../auth-api/tests/support/settings.rs"]
+mod auth_test_settings;
 
 pub const CLIENT_ID: &str = "cloakroom-frontend";
 /// The notes app's audience, as the frontend's UPSTREAMS names it.
@@ -53,30 +56,15 @@ pub async fn auth_api_on(addr: &str, clock: ManualClock) -> AuthApi {
     // Server logs go through the test harness's capture: quiet unless a test fails.
     auth_api::telemetry::init_for_tests();
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let settings = AuthSettings {
-        database_url: format!("sqlite://{}/auth.db", dir.path().display()),
-        addr: addr.into(),
-        issuer: ISSUER.into(),
-        client_id: CLIENT_ID.into(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        access_token_ttl: ACCESS_TTL,
-        session_idle_ttl: 3600,
-        session_absolute_ttl: 24 * 3600,
-        remember_idle_ttl: 7 * 24 * 3600,
-        remember_absolute_ttl: 30 * 24 * 3600,
-        refresh_reuse_grace: 10,
-        throttle: ThrottleSettings {
-            max_failures_per_user: 5,
-            max_failures_per_ip: 100,
-            max_failures_per_device: 10,
-            window: 900,
-        },
-        password_policy: PasswordPolicy::default(),
-        audit_retention: 90 * 24 * 3600,
-        reauth_max_age: 600,
-        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
-        public_origins: Vec::new(),
-    };
+    let mut settings = auth_test_settings::test_settings(
+        &format!("sqlite://{}/auth.db", dir.path().display()),
+        ISSUER,
+        CLIENT_ID,
+        CLIENT_SECRET,
+    );
+    settings.addr = addr.into();
+    settings.access_token_ttl = ACCESS_TTL;
+    settings.throttle.max_failures_per_ip = 100;
     let app = AuthApplication::build_with_clock(settings.clone(), Arc::new(clock.clone()))
         .await
         .expect("auth-api builds");
