@@ -83,7 +83,14 @@ pub struct AuthClient {
 impl AuthClient {
     pub fn new(settings: &Settings) -> Self {
         let http = Client::builder()
-            .connector(Connector::new().rustls_0_23(settings.tls.config()).timeout(CONNECT_TIMEOUT))
+            // The system's roots only: a private CA trusted for upstream
+            // apps (`UPSTREAM_CA_FILE`) must not be able to stand in for the
+            // auth-api, which sees passwords and the client secret.
+            .connector(
+                Connector::new()
+                    .rustls_0_23(crate::tls::ClientTls::system().config())
+                    .timeout(CONNECT_TIMEOUT),
+            )
             .timeout(REQUEST_TIMEOUT)
             .disable_redirects()
             .finish();

@@ -66,7 +66,7 @@ pub struct Cli {
     pub upstreams: Option<PathBuf>,
 
     /// PEM certificates of a private CA to trust, besides the system's, for
-    /// https upstreams (and an https AUTH_API_URL).
+    /// https upstreams (an https AUTH_API_URL is checked against the system's).
     #[arg(long, env = "UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
 }

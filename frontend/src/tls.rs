@@ -1,5 +1,6 @@
 //! TLS for the frontend's own outgoing calls: to upstream apps at
-//! `https://` URLs and to an auth-api at `AUTH_API_URL=https://…`.
+//! `https://` URLs (with `UPSTREAM_CA_FILE`) and to an auth-api at
+//! `AUTH_API_URL=https://…` (system roots only).
 //!
 //! rustls with the `ring` provider (no OpenSSL, no C toolchain beyond what
 //! `ring` itself builds), trusting the system's roots — read once per

@@ -37,9 +37,10 @@ pub async fn as_user<T: DeserializeOwned>(
         return Err(fail(StatusCode::NOT_FOUND, "That app is not set up on this site."));
     };
     // The app's own token, as the proxy sends it (`session::exchange`).
+    let session = context::signed_in()?.user.session_id;
     let token = state
         .upstream_tokens
-        .token_for(&auth, &subject, &upstream.audience, state.now())
+        .token_for(&auth, &session, &subject, &upstream.audience, state.now())
         .await
         .map_err(context::to_server_error)?;
     let request = client

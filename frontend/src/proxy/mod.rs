@@ -50,7 +50,7 @@ use crate::{
         origin::is_websocket,
     },
     session::{
-        AuthState, SignedIn,
+        AuthState, CookieSlot, CookieUpdate, SignedIn,
         freshness::REFRESH_MARGIN,
         guard::{see_other, sign_in_then},
     },
@@ -113,14 +113,23 @@ pub async fn dispatch(
             let client =
                 req.app_data::<web::Data<AuthClient>>().cloned().expect("AuthClient is registered");
             let now = state.now();
+            let session = &s.user.session_id;
             match state
                 .upstream_tokens
-                .token_for(&client, &s.access_token, &upstream.audience, now)
+                .token_for(&client, session, &s.access_token, &upstream.audience, now)
                 .await
             {
                 Ok(token) => Some((s, token)),
-                // The session ended between the guard's look and ours.
+                // The session ended between the guard's look and ours. The
+                // cookie goes, or the sign-in page (which sends a signed-in
+                // browser on to `next`) would send it straight back here.
                 Err(AuthError::InvalidGrant) => {
+                    if let Some(slot) = req.extensions().get::<CookieSlot>() {
+                        slot.set(CookieUpdate::Clear);
+                    }
+                    if upstream.access == crate::routes::Access::Public {
+                        return Ok(forward(req, &path, &upstream, None, &state).await);
+                    }
                     let refusal = if json {
                         FrontendError::SignedOut.into_json()
                     } else {

@@ -143,9 +143,16 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Upstream>, UpstreamsError> {
         };
         let max_body_bytes = entry.max_body_bytes.map_or(DEFAULT_MAX_BODY, |m| m.into_inner());
         let audience = match &entry.audience {
-            None => url.clone(),
+            None => parse_audience(&url).map_err(|r| fail(at(&entry.url.span()), r))?,
             Some(a) => parse_audience(a.get_ref()).map_err(|r| fail(at(&a.span()), r))?,
         };
+        // One token good at two apps is what audiences are there to prevent.
+        if out.iter().any(|u| u.audience == audience) {
+            let place = entry.audience.as_ref().map_or(entry.url.span(), |a| a.span());
+            let reason =
+                format!("audience {audience:?} is another upstream's too: give each its own");
+            return Err(fail(at(&place), reason));
+        }
         out.push(Upstream { path, url, access, kind, audience, timeout, max_body_bytes });
     }
     Ok(out)
@@ -276,6 +283,13 @@ max_body_bytes = 0
         let twice = format!("{}{}", entry(""), entry("").replace("# upstreams\n", ""));
         let err = parse(&twice, "u.toml").unwrap_err();
         assert_eq!((err.line, err.reason.contains("twice")), (8, true), "{err}");
+        let shared = format!(
+            "{}{}",
+            entry(""),
+            entry("").replace("# upstreams\n", "").replace("/app", "/other")
+        );
+        let err = parse(&shared, "u.toml").unwrap_err();
+        assert!(err.reason.contains("another upstream's"), "{err}");
         let missing = "[[upstream]]\npath = \"/app\"\naccess = \"public\"\n";
         assert!(parse(missing, "u.toml").unwrap_err().reason.contains("url"));
     }

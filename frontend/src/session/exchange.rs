@@ -7,11 +7,12 @@
 //! while the sign-in is fresh). An exchanged token names the app as its
 //! audience, which the auth-api refuses and other apps should too.
 //!
-//! One exchange per session token and audience: the result is kept until it
-//! expires (with the session token it came from, which the guard swaps
-//! before then, so a new key), and concurrent requests share one call, as
-//! refreshes do (`refresh`). Failures are not kept: the next request asks
-//! again.
+//! One entry per session and audience, holding the exchange of the
+//! session's current token: when the guard swaps that token, the next
+//! request replaces the entry (so rotations do not pile up). Concurrent
+//! requests share one call, as refreshes do (`refresh`); failures are not
+//! kept. The map is bounded: past `MAX_ENTRIES` live sessions × audiences,
+//! tokens are still exchanged but not kept.
 
 use std::{
     collections::HashMap,
@@ -27,6 +28,11 @@ use crate::auth_client::{AuthClient, AuthError};
 
 /// Expired entries are swept at most this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// An exchange not finished after this long was abandoned (its only
+/// waiter went away mid-call): its entry is swept.
+const ABANDONED_AFTER: Duration = Duration::from_secs(30);
+/// Entries kept at most (each about 1 KiB).
+const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug)]
 struct Exchanged {
@@ -36,32 +42,48 @@ struct Exchanged {
 
 type Outcome = Result<Arc<Exchanged>, AuthError>;
 
+struct Entry {
+    /// SHA-256 of the session token this entry exchanged.
+    subject: [u8; 32],
+    cell: Arc<OnceCell<Outcome>>,
+    started: Instant,
+}
+
 #[derive(Default)]
 pub struct UpstreamTokens {
-    // Keyed by a hash of the session token and the audience.
-    entries: Mutex<HashMap<[u8; 32], Arc<OnceCell<Outcome>>>>,
+    entries: Mutex<HashMap<(String, String), Entry>>,
     swept: Mutex<Option<Instant>>,
 }
 
 impl UpstreamTokens {
-    /// A token for `audience` standing for the session whose access token
-    /// is `subject` (which the guard has made fresh).
+    /// A token for `audience` standing for `session`, whose current access
+    /// token is `subject` (which the guard has made fresh).
     pub async fn token_for(
         &self,
         client: &AuthClient,
+        session: &str,
         subject: &str,
         audience: &str,
         now: i64,
     ) -> Result<String, AuthError> {
-        let mut hasher = Sha256::new();
-        hasher.update(subject.as_bytes());
-        hasher.update([0]);
-        hasher.update(audience.as_bytes());
-        let key: [u8; 32] = hasher.finalize().into();
+        let digest: [u8; 32] = Sha256::digest(subject.as_bytes()).into();
+        let key = (session.to_owned(), audience.to_owned());
         self.sweep(now);
         let cell = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            entries.entry(key).or_default().clone()
+            match entries.get(&key) {
+                Some(e) if e.subject == digest => e.cell.clone(),
+                // A newer session token (or none yet): its own exchange.
+                found if found.is_some() || entries.len() < MAX_ENTRIES => {
+                    let cell = Arc::new(OnceCell::new());
+                    let entry =
+                        Entry { subject: digest, cell: cell.clone(), started: Instant::now() };
+                    entries.insert(key.clone(), entry);
+                    cell
+                }
+                // Full: exchange, but keep nothing.
+                _ => Arc::new(OnceCell::new()),
+            }
         };
         let outcome = cell
             .get_or_init(|| async {
@@ -79,21 +101,25 @@ impl UpstreamTokens {
             // refreshes the session token before this can happen, unless the
             // auth-api was down when it tried).
             Ok(_) => {
-                self.forget(&key);
+                self.forget(&key, &cell);
                 Err(AuthError::Unavailable("the upstream token is about to expire".into()))
             }
             Err(e) => {
-                self.forget(&key);
+                self.forget(&key, &cell);
                 Err(e)
             }
         }
     }
 
-    fn forget(&self, key: &[u8; 32]) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    /// Drops `key`'s entry if it is still `cell` (not a newer exchange).
+    fn forget(&self, key: &(String, String), cell: &Arc<OnceCell<Outcome>>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.get(key).is_some_and(|e| Arc::ptr_eq(&e.cell, cell)) {
+            entries.remove(key);
+        }
     }
 
-    /// Drops entries that have expired (or failed), at most once a second.
+    /// Drops expired, failed and abandoned entries, at most once a second.
     fn sweep(&self, now: i64) {
         {
             let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,11 +129,10 @@ impl UpstreamTokens {
             *swept = Some(Instant::now());
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        // An entry still being fetched has no outcome yet: kept.
-        entries.retain(|_, cell| match cell.get() {
+        entries.retain(|_, e| match e.cell.get() {
             Some(Ok(exchanged)) => exchanged.expires_at > now,
             Some(Err(_)) => false,
-            None => true,
+            None => e.started.elapsed() < ABANDONED_AFTER,
         });
     }
 

@@ -229,6 +229,9 @@ async fn an_expired_token_is_refreshed_once_before_forwarding() {
     assert_eq!(browser.get("/app/three").await.status, StatusCode::OK);
     assert_eq!(app.last().header("authorization"), Some(second.as_str()));
     assert_eq!(stack.token_calls().await - calls, 2.0);
+    // The new session token's exchange replaced the old one's: one entry
+    // per session and audience, however often the token rotates.
+    assert_eq!(stack.front.upstream_tokens.len(), 1);
     let now = stack.clock.now();
     let claims = stack.front.jwks.verify(&second[7..], app_audience(&stack), now).unwrap();
     assert!(claims.exp - now > frontend::session::guard::REFRESH_MARGIN);
@@ -508,4 +511,28 @@ async fn a_websocket_is_closed_when_its_users_roles_change() {
         .await;
     assert_eq!(made_admin.status, StatusCode::SEE_OTHER, "{}", made_admin.body);
     closed_for_policy_within_two_seconds(&mut socket, "the role change").await;
+}
+
+#[actix_web::test]
+async fn a_session_the_auth_api_ended_before_the_feed_said_so_is_signed_out_not_looped() {
+    let app = TestApp::start().await;
+    let (stack, alice, _) = with_alice(&app).await;
+    let sid = session_id(&stack, &alice.cookie().unwrap());
+    // Ended in the database without waking the feed: the frontend still
+    // takes the cookie for a live session; the exchange is refused.
+    let now = stack.clock.now();
+    let ended = stack
+        .auth_state
+        .store
+        .end_session(&sid, auth_api::domain::EndReason::Admin, now, now + 600)
+        .await
+        .unwrap();
+    assert!(ended);
+
+    let page = alice.get("/app/inbox").await;
+    assert_eq!(page.location(), Some("/login?next=%2Fapp%2Finbox"));
+    assert_eq!(alice.cookie(), None, "the cookie goes, or /login would send it back");
+    let login = alice.get("/login?next=%2Fapp%2Finbox").await;
+    assert_eq!(login.status, StatusCode::OK, "the sign-in page, not a redirect loop");
+    assert!(app.seen().iter().all(|s| s.target != "/app/inbox"), "nothing reached the app");
 }
