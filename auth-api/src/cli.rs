@@ -82,9 +82,10 @@ pub struct ServeArgs {
     #[arg(long, env = "REMEMBER_ABSOLUTE_TTL", default_value_t = 30 * 24 * 3600, global = true)]
     pub remember_absolute_ttl: u32,
 
-    /// Seconds during which a rotated-out refresh token still gets the same successor.
-    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, global = true)]
-    pub refresh_reuse_grace: u32,
+    /// Live sessions one user may have; a sign-in beyond ends their oldest.
+    #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value_t = 50, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_sessions_per_user: u32,
 
     /// Failed logins for one username before it is throttled.
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5, global = true)]

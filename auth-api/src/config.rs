@@ -45,7 +45,8 @@ pub struct Settings {
     /// Sessions with "remember me".
     pub remember_idle_ttl: i64,
     pub remember_absolute_ttl: i64,
-    pub refresh_reuse_grace: i64,
+    /// Live sessions a user may have; a sign-in beyond ends the oldest.
+    pub max_sessions_per_user: u32,
     pub throttle: ThrottleSettings,
     pub password_policy: PasswordPolicy,
     /// Seconds an audit event is kept.
@@ -87,7 +88,7 @@ impl std::fmt::Debug for Settings {
             .field("session_absolute_ttl", &self.session_absolute_ttl)
             .field("remember_idle_ttl", &self.remember_idle_ttl)
             .field("remember_absolute_ttl", &self.remember_absolute_ttl)
-            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("throttle", &self.throttle)
             .field("password_policy", &self.password_policy)
             .field("audit_retention", &self.audit_retention)
@@ -150,7 +151,7 @@ impl Settings {
             session_absolute_ttl: i64::from(args.session_absolute_ttl),
             remember_idle_ttl: i64::from(args.remember_idle_ttl),
             remember_absolute_ttl: i64::from(args.remember_absolute_ttl),
-            refresh_reuse_grace: i64::from(args.refresh_reuse_grace),
+            max_sessions_per_user: args.max_sessions_per_user,
             throttle: ThrottleSettings {
                 max_failures_per_user: args.login_max_failures_per_user,
                 max_failures_per_ip: args.login_max_failures_per_ip,
@@ -252,7 +253,7 @@ mod tests {
             session_absolute_ttl: 86400,
             remember_idle_ttl: 7 * 86400,
             remember_absolute_ttl: 30 * 86400,
-            refresh_reuse_grace: 10,
+            max_sessions_per_user: 50,
             throttle: ThrottleSettings {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 50,

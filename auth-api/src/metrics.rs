@@ -61,7 +61,7 @@ impl Default for Metrics {
         );
         registry.register(
             "refreshes",
-            "Refresh-token grants by result (rotated, grace, failed)",
+            "Refresh-token grants by result (rotated, retry, reuse, failed)",
             refreshes.clone(),
         );
         registry.register(
@@ -71,7 +71,7 @@ impl Default for Metrics {
         );
         registry.register(
             "refresh_reuse_detections",
-            "Rotated-out refresh tokens presented after the grace window (session ended)",
+            "Refresh tokens presented after their successor was used (session ended)",
             reuse_detections.clone(),
         );
         registry.register(

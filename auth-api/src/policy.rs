@@ -1,7 +1,6 @@
 //! The timing rules of a session, from `Settings`: when it idles out, when it
-//! must end regardless (both depend on "remember me"), how long a rotated-out
-//! token is forgiven, and how long an ended session stays on the revocation
-//! feed. Below `state` (which hands it out) and `sessions` (which applies
+//! must end regardless (both depend on "remember me"), and how long an ended
+//! session stays on the revocation feed. Below `state` (which hands it out) and `sessions` (which applies
 //! it); the store's SQL has the same liveness rule (`store::queries::live`).
 
 use crate::{
@@ -18,7 +17,6 @@ pub struct Policy {
     /// The same with "remember me".
     pub remember_idle_ttl: i64,
     pub remember_absolute_ttl: i64,
-    pub grace: i64,
     pub access_ttl: i64,
 }
 

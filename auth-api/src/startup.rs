@@ -170,8 +170,15 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
                     let keep = state.policy().keep_ended();
                     let audit_before = now - state.settings.audit_retention;
                     let window = state.settings.throttle.window;
-                    if let Err(e) = state.store.prune(now, now - keep, window, audit_before).await {
-                        tracing::warn!(error = %e, "pruning failed");
+                    match state.store.prune(now, now - keep, window, audit_before).await {
+                        Ok(pruned) if pruned.rows > 0 => tracing::info!(
+                            rows = pruned.rows,
+                            batches = pruned.batches,
+                            longest_ms = pruned.longest.as_millis() as u64,
+                            "pruned"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning failed"),
                     }
                 }
             }

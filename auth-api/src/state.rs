@@ -38,7 +38,6 @@ impl AppState {
             absolute_ttl: self.settings.session_absolute_ttl,
             remember_idle_ttl: self.settings.remember_idle_ttl,
             remember_absolute_ttl: self.settings.remember_absolute_ttl,
-            grace: self.settings.refresh_reuse_grace,
             access_ttl: self.settings.access_token_ttl,
         }
     }

@@ -13,7 +13,7 @@ pub enum EventKind {
     SignOut,
     /// A session was ended by someone (the detail is the `EndReason`).
     SessionEnded,
-    /// A rotated-out refresh token came back after the grace window.
+    /// A refresh token came back after its successor had been used.
     RefreshReuse,
     PasswordChanged,
     /// A password change was refused: the current password was wrong.

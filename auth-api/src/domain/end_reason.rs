@@ -7,8 +7,11 @@ pub enum EndReason {
     UserRevoked,
     /// An administrator (HTTP or CLI) ended it.
     Admin,
-    /// A rotated-out refresh token came back after the grace window.
+    /// A refresh token came back after its successor had been used.
     RefreshReuse,
+    /// The user signed in once more than `MAX_SESSIONS_PER_USER` allows;
+    /// this was their oldest session.
+    Superseded,
     PasswordChange,
     /// An administrator disabled the user.
     Disabled,
@@ -29,6 +32,7 @@ impl EndReason {
             EndReason::UserRevoked => "user_revoked",
             EndReason::Admin => "admin",
             EndReason::RefreshReuse => "refresh_reuse",
+            EndReason::Superseded => "superseded",
             EndReason::PasswordChange => "password_change",
             EndReason::Disabled => "user_disabled",
             EndReason::Deleted => "user_deleted",

@@ -8,9 +8,14 @@
 //!   reaches `SESSION_ABSOLUTE_TTL` after sign-in (`REMEMBER_IDLE_TTL` and
 //!   `REMEMBER_ABSOLUTE_TTL` when the user asked to be remembered), and no
 //!   access token outlives its session's absolute end;
-//! - each refresh rotates the token; the rotated-out token, presented again
-//!   within `REFRESH_REUSE_GRACE`, gets the same successor (two tabs racing
-//!   both succeed); after that it is treated as stolen and ends the session;
+//! - each refresh rotates the token. The rotated-out token, presented again
+//!   while its successor has never been used, gets that same successor, at
+//!   any time: its answer was lost, or two tabs raced. Once the successor has
+//!   been used, the old token in anyone's hands is a copy, and presenting it
+//!   ends the session (the reasoning, and what an attacker can still do, is
+//!   in DESIGN.md, "Refresh-token rotation");
+//! - a user has at most `MAX_SESSIONS_PER_USER` live sessions: a sign-in
+//!   beyond that ends the oldest (`superseded`);
 //! - every early end is published on the revocation feed until the last
 //!   access token of that session has expired;
 //! - each of these events is written to the audit log (`audit`).
@@ -25,11 +30,11 @@ use crate::{
     domain::{EndReason, EventKind},
     error::ApiError,
     state::AppState,
-    store::{NewSession, Rotation, SessionRecord, UserRecord},
+    store::{FirstRefresh, NewSession, RefreshRecord, Rotate, SessionRecord, UserRecord},
     throttle::{self, LoginThrottle},
     tokens::{
         access,
-        refresh::{self, RefreshToken},
+        refresh::{self, Presented, RefreshToken, Verdict},
     },
 };
 
@@ -149,8 +154,9 @@ async fn start(
 ) -> Result<TokenResponse, ApiError> {
     let now = state.now();
     let policy = state.policy();
+    let id = uuid::Uuid::new_v4();
     let session = NewSession {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: id.to_string(),
         user_id: user.id.clone(),
         now,
         expires_at: policy.absolute_end(remember, now),
@@ -158,8 +164,10 @@ async fn start(
         user_agent: client.user_agent,
         ip: client.ip,
         amr: verified.amr.iter().map(|m| (*m).to_owned()).collect(),
+        live_limit: state.settings.max_sessions_per_user,
+        revoked_until: policy.revoked_until(now),
     };
-    let (refresh_token, hash) = RefreshToken::mint();
+    let (refresh_token, hash, family) = RefreshToken::first(id);
     let signed_in = Event::new(EventKind::SignIn, now)
         .user(user)
         .actor(Actor::User { id: &user.id, name: &user.username })
@@ -171,7 +179,8 @@ async fn start(
             session.amr.join("+")
         ))
         .into_record();
-    let Some(seen) = state.store.create_session(&session, &hash, verified.hash, &signed_in).await?
+    let first = FirstRefresh { hash: &hash, family: &family };
+    let Some(seen) = state.store.create_session(&session, first, verified.hash, &signed_in).await?
     else {
         // The password changed, or the user was disabled or deleted, while
         // this one was being verified: it no longer opens anything.
@@ -183,6 +192,7 @@ async fn start(
         audit::record(&state.store, event).await?;
         return Err(ApiError::InvalidGrant);
     };
+    superseded(state, user, &seen.superseded, now).await?;
     let user = &UserRecord {
         roles: seen.roles,
         password_change_required: seen.password_change_required,
@@ -206,60 +216,122 @@ async fn start(
     respond(state, user, &started, refresh_token, now)
 }
 
+/// The sessions a sign-in of `user` ended to stay within
+/// `MAX_SESSIONS_PER_USER` (the store published them): told and recorded.
+async fn superseded(
+    state: &AppState,
+    user: &UserRecord,
+    ended: &[String],
+    now: i64,
+) -> Result<(), ApiError> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    state.metrics.revoked(ended.len() as u64);
+    state.feed.notify();
+    for id in ended {
+        tracing::info!(user_id = %user.id, session_id = %id, "oldest session ended: too many sessions");
+        let event = Event::new(EventKind::SessionEnded, now)
+            .user(user)
+            .session_id(id)
+            .detail(EndReason::Superseded.as_str());
+        audit::record(&state.store, event).await?;
+    }
+    Ok(())
+}
+
+/// The session a presented refresh token names (new tokens carry it; older
+/// ones are found by hash), with what the token parses to.
+async fn session_of(
+    state: &AppState,
+    presented: &str,
+) -> Result<Option<(String, Option<Presented>)>, ApiError> {
+    Ok(match Presented::parse(presented) {
+        Some(parsed) => Some((parsed.session.to_string(), Some(parsed))),
+        None => state
+            .store
+            .legacy_refresh_session(&refresh::hash(presented))
+            .await?
+            .map(|id| (id, None)),
+    })
+}
+
+/// The token's verdict against its session's row (`tokens::refresh::judge`).
+fn verdict(presented: &str, parsed: Option<&Presented>, record: &RefreshRecord) -> Verdict {
+    let stored = &record.refresh;
+    let Ok(generation) = u64::try_from(stored.generation) else {
+        return Verdict::Unknown;
+    };
+    let stored = refresh::Stored {
+        generation,
+        family: stored.family.as_deref(),
+        current: stored.current.as_deref(),
+        previous: stored.previous.as_deref(),
+    };
+    refresh::judge(presented, parsed, stored)
+}
+
 pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse, ApiError> {
     let now = state.now();
     let policy = state.policy();
-    let old_hash = refresh::hash(presented);
-    // Two passes at most: a lost rotation race re-reads and takes the grace path.
+    let failed = || {
+        state.metrics.refresh("failed");
+        ApiError::InvalidGrant
+    };
+    let Some((session_id, parsed)) = session_of(state, presented).await? else {
+        return Err(failed());
+    };
+    // Two passes at most: a lost rotation race reads the session again, and
+    // finds the token it presented now the previous one.
     for _ in 0..2 {
-        let Some(record) = state.store.find_refresh(&old_hash).await? else {
-            state.metrics.refresh("failed");
-            return Err(ApiError::InvalidGrant);
+        let Some(record) = state.store.find_refresh(&session_id).await? else {
+            return Err(failed());
         };
         let session = &record.session;
         if !policy.is_live(session, now) || record.user.disabled {
-            state.metrics.refresh("failed");
-            return Err(ApiError::InvalidGrant);
+            return Err(failed());
         }
-        match record.rotated_at {
-            None => {
-                let (successor, new_hash, sealed) = refresh::mint_successor(presented);
-                match state
-                    .store
-                    .rotate_refresh(&old_hash, &new_hash, &sealed, &session.id, now)
-                    .await?
-                {
-                    Rotation::Rotated => {
-                        state.metrics.refresh("rotated");
-                        return respond(state, &record.user, session, successor, now);
-                    }
-                    Rotation::AlreadyRotated => continue,
-                    Rotation::SessionEnded => {
-                        state.metrics.refresh("failed");
-                        return Err(ApiError::InvalidGrant);
-                    }
+        let id = uuid::Uuid::parse_str(&session.id)
+            .map_err(|_| ApiError::Internal("a session id that is not a UUID".into()))?;
+        let next = record.refresh.generation as u64 + 1;
+        match verdict(presented, parsed.as_ref(), &record) {
+            Verdict::Current => {
+                let successor = refresh::successor(presented, parsed.as_ref(), id, next);
+                let rotation = Rotate {
+                    session_id: session.id.clone(),
+                    generation: record.refresh.generation,
+                    hash: successor.hash.to_vec(),
+                    sealed: successor.sealed.to_vec(),
+                    family: successor.new_family.map(|f| f.to_vec()),
+                    now,
+                };
+                if state.store.rotate_refresh(rotation).await? {
+                    state.metrics.refresh("rotated");
+                    return respond(state, &record.user, session, successor.token, now);
                 }
             }
-            // Strictly less: the clock counts whole seconds, so `<=` would
-            // forgive up to a second past the window, and a grace of 0 would
-            // still forgive a reuse within the same second.
-            Some(rotated_at) if now - rotated_at < policy.grace => {
-                let successor = record
-                    .successor_sealed
+            Verdict::Previous => {
+                let stored = &record.refresh;
+                let successor = stored
+                    .sealed
                     .as_deref()
-                    .zip(record.successor_hash.as_deref())
-                    .and_then(|(sealed, hash)| refresh::open_successor(presented, sealed, hash))
+                    .zip(stored.current.as_deref())
+                    .and_then(|(sealed, hash)| {
+                        refresh::open_successor(presented, id, next - 1, sealed, hash)
+                    })
                     .ok_or_else(|| {
                         ApiError::Internal("rotated token without a readable successor".into())
                     })?;
                 state.store.touch_session(&session.id, now).await?;
-                state.metrics.refresh("grace");
+                state.metrics.refresh("retry");
+                let since = now - stored.rotated_at.unwrap_or(now);
+                tracing::info!(session_id = %session.id, since, "refresh retried with the previous token");
                 return respond(state, &record.user, session, successor, now);
             }
-            Some(_) => {
-                // The legitimate client moved on long ago, so whoever holds
-                // this token copied it: end the session for everyone holding
-                // any of its tokens, the thief included.
+            Verdict::Reused => {
+                // The session moved on at least twice since this token was
+                // current, so whoever holds it kept a copy: end the session
+                // for everyone holding any of its tokens, the thief included.
                 end(state, session, &record.user.username, EndReason::RefreshReuse, None).await?;
                 state.metrics.reuse_detected();
                 state.metrics.refresh("reuse");
@@ -267,19 +339,27 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                     target: "security",
                     user_id = %session.user_id,
                     session_id = %session.id,
-                    "refresh token reused after the grace window; session ended"
+                    "refresh token reused after its successor was used; session ended"
                 );
                 return Err(ApiError::InvalidGrant);
             }
+            Verdict::Unknown => return Err(failed()),
         }
     }
     Err(ApiError::Internal("refresh rotation kept losing races".into()))
 }
 
 /// RFC 7009: ends the session the refresh token belongs to. Unknown tokens are
-/// not an error (the caller's goal, "this token is dead", holds).
+/// not an error (the caller's goal, "this token is dead", holds). Any token
+/// of the session's family will do: whoever holds one held the session.
 pub async fn revoke_refresh_token(state: &AppState, presented: &str) -> Result<(), ApiError> {
-    if let Some(record) = state.store.find_refresh(&refresh::hash(presented)).await? {
+    let Some((session_id, parsed)) = session_of(state, presented).await? else {
+        return Ok(());
+    };
+    let Some(record) = state.store.find_refresh(&session_id).await? else {
+        return Ok(());
+    };
+    if verdict(presented, parsed.as_ref(), &record) != Verdict::Unknown {
         let user = &record.user;
         let actor = Actor::User { id: &user.id, name: &user.username };
         end(state, &record.session, &user.username, EndReason::Logout, Some(actor)).await?;

@@ -57,6 +57,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "passkeys",
         sql: include_str!("../../migrations/sqlite/0007_passkeys.sql"),
     },
+    Embedded {
+        version: 8,
+        description: "refresh generations",
+        sql: include_str!("../../migrations/sqlite/0008_refresh_generations.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -89,6 +94,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 6,
         description: "passkeys",
         sql: include_str!("../../migrations/postgres/0006_passkeys.sql"),
+    },
+    Embedded {
+        version: 7,
+        description: "refresh generations",
+        sql: include_str!("../../migrations/postgres/0007_refresh_generations.sql"),
     },
 ];
 

@@ -15,10 +15,10 @@
 //! each against both. Where the databases truly differ, the difference is an
 //! item of [`dialect`] or lives in the backend's own folder, and nowhere else:
 //! - `sqlite/`: the connection setup (one writer, WAL), refresh rotation
-//!   through group commit (`UPDATE … FROM (VALUES …)` and the trigger of
-//!   migration 0002), WAL checkpointing;
-//! - `postgres/`: rotation as `UPDATE … WHERE rotated_at IS NULL` under row
-//!   locks, the advisory locks that order the revocation feed and signing-key
+//!   through group commit (one `UPDATE … FROM (VALUES …)` per batch),
+//!   WAL checkpointing;
+//! - `postgres/`: rotation as one conditional `UPDATE` per grant (its row
+//!   lock orders racers), the advisory locks that order the revocation feed and signing-key
 //!   rotations, and LISTEN/NOTIFY announcements of session ends.
 //!
 //! Why an enum over the two backends, with each query's body expanded into
@@ -48,10 +48,11 @@ mod url;
 use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
+pub use queries::Pruned;
 pub use records::{
-    Ceremony, EventFilter, FactorAdded, FailureCount, Liveness, NewEvent, NewKey, NewSession,
-    NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, Rotation, SessionRecord, StoredKey,
-    TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
+    Ceremony, EventFilter, FactorAdded, FailureCount, FirstRefresh, Liveness, NewEvent, NewKey,
+    NewSession, NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, RefreshState, Rotate,
+    SessionRecord, StoredKey, TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
 };
 pub use second_factors::{NewFactor, PendingFailure, RemovedFactor};
 pub use url::redacted_url;
@@ -135,25 +136,16 @@ impl Store {
         }
     }
 
-    /// Replaces `old` by `new` if `old` is still current and its session
-    /// open. Of any number of racing rotations of one token, in this process
-    /// or in others on the same database, exactly one gets `Rotated`; the
-    /// others get `AlreadyRotated` once the winner has committed.
-    pub async fn rotate_refresh(
-        &self,
-        old: &[u8],
-        new: &[u8],
-        sealed_successor: &[u8],
-        session_id: &str,
-        now: i64,
-    ) -> Result<Rotation, StoreError> {
+    /// Replaces the session's current refresh token (generation
+    /// `rotation.generation`) by its successor, if that generation is still
+    /// current and the session open; `true` if this call did it. Of any
+    /// number of racing rotations of one generation, in this process or in
+    /// others on the same database, exactly one gets `true`; the others see
+    /// the winner's successor once they read the session again.
+    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
         match &self.0 {
-            Backend::Sqlite(db) => {
-                db.rotate_refresh(old, new, sealed_successor, session_id, now).await
-            }
-            Backend::Postgres(db) => {
-                db.rotate_refresh(old, new, sealed_successor, session_id, now).await
-            }
+            Backend::Sqlite(db) => db.rotate_refresh(rotation).await,
+            Backend::Postgres(db) => db.rotate_refresh(rotation).await,
         }
     }
 }

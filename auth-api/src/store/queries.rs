@@ -17,9 +17,9 @@ use super::{
     dialect::{DialectTx as _, Topic},
     migrations::Source,
     records::{
-        EventFilter, FailureCount, Liveness, NewEvent, NewKey, NewSession, NewUser, RefreshRecord,
-        SessionRecord, StoredKey, UserActivity, UserChange, UserNow, UserRecord, amr_from_text,
-        amr_to_text, roles_from_text, roles_to_text,
+        EventFilter, FailureCount, FirstRefresh, Liveness, NewEvent, NewKey, NewSession, NewUser,
+        RefreshRecord, RefreshState, SessionRecord, StoredKey, UserActivity, UserChange, UserNow,
+        UserRecord, amr_from_text, amr_to_text, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -38,9 +38,9 @@ macro_rules! on_db {
 
 const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.roles, u.created_at, u.disabled_at, u.password_change_required";
 const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, s.ended_at, COALESCE(s.auth_time, s.created_at) AS auth_time, s.amr";
-/// After `SESSION_COLUMNS`: the rest of a refresh token's row with its user,
+/// After `SESSION_COLUMNS`: a session's refresh-token columns and its user,
 /// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
-const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, u.disabled_at, u.password_change_required, r.rotated_at, r.successor_hash, r.successor_sealed";
+const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, u.disabled_at, u.password_change_required, s.refresh_generation, s.refresh_family, s.refresh_hash, s.refresh_previous_hash, s.refresh_sealed, s.refresh_rotated_at";
 const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
 const EVENT_COLUMNS: &str =
     "id, at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail";
@@ -412,7 +412,7 @@ impl Store {
     pub async fn create_session(
         &self,
         new: &NewSession,
-        refresh_hash: &[u8],
+        refresh: FirstRefresh<'_>,
         password_hash: &str,
         signed_in: &NewEvent,
     ) -> Result<Option<UserNow>, StoreError> {
@@ -433,10 +433,21 @@ impl Store {
             let Some((roles, password_change_required)) = row else {
                 return Ok(None);
             };
-            let seen = UserNow { roles: roles_from_text(&roles)?, password_change_required };
+            // The user's row is held from here (above), so the count stays
+            // true until this commits. Sessions past their absolute end do
+            // not count; idle ones do, and being the oldest they go first.
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2",
+            )
+            .bind(&new.user_id)
+            .bind(new.now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let excess = live + 1 - i64::from(new.live_limit.max(1));
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time, amr)
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3, $8)",
+                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time, amr,
+                                       refresh_generation, refresh_family, refresh_hash)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3, $8, 0, $9, $10)",
             )
             .bind(&new.id)
             .bind(&new.user_id)
@@ -446,40 +457,73 @@ impl Store {
             .bind(&new.user_agent)
             .bind(&new.ip)
             .bind(amr_to_text(&new.amr))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)",
-            )
-            .bind(refresh_hash)
-            .bind(&new.id)
-            .bind(new.now)
+            .bind(refresh.family)
+            .bind(refresh.hash)
             .execute(&mut *tx)
             .await?;
             insert_event!(&mut *tx, signed_in);
+            // Last, as the feed's lock comes last (`dialect`).
+            let superseded = if excess > 0 {
+                // `excess` is ours, not input, so it is formatted into the
+                // SQL. The new session, the newest, is never among the oldest.
+                let sql = format!(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2
+                     WHERE id IN (SELECT id FROM sessions WHERE user_id = $3 AND ended_at IS NULL
+                                  AND expires_at > $1 AND id <> $4 ORDER BY created_at, id LIMIT {excess})
+                     RETURNING id"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(new.now)
+                    .bind(EndReason::Superseded.as_str())
+                    .bind(&new.user_id)
+                    .bind(&new.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let ids =
+                    rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
+                tx.publish_revocations(&ids, new.revoked_until, None).await?;
+                ids
+            } else {
+                Vec::new()
+            };
             tx.commit().await?;
-            Ok(Some(seen))
+            let roles = roles_from_text(&roles)?;
+            Ok(Some(UserNow { roles, password_change_required, superseded }))
         })
     }
 
-    /// The refresh token with this hash, with its session and user.
-    pub async fn find_refresh(&self, hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError> {
+    /// Session `id` with its user and refresh-token columns.
+    pub async fn find_refresh(&self, id: &str) -> Result<Option<RefreshRecord>, StoreError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, {REFRESH_COLUMNS}
-             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
-             WHERE r.hash = $1"
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1"
         );
         on_db!(self, |db| {
-            let Some(row) = sqlx::query(&sql).bind(hash).fetch_optional(&db.reads).await? else {
+            let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&db.reads).await? else {
                 return Ok(None);
             };
             Ok(Some(RefreshRecord {
                 session: session!(row),
                 user: user!(row, "user_id", "user_created_at"),
-                rotated_at: row.try_get("rotated_at")?,
-                successor_hash: row.try_get("successor_hash")?,
-                successor_sealed: row.try_get("successor_sealed")?,
+                refresh: RefreshState {
+                    generation: row.try_get("refresh_generation")?,
+                    family: row.try_get("refresh_family")?,
+                    current: row.try_get("refresh_hash")?,
+                    previous: row.try_get("refresh_previous_hash")?,
+                    sealed: row.try_get("refresh_sealed")?,
+                    rotated_at: row.try_get("refresh_rotated_at")?,
+                },
             }))
+        })
+    }
+
+    /// The session a token issued before generations (migration 0008)
+    /// belongs to, found by the token's hash: such tokens do not name it.
+    pub async fn legacy_refresh_session(&self, hash: &[u8]) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT session_id FROM refresh_tokens WHERE hash = $1";
+        on_db!(self, |db| {
+            Ok(sqlx::query_scalar(sql).bind(hash).fetch_optional(&db.reads).await?)
         })
     }
 
@@ -866,52 +910,83 @@ impl Store {
 
     // ---- housekeeping -------------------------------------------------------------
 
-    /// Deletes what can no longer matter: refresh tokens and sessions ended or
-    /// expired before `before`, revocations past their `until`, throttling
-    /// windows that ended, audit events older than `audit_before`, expired
-    /// pending sign-ins and WebAuthn ceremonies, and authenticator apps set
-    /// up but left unconfirmed since before `before`.
+    /// Deletes what can no longer matter: sessions (with their refresh
+    /// tokens) ended or expired before `before`, revocations past their
+    /// `until`, throttling windows that ended, audit events older than
+    /// `audit_before`, expired pending sign-ins and WebAuthn ceremonies, and
+    /// authenticator apps set up but left unconfirmed since before `before`.
+    ///
+    /// In batches, each its own statement and commit, so no other write
+    /// waits long behind it: on SQLite every write waits for the one writer,
+    /// and one `DELETE` of a month of sessions would hold it for seconds. A
+    /// batch's size adapts to take about `PRUNE_BATCH_TARGET` on this
+    /// machine; other writes take turns in between.
     pub async fn prune(
         &self,
         now: i64,
         before: i64,
         window: i64,
         audit_before: i64,
-    ) -> Result<(), StoreError> {
-        on_db!(self, |db| {
-            let mut tx = db.writes.begin().await?;
-            sqlx::query("DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) OR expires_at < $1")
-                .bind(before)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM revocations WHERE until < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM login_failures WHERE window_start + $1 < $2")
-                .bind(window)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM audit_events WHERE at < $1")
-                .bind(audit_before)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            // Authenticator apps set up but never confirmed.
-            sqlx::query("DELETE FROM totp_factors WHERE confirmed_at IS NULL AND created_at < $1")
-                .bind(before)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+    ) -> Result<Pruned, StoreError> {
+        // (table, key, condition on `$1`, value)
+        let jobs: [(&str, &str, &str, i64); 8] = [
+            ("sessions", "id", "ended_at IS NOT NULL AND ended_at < $1", before),
+            ("sessions", "id", "expires_at < $1", before),
+            ("revocations", "id", "until < $1", now),
+            ("login_failures", "key", "window_start < $1", now - window),
+            ("audit_events", "id", "at < $1", audit_before),
+            ("pending_sign_ins", "token_hash", "expires_at < $1", now),
+            ("webauthn_ceremonies", "id_hash", "expires_at < $1", now),
+            ("totp_factors", "user_id", "confirmed_at IS NULL AND created_at < $1", before),
+        ];
+        let mut pruned = Pruned::default();
+        for (table, key, condition, value) in jobs {
+            // Rows of different tables cost differently: each starts small.
+            let mut size = PRUNE_FIRST_BATCH;
+            loop {
+                // The size is ours: formatted, so each size is its own
+                // prepared statement (a handful, as sizes are powers of two).
+                let sql = format!(
+                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT {size})"
+                );
+                let (deleted, took) = on_db!(self, |db| {
+                    let mut conn = db.writes.acquire().await?;
+                    let started = std::time::Instant::now();
+                    let done = sqlx::query(&sql).bind(value).execute(&mut *conn).await?;
+                    (done.rows_affected(), started.elapsed())
+                });
+                let used = size;
+                pruned.rows += deleted;
+                pruned.batches += 1;
+                pruned.longest = pruned.longest.max(took);
+                if took > PRUNE_BATCH_TARGET {
+                    size = (size / 2).max(PRUNE_MIN_BATCH);
+                } else if took < PRUNE_BATCH_TARGET / 3 && deleted == size {
+                    size = (size * 2).min(PRUNE_MAX_BATCH);
+                }
+                if deleted < used {
+                    break;
+                }
+                // Let waiting writers have the connection before the next batch.
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(pruned)
     }
+}
+
+/// The time one pruning batch should hold the writer: well under the ~50 ms
+/// a sign-in or a refresh could be kept waiting without anyone noticing.
+const PRUNE_BATCH_TARGET: std::time::Duration = std::time::Duration::from_millis(20);
+const PRUNE_FIRST_BATCH: u64 = 128;
+const PRUNE_MIN_BATCH: u64 = 16;
+const PRUNE_MAX_BATCH: u64 = 4096;
+
+/// What `prune` did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pruned {
+    pub rows: u64,
+    pub batches: u32,
+    /// The longest any one batch held the writer.
+    pub longest: std::time::Duration,
 }

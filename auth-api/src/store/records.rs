@@ -43,6 +43,9 @@ pub struct UserActivity {
 pub struct UserNow {
     pub roles: Vec<Role>,
     pub password_change_required: bool,
+    /// The user's sessions this sign-in ended to stay within its
+    /// `live_limit`, in no particular order (already published on the feed).
+    pub superseded: Vec<String>,
 }
 
 /// What a change to a user did, when it may be refused for the last admin.
@@ -84,6 +87,11 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub amr: Vec<String>,
+    /// How many live sessions the user may have once this one has started
+    /// (`MAX_SESSIONS_PER_USER`): the oldest beyond it end, superseded,
+    /// and stay on the revocation feed until `revoked_until`.
+    pub live_limit: u32,
+    pub revoked_until: i64,
 }
 
 /// A user's authenticator app.
@@ -183,24 +191,46 @@ impl std::fmt::Debug for PendingSignIn {
     }
 }
 
-/// A refresh token's row, with its session and user.
+/// A session with its user and what it keeps of its refresh tokens.
 #[derive(Debug)]
 pub struct RefreshRecord {
     pub session: SessionRecord,
     pub user: UserRecord,
-    pub rotated_at: Option<i64>,
-    pub successor_hash: Option<Vec<u8>>,
-    pub successor_sealed: Option<Vec<u8>>,
+    pub refresh: RefreshState,
 }
 
-/// What `rotate_refresh` did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Rotation {
-    Rotated,
-    /// Another request rotated this token first; read it again and take the grace path.
-    AlreadyRotated,
-    /// The session ended meanwhile.
-    SessionEnded,
+/// The refresh-token columns of a session (see `tokens::refresh`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshState {
+    pub generation: i64,
+    pub family: Option<Vec<u8>>,
+    pub current: Option<Vec<u8>>,
+    pub previous: Option<Vec<u8>>,
+    pub sealed: Option<Vec<u8>>,
+    pub rotated_at: Option<i64>,
+}
+
+/// The refresh token a session starts with: the hashes of the token and of
+/// its family.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstRefresh<'a> {
+    pub hash: &'a [u8],
+    pub family: &'a [u8],
+}
+
+/// One requested rotation: generation `generation` of session `session_id`
+/// is replaced by a successor (`hash`, `sealed`), if it is still current and
+/// the session open.
+#[derive(Debug, Clone)]
+pub struct Rotate {
+    pub session_id: String,
+    pub generation: i64,
+    pub hash: Vec<u8>,
+    pub sealed: Vec<u8>,
+    /// The family's hash, when this rotation starts one (a token from before
+    /// generations); an existing family is never replaced.
+    pub family: Option<Vec<u8>>,
+    pub now: i64,
 }
 
 /// Bounds that decide whether a session is live; see `policy`.

@@ -59,7 +59,7 @@ async fn two_instances_given_one_refresh_token_at_once_mint_one_successor() {
     assert_ne!(successors[0], tokens.refresh_token);
     let sample = r#"refreshes_total{result="rotated"}"#;
     assert_eq!(a.metric(sample).await + b.metric(sample).await, 1.0, "one rotation in all");
-    let sample = r#"refreshes_total{result="grace"}"#;
+    let sample = r#"refreshes_total{result="retry"}"#;
     assert_eq!(a.metric(sample).await + b.metric(sample).await, 9.0);
 
     // Nobody was taken for a thief: the session lives on and the successor works.

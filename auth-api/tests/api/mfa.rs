@@ -7,7 +7,7 @@
 use auth_api::{
     clock::Clock as _,
     mfa::totp,
-    store::{NewEvent, NewSession},
+    store::{FirstRefresh, NewEvent, NewSession},
     tokens::refresh::RefreshToken,
 };
 use awc::http::StatusCode;
@@ -461,11 +461,15 @@ async fn session_with(app: &TestApp, user_id: &str, amr: &[&str]) -> String {
         user_agent: None,
         ip: None,
         amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        live_limit: 50,
+        revoked_until: now + 300,
     };
     let user = app.state.store.find_user_by_id(user_id).await.unwrap().unwrap();
-    let (refresh_token, hash) = RefreshToken::mint();
+    let (refresh_token, hash, family) =
+        RefreshToken::first(uuid::Uuid::parse_str(&new.id).unwrap());
     let event = NewEvent { at: now, kind: "sign_in", ..NewEvent::default() };
-    app.state.store.create_session(&new, &hash, &user.password_hash, &event).await.unwrap();
+    let first = FirstRefresh { hash: &hash, family: &family };
+    app.state.store.create_session(&new, first, &user.password_hash, &event).await.unwrap();
     let reply = app.refresh(refresh_token.expose()).await;
     reply.body["access_token"].as_str().unwrap().to_owned()
 }

@@ -3,7 +3,7 @@
 use awc::http::StatusCode;
 use shared::{Role, SessionView};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn sessions_list_shows_device_ip_and_the_current_one() {
@@ -71,4 +71,37 @@ async fn an_admin_can_end_anyones_session() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(app.refresh(&alice.refresh_token).await.error(), "invalid_grant");
+}
+
+#[actix_web::test]
+async fn a_sign_in_beyond_max_sessions_per_user_ends_the_oldest() {
+    let app = spawn_app_with(|s| s.max_sessions_per_user = 2).await;
+    app.add_user("alice", &[]).await;
+    app.add_user("bob", &[]).await;
+    let bobs = app.login_ok("bob").await;
+    let oldest = app.login_ok("alice").await;
+    app.clock.advance(1);
+    let middle = app.login_ok("alice").await;
+    app.clock.advance(1);
+    let newest = app.login_ok("alice").await;
+
+    let refused = app.refresh(&oldest.refresh_token).await;
+    assert_eq!(refused.error(), "invalid_grant", "the oldest was superseded");
+    for tokens in [&middle, &newest, &bobs] {
+        assert_eq!(app.refresh(&tokens.refresh_token).await.status, StatusCode::OK);
+    }
+    // Its access token stops working at once, through the feed.
+    let feed = app.get_client("/auth/revocations").await;
+    let revoked: Vec<&str> =
+        feed.body["revoked"].as_array().unwrap().iter().filter_map(|r| r["sid"].as_str()).collect();
+    assert_eq!(revoked, [oldest.session_id.as_str()]);
+    let filter = auth_api::store::EventFilter {
+        kind: Some("session_ended".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let events = app.state.store.audit_events(&filter).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].session_id.as_deref(), Some(oldest.session_id.as_str()));
+    assert_eq!(events[0].detail.as_deref(), Some("superseded"));
 }

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use auth_api::{
     domain::{EndReason, Username},
     store::{
-        Ceremony, EventFilter, FactorAdded, Liveness, NewEvent, NewFactor, NewSession, NewUser,
-        PasskeyRecord, PendingFailure, PendingSignIn, RemovedFactor, Rotation, Store, UserChange,
+        Ceremony, EventFilter, FactorAdded, FirstRefresh, Liveness, NewEvent, NewFactor,
+        NewSession, NewUser, PasskeyRecord, PendingFailure, PendingSignIn, RemovedFactor, Rotate,
+        Store, UserChange,
     },
     tokens::keys,
 };
@@ -45,9 +46,10 @@ contract! {
     user_activity_counts_only_live_sessions,
     sessions_are_touched_forward_only_and_listed_while_live,
     a_refresh_token_is_found_with_its_session_and_user,
-    rotation_replaces_a_token_once_and_not_in_an_ended_session,
-    concurrent_rotations_of_one_token_produce_exactly_one_successor,
-    a_failing_rotation_fails_alone_and_leaves_nothing_behind,
+    rotation_replaces_a_generation_once_and_not_in_an_ended_session,
+    concurrent_rotations_of_one_generation_produce_exactly_one_successor,
+    rotations_of_different_sessions_in_one_batch_all_apply,
+    a_sign_in_beyond_the_limit_supersedes_the_oldest_sessions,
     ended_sessions_are_published_once_in_cursor_order,
     a_reader_following_the_cursor_during_concurrent_ends_sees_each_end_once,
     racing_first_starts_insert_exactly_one_signing_key,
@@ -88,9 +90,30 @@ async fn session(store: &Store, user_id: &str, now: i64, hash: &[u8]) -> String 
     let new = new_session(user_id, now);
     let password_hash = format!("hash-of-{}", name_of(store, user_id).await);
     assert!(
-        store.create_session(&new, hash, &password_hash, &signed_in(&new)).await.unwrap().is_some()
+        store
+            .create_session(&new, first(hash), &password_hash, &signed_in(&new))
+            .await
+            .unwrap()
+            .is_some()
     );
     new.id
+}
+
+/// A first refresh token with hash `hash` (and a family of its own).
+fn first(hash: &[u8]) -> FirstRefresh<'_> {
+    FirstRefresh { hash, family: b"family" }
+}
+
+/// A rotation of `session_id` from `generation` to a token hashed `hash`.
+fn rotate(session_id: &str, generation: i64, hash: &[u8], now: i64) -> Rotate {
+    Rotate {
+        session_id: session_id.to_owned(),
+        generation,
+        hash: hash.to_vec(),
+        sealed: [b"sealed-", hash].concat(),
+        family: None,
+        now,
+    }
 }
 
 /// The name of user `id` (test users' password hashes are `hash-of-NAME`).
@@ -119,6 +142,8 @@ fn new_session(user_id: &str, now: i64) -> NewSession {
         user_agent: Some("Firefox".into()),
         ip: Some("203.0.113.7".into()),
         amr: vec!["pwd".into()],
+        live_limit: 50,
+        revoked_until: now + 300,
     }
 }
 
@@ -217,7 +242,7 @@ async fn sessions_are_touched_forward_only_and_listed_while_live(store: Store) {
 async fn a_refresh_token_is_found_with_its_session_and_user(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW, b"token").await;
-    let record = store.find_refresh(b"token").await.unwrap().expect("the token");
+    let record = store.find_refresh(&sid).await.unwrap().expect("the session");
     assert_eq!(record.session.id, sid);
     assert_eq!(record.session.user_id, alice);
     assert_eq!(record.session.created_at, NOW);
@@ -228,60 +253,46 @@ async fn a_refresh_token_is_found_with_its_session_and_user(store: Store) {
     assert_eq!(record.user.username, "alice");
     assert_eq!(record.user.created_at, NOW - 1000, "the user's own creation time");
     assert_eq!(record.user.roles, vec![Role::Admin, Role::User]);
-    assert!(record.rotated_at.is_none() && record.successor_hash.is_none());
-    assert!(store.find_refresh(b"unknown").await.unwrap().is_none());
+    let refresh = record.refresh;
+    assert_eq!((refresh.generation, refresh.current.as_deref()), (0, Some(&b"token"[..])));
+    assert_eq!(refresh.family.as_deref(), Some(&b"family"[..]));
+    assert!(refresh.previous.is_none() && refresh.sealed.is_none() && refresh.rotated_at.is_none());
+    assert!(store.find_refresh("unknown").await.unwrap().is_none());
 }
 
-async fn rotation_replaces_a_token_once_and_not_in_an_ended_session(store: Store) {
+async fn rotation_replaces_a_generation_once_and_not_in_an_ended_session(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"first").await;
 
-    let rotated = store.rotate_refresh(b"first", b"second", b"sealed", &sid, NOW).await.unwrap();
-    assert_eq!(rotated, Rotation::Rotated);
-    let old = store.find_refresh(b"first").await.unwrap().unwrap();
-    assert_eq!(old.rotated_at, Some(NOW));
-    assert_eq!(old.successor_hash.as_deref(), Some(&b"second"[..]));
-    assert_eq!(old.successor_sealed.as_deref(), Some(&b"sealed"[..]));
-    assert_eq!(old.session.last_seen_at, NOW, "rotation counts as use");
-    let new = store.find_refresh(b"second").await.unwrap().unwrap();
-    assert!(new.rotated_at.is_none());
-    assert_eq!(new.session.id, sid);
+    assert!(store.rotate_refresh(rotate(&sid, 0, b"second", NOW)).await.unwrap());
+    let record = store.find_refresh(&sid).await.unwrap().unwrap();
+    let refresh = &record.refresh;
+    assert_eq!(refresh.generation, 1);
+    assert_eq!(refresh.current.as_deref(), Some(&b"second"[..]));
+    assert_eq!(refresh.previous.as_deref(), Some(&b"first"[..]));
+    assert_eq!(refresh.sealed.as_deref(), Some(&b"sealed-second"[..]));
+    assert_eq!(refresh.family.as_deref(), Some(&b"family"[..]), "the family stays");
+    assert_eq!(refresh.rotated_at, Some(NOW));
+    assert_eq!(record.session.last_seen_at, NOW, "rotation counts as use");
 
-    let again = store.rotate_refresh(b"first", b"third", b"x", &sid, NOW + 1).await.unwrap();
-    assert_eq!(again, Rotation::AlreadyRotated);
-    assert!(store.find_refresh(b"third").await.unwrap().is_none());
+    // Generation 0 is gone; a rotation of it changes nothing.
+    assert!(!store.rotate_refresh(rotate(&sid, 0, b"third", NOW + 1)).await.unwrap());
+    // The next one keeps only the last two.
+    assert!(store.rotate_refresh(rotate(&sid, 1, b"third", NOW + 1)).await.unwrap());
+    let refresh = store.find_refresh(&sid).await.unwrap().unwrap().refresh;
+    assert_eq!(refresh.generation, 2);
+    assert_eq!(refresh.current.as_deref(), Some(&b"third"[..]));
+    assert_eq!(refresh.previous.as_deref(), Some(&b"second"[..]));
 
     store.end_session(&sid, EndReason::Logout, NOW + 2, NOW + 300).await.unwrap();
-    let ended = store.rotate_refresh(b"second", b"fourth", b"x", &sid, NOW + 3).await.unwrap();
-    assert_eq!(ended, Rotation::SessionEnded);
-    // Nothing of the refused rotation stayed.
-    assert!(store.find_refresh(b"second").await.unwrap().unwrap().rotated_at.is_none());
-    assert!(store.find_refresh(b"fourth").await.unwrap().is_none());
+    assert!(!store.rotate_refresh(rotate(&sid, 2, b"fourth", NOW + 3)).await.unwrap());
+    let after = store.find_refresh(&sid).await.unwrap().unwrap();
+    assert_eq!(after.refresh, refresh, "nothing of the refused rotation stayed");
 }
 
-/// A rotation that cannot be applied (its successor's hash is taken) fails
-/// without half-applying, and without failing one running beside it (on
-/// SQLite they may share a group-commit batch; `group_commit`'s own test
-/// puts them in one for certain).
-async fn a_failing_rotation_fails_alone_and_leaves_nothing_behind(store: Store) {
-    let alice = user(&store, "alice").await;
-    let sid = session(&store, &alice, NOW - 100, b"doomed").await;
-    let other = session(&store, &alice, NOW - 100, b"fine").await;
-    let owner = session(&store, &alice, NOW - 100, b"taken").await;
-    let (doomed, fine) = tokio::join!(
-        store.rotate_refresh(b"doomed", b"taken", b"x", &sid, NOW),
-        store.rotate_refresh(b"fine", b"fine-2", b"y", &other, NOW),
-    );
-    assert!(doomed.is_err(), "a successor hash that exists already: {doomed:?}");
-    assert_eq!(fine.unwrap(), Rotation::Rotated);
-    let old = store.find_refresh(b"doomed").await.unwrap().unwrap();
-    assert!(old.rotated_at.is_none(), "the failed rotation left no trace");
-    assert_eq!(old.session.last_seen_at, NOW - 100);
-    assert_eq!(store.find_refresh(b"taken").await.unwrap().unwrap().session.id, owner);
-    assert_eq!(store.find_refresh(b"fine-2").await.unwrap().unwrap().session.id, other);
-}
-
-async fn concurrent_rotations_of_one_token_produce_exactly_one_successor(store: Store) {
+/// Each racer brings a family too (as the first rotation of a token from
+/// before generations does): the session's own is never replaced.
+async fn concurrent_rotations_of_one_generation_produce_exactly_one_successor(store: Store) {
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"shared").await;
     let mut racers = JoinSet::new();
@@ -289,25 +300,149 @@ async fn concurrent_rotations_of_one_token_produce_exactly_one_successor(store: 
         let (store, sid) = (store.clone(), sid.clone());
         racers.spawn(async move {
             let successor = [b's', i];
-            let result =
-                store.rotate_refresh(b"shared", &successor, &[i], &sid, NOW).await.unwrap();
-            (result, successor)
+            let mut rotation = rotate(&sid, 0, &successor, NOW);
+            rotation.family = Some(vec![b'f', i]);
+            (store.rotate_refresh(rotation).await.unwrap(), successor)
         });
     }
     let results = racers.join_all().await;
-    let winners: Vec<[u8; 2]> =
-        results.iter().filter(|(r, _)| *r == Rotation::Rotated).map(|(_, s)| *s).collect();
+    let winners: Vec<[u8; 2]> = results.iter().filter(|(won, _)| *won).map(|(_, s)| *s).collect();
     assert_eq!(winners.len(), 1, "exactly one rotation wins: {results:?}");
-    assert!(
-        results.iter().all(|(r, _)| matches!(r, Rotation::Rotated | Rotation::AlreadyRotated)),
-        "{results:?}"
-    );
-    let old = store.find_refresh(b"shared").await.unwrap().unwrap();
-    assert_eq!(old.successor_hash.as_deref(), Some(&winners[0][..]));
-    for (_, successor) in &results {
-        let exists = store.find_refresh(successor).await.unwrap().is_some();
-        assert_eq!(exists, *successor == winners[0], "only the winner's successor is stored");
+    let refresh = store.find_refresh(&sid).await.unwrap().unwrap().refresh;
+    assert_eq!(refresh.generation, 1);
+    assert_eq!(refresh.current.as_deref(), Some(&winners[0][..]));
+    assert_eq!(refresh.previous.as_deref(), Some(&b"shared"[..]));
+    assert_eq!(refresh.family.as_deref(), Some(&b"family"[..]), "an existing family is kept");
+}
+
+/// On SQLite these may share one group-commit batch.
+async fn rotations_of_different_sessions_in_one_batch_all_apply(store: Store) {
+    let alice = user(&store, "alice").await;
+    let mut sessions = Vec::new();
+    for i in 0..8u8 {
+        sessions.push(session(&store, &alice, NOW - 100, &[b't', i]).await);
     }
+    let mut racers = JoinSet::new();
+    for (i, sid) in sessions.iter().enumerate() {
+        let (store, sid) = (store.clone(), sid.clone());
+        racers.spawn(
+            async move { store.rotate_refresh(rotate(&sid, 0, &[b'n', i as u8], NOW)).await },
+        );
+    }
+    assert!(racers.join_all().await.into_iter().all(|won| won.unwrap()));
+    for (i, sid) in sessions.iter().enumerate() {
+        let refresh = store.find_refresh(sid).await.unwrap().unwrap().refresh;
+        assert_eq!(refresh.current.as_deref(), Some(&[b'n', i as u8][..]));
+    }
+}
+
+async fn a_sign_in_beyond_the_limit_supersedes_the_oldest_sessions(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let bobs = session(&store, &bob, NOW - 50, b"bob").await;
+    let (_, cursor) = read_feed(&store, 0).await;
+    let mut older = Vec::new();
+    for i in 0..3 {
+        older.push(session(&store, &alice, NOW - 40 + i, &[b'a', i as u8]).await);
+    }
+    let mut new = new_session(&alice, NOW);
+    new.live_limit = 2;
+    let seen = store
+        .create_session(&new, first(b"newest"), "hash-of-alice", &signed_in(&new))
+        .await
+        .unwrap()
+        .expect("started");
+    // Three live + the new one, two allowed: the two oldest end.
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(sorted(seen.superseded), sorted(older[..2].to_vec()));
+    for (id, ended) in [(&older[0], true), (&older[1], true), (&older[2], false), (&new.id, false)]
+    {
+        let session = store.find_session(id).await.unwrap().unwrap();
+        assert_eq!(session.ended_at.is_some(), ended, "{id}");
+    }
+    assert!(store.find_session(&bobs).await.unwrap().unwrap().ended_at.is_none(), "others' stay");
+    let published = read_feed(&store, cursor).await.0;
+    assert_eq!(sorted(published), sorted(older[..2].to_vec()), "published on the feed");
+
+    // Within the limit, nothing ends.
+    let mut another = new_session(&bob, NOW);
+    another.live_limit = 2;
+    let seen = store
+        .create_session(&another, first(b"bob-2"), "hash-of-bob", &signed_in(&another))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.superseded.is_empty());
+}
+
+/// However often a session rotates, the database holds as many rows as
+/// after its first rotation: no table grows per refresh.
+async fn rows_stay_constant_over_10_000_rotations(db: &crate::helpers::TestDb) -> (i64, i64) {
+    let store = db.store().await;
+    let alice = user(&store, "alice").await;
+    let sid = session(&store, &alice, NOW, b"g0").await;
+    assert!(store.rotate_refresh(rotate(&sid, 0, b"g1", NOW)).await.unwrap());
+    let after_one = total_rows(&db.url).await;
+    for generation in 1..10_000i64 {
+        let next = (generation + 1).to_be_bytes();
+        assert!(store.rotate_refresh(rotate(&sid, generation, &next, NOW)).await.unwrap());
+    }
+    let after_all = total_rows(&db.url).await;
+    assert_eq!(store.find_refresh(&sid).await.unwrap().unwrap().refresh.generation, 10_000);
+    (after_one, after_all)
+}
+
+/// Every row of every table of the schema (sqlx's own bookkeeping aside).
+async fn total_rows(url: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    let mut total = 0;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let tables = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for table in tables.iter().map(|r| r.get::<String, _>(0)) {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            total += sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut conn).await.unwrap();
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let tables = sqlx::query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+             AND tablename NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for table in tables.iter().map(|r| r.get::<String, _>(0)) {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            total += sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut conn).await.unwrap();
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_per_session_do_not_grow_with_rotations() {
+    let db = crate::helpers::TestDb::sqlite();
+    let (one, all) = rows_stay_constant_over_10_000_rotations(&db).await;
+    eprintln!("rows in the database after 1 rotation: {one}; after 10,000: {all}");
+    assert_eq!(one, all, "rows after 1 rotation: {one}; after 10,000: {all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_per_session_do_not_grow_with_rotations() {
+    let Some(db) = crate::helpers::TestDb::postgres().await else { return };
+    let (one, all) = rows_stay_constant_over_10_000_rotations(&db).await;
+    eprintln!("rows in the database after 1 rotation: {one}; after 10,000: {all}");
+    assert_eq!(one, all, "rows after 1 rotation: {one}; after 10,000: {all}");
 }
 
 async fn ended_sessions_are_published_once_in_cursor_order(store: Store) {
@@ -486,10 +621,10 @@ async fn prune_deletes_only_what_can_no_longer_matter(store: Store) {
 
     store.prune(NOW, NOW - 1_000, 900, NOW - 1_000).await.unwrap();
     assert!(store.find_session(&ended_long_ago).await.unwrap().is_none());
-    assert!(store.find_refresh(b"old").await.unwrap().is_none(), "its tokens went with it");
+    assert!(store.find_refresh(&ended_long_ago).await.unwrap().is_none());
     assert!(store.find_session(&ended_recently).await.unwrap().is_some());
     assert!(store.find_session(&live).await.unwrap().is_some());
-    assert!(store.find_refresh(b"live").await.unwrap().is_some());
+    assert!(store.find_refresh(&live).await.unwrap().is_some());
     assert_eq!(read_feed(&store, 0).await.0, [ended_recently], "expired revocations go");
     assert_eq!(store.failure_count("user:stale").await.unwrap().failures, 0);
     assert_eq!(store.failure_count("user:fresh").await.unwrap().failures, 1);
@@ -507,7 +642,7 @@ async fn remembered_and_browser_sessions_idle_out_on_their_own_clocks(store: Sto
     let browser = NewSession { remember: false, ..new_session(&alice, NOW - 1_000) };
     assert!(
         store
-            .create_session(&browser, b"t2", "hash-of-alice", &signed_in(&browser))
+            .create_session(&browser, first(b"t2"), "hash-of-alice", &signed_in(&browser))
             .await
             .unwrap()
             .is_some()
@@ -550,7 +685,10 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
     // A sign-in verified against the old password does not start a session.
     let late = new_session(&alice, NOW);
     assert_eq!(
-        store.create_session(&late, b"late", "hash-of-alice", &signed_in(&late)).await.unwrap(),
+        store
+            .create_session(&late, first(b"late"), "hash-of-alice", &signed_in(&late))
+            .await
+            .unwrap(),
         None
     );
     assert!(store.find_session(&late.id).await.unwrap().is_none());
@@ -560,14 +698,15 @@ async fn a_password_change_ends_every_other_session_and_refreshes_auth_time(stor
         !events.unwrap().iter().any(|e| e.session_id == late_sid),
         "no event without its session"
     );
-    let seen = store.create_session(&late, b"late", "new-hash", &signed_in(&late)).await.unwrap();
+    let seen =
+        store.create_session(&late, first(b"late"), "new-hash", &signed_in(&late)).await.unwrap();
     assert_eq!(seen.map(|u| u.roles), Some(vec![Role::Admin, Role::User]), "the roles as of now");
     // Nor for a disabled user.
     store.set_disabled(&bob, true, NOW, NOW + 300).await.unwrap();
     let bob_late = new_session(&bob, NOW);
     assert_eq!(
         store
-            .create_session(&bob_late, b"bob-late", "hash-of-bob", &signed_in(&bob_late))
+            .create_session(&bob_late, first(b"bob-late"), "hash-of-bob", &signed_in(&bob_late))
             .await
             .unwrap(),
         None
@@ -690,13 +829,12 @@ async fn sqlite_keeps_the_wal_bounded_under_sustained_writes() {
     for w in 0..16u8 {
         let (store, alice) = (store.clone(), alice.clone());
         writers.spawn(async move {
-            let mut token = vec![w, 0, 0];
-            let sid = session(&store, &alice, NOW, &token).await;
+            let sid = session(&store, &alice, NOW, &[w, 0, 0]).await;
             for i in 1..=2000u16 {
                 let next = [vec![w], i.to_be_bytes().to_vec()].concat();
-                let done = store.rotate_refresh(&token, &next, &[0; 64], &sid, NOW).await.unwrap();
-                assert_eq!(done, Rotation::Rotated);
-                token = next;
+                let mut rotation = rotate(&sid, i64::from(i) - 1, &next, NOW);
+                rotation.sealed = vec![0; 64];
+                assert!(store.rotate_refresh(rotation).await.unwrap());
             }
         });
     }
@@ -825,7 +963,7 @@ async fn disabling_and_deleting_end_sessions_and_role_changes_make_them_stale(st
     assert_eq!(page, [Revocation::ended(bobs.clone(), NOW + 300)]);
     assert!(store.find_user_by_id(&bob).await.unwrap().is_none());
     assert!(store.find_session(&bobs).await.unwrap().is_none());
-    assert!(store.find_refresh(b"bobs").await.unwrap().is_none());
+    assert!(store.find_refresh(&bobs).await.unwrap().is_none());
     assert!(store.find_user_by_id(&admin).await.unwrap().is_some());
 }
 
@@ -1146,4 +1284,65 @@ async fn resetting_second_factors_removes_them_all_and_ends_the_sessions(store: 
         ..EventFilter::default()
     };
     assert_eq!(store.audit_events(&filter).await.unwrap().len(), 1, "recorded with it");
+}
+
+/// Pruning a backlog goes in batches that each hold the writer briefly
+/// (adapting their size to take ~20 ms here), not in one long `DELETE`.
+async fn a_backlog_is_pruned_in_short_batches(db: &crate::helpers::TestDb) {
+    use sqlx::Connection;
+    const BACKLOG: i64 = 30_000;
+    let store = db.store().await;
+    let alice = user(&store, "alice").await;
+    let live = session(&store, &alice, NOW, b"live").await;
+    let fill = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BACKLOG})
+         INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, ended_at, end_reason)
+         SELECT 'old-' || i, $1, $2, $2, $3, {}, $2, 'logout' FROM n",
+        if db.url.starts_with("sqlite:") { "0" } else { "FALSE" }
+    );
+    let events = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BACKLOG})
+         INSERT INTO audit_events (at, kind, detail) SELECT $1, 'sign_in', 'old-' || i FROM n"
+    );
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(&fill)
+            .bind(&alice)
+            .bind(NOW - 10_000)
+            .bind(NOW)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&events).bind(NOW - 10_000).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(&fill)
+            .bind(&alice)
+            .bind(NOW - 10_000)
+            .bind(NOW)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&events).bind(NOW - 10_000).execute(&mut conn).await.unwrap();
+    }
+    let pruned = store.prune(NOW, NOW - 1_000, 900, NOW - 1_000).await.unwrap();
+    eprintln!(
+        "pruned {} rows in {} batches; the longest held the writer {:?}",
+        pruned.rows, pruned.batches, pruned.longest
+    );
+    assert_eq!(pruned.rows, 2 * BACKLOG as u64);
+    assert!(pruned.batches as i64 > 2 * BACKLOG / 4096, "batches of at most 4,096 rows");
+    assert!(store.find_session("old-1").await.unwrap().is_none());
+    assert!(store.find_session(&live).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prunes_a_backlog_in_short_batches() {
+    a_backlog_is_pruned_in_short_batches(&crate::helpers::TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prunes_a_backlog_in_short_batches() {
+    let Some(db) = crate::helpers::TestDb::postgres().await else { return };
+    a_backlog_is_pruned_in_short_batches(&db).await;
 }

@@ -28,7 +28,7 @@ pub fn test_settings(
         session_absolute_ttl: 24 * 3600,
         remember_idle_ttl: 7 * 24 * 3600,
         remember_absolute_ttl: 30 * 24 * 3600,
-        refresh_reuse_grace: 10,
+        max_sessions_per_user: 50,
         throttle: ThrottleSettings {
             max_failures_per_user: 5,
             max_failures_per_ip: 20,

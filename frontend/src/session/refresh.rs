@@ -2,10 +2,13 @@
 //! share one call to the auth-api and all get its result.
 //!
 //! Without this, a page that loads with several parallel requests would
-//! rotate the token several times; the auth-api's grace window would save
-//! the user, but at the cost of N calls instead of one. A settled result is
-//! kept for a few seconds so requests that left the browser with the old
-//! cookie just before the new one arrived reuse it too.
+//! make N calls instead of one (the auth-api would hand each the same
+//! successor: the old token is a retry until its successor is used). A
+//! settled result is kept for a few seconds so requests that left the
+//! browser with the old cookie just before the new one arrived reuse it too,
+//! but no longer than the auth-api would hand it out: once the successor
+//! itself is presented here, the old token's result is forgotten, and the
+//! old token, if it comes back, goes to the auth-api, which calls it reuse.
 
 use std::{
     collections::HashMap,
@@ -19,8 +22,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth_client::{AuthClient, AuthError};
 
-/// Shorter than the auth-api's reuse grace, so a reused result is never one
-/// the auth-api would no longer have handed out.
+/// How long a settled result is handed out again.
 const LINGER: Duration = Duration::from_secs(5);
 
 pub type Outcome = Result<Arc<TokenResponse>, AuthError>;
@@ -28,6 +30,14 @@ pub type Outcome = Result<Arc<TokenResponse>, AuthError>;
 struct Flight {
     cell: Arc<OnceCell<Outcome>>,
     started: Instant,
+}
+
+impl Flight {
+    /// The hash of the refresh token this flight's call got, once it has.
+    fn successor(&self) -> Option<[u8; 32]> {
+        let tokens = self.cell.get()?.as_ref().ok()?;
+        Some(Sha256::digest(tokens.refresh_token.as_bytes()).into())
+    }
 }
 
 #[derive(Default)]
@@ -41,7 +51,11 @@ impl RefreshFlights {
         let key: [u8; 32] = Sha256::digest(refresh_token.as_bytes()).into();
         let cell = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            flights.retain(|_, f| !(f.cell.initialized() && f.started.elapsed() > LINGER));
+            // The successor is being used: the old token's result goes.
+            flights.retain(|_, f| {
+                !(f.cell.initialized() && f.started.elapsed() > LINGER)
+                    && f.successor().is_none_or(|successor| successor != key)
+            });
             flights
                 .entry(key)
                 .or_insert_with(|| Flight {

@@ -313,7 +313,6 @@ async fn start_auth_api(
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
         .env("MFA_ENCRYPTION_KEY", crate::harness::MFA_KEY)
         .env("ACCESS_TOKEN_TTL", options.access_ttl.to_string())
-        .env("REFRESH_REUSE_GRACE", "10")
         .env("RUST_LOG", "warn");
     let (process, port) = Process::start(name, cmd, |line| {
         // Not at the start of the line: libtest has written the test's name there.

@@ -286,6 +286,11 @@ impl Stack {
     pub async fn another_frontend(&self, keys: Vec<Key>) -> (String, ServerHandle) {
         let mut settings = self.front_settings.clone();
         settings.cookie_keys = CookieKeys::from_keys(keys);
+        self.another_frontend_with(settings).await
+    }
+
+    /// Starts another frontend with `settings` (its own origin), on this clock.
+    pub async fn another_frontend_with(&self, mut settings: Settings) -> (String, ServerHandle) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         settings.public_origin = None;
         let (base, _, handle) = start_frontend(listener, settings, &self.clock).await;

@@ -18,7 +18,7 @@ use crate::{
 };
 
 const ROTATED: &str = r#"refreshes_total{result="rotated"}"#;
-const GRACE: &str = r#"refreshes_total{result="grace"}"#;
+const GRACE: &str = r#"refreshes_total{result="retry"}"#;
 const REUSE: &str = "refresh_reuse_detections_total";
 /// How soon a session ended through one frontend must be refused by the other.
 const END_REACHES_EVERYWHERE: Duration = Duration::from_secs(2);
@@ -126,7 +126,11 @@ async fn concurrent_refreshes_through_both_frontends_sign_nobody_out() {
     eprintln!("calls to /auth/token for them: {calls}");
     assert!((1.0..=2.0).contains(&calls), "{calls} swaps: at most one per frontend process");
     assert_eq!(cluster.metric_sum(ROTATED).await, 1.0, "one rotation in all");
-    assert_eq!(cluster.metric_sum(GRACE).await, calls - 1.0, "the other swap: the grace window");
+    assert_eq!(
+        cluster.metric_sum(GRACE).await,
+        calls - 1.0,
+        "the other swap: a retry with the previous token"
+    );
     assert_eq!(cluster.metric_sum(REUSE).await, 0.0, "nobody was taken for a thief");
 
     // The session lives on: frontend 2 takes a cookie frontend 1 re-sealed...

@@ -7,6 +7,7 @@ mod admin;
 mod cluster;
 mod cookies;
 mod csrf;
+mod faults;
 mod flows;
 mod guard;
 mod harness;

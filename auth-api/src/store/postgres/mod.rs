@@ -28,7 +28,7 @@ use sqlx::{
 };
 
 use super::{
-    Db, Rotation, StoreError,
+    Db, Rotate, StoreError,
     dialect::{Dialect, DialectTx, Topic},
     migrations,
 };
@@ -130,52 +130,28 @@ impl Db<Postgres> {
         Ok(follow_announcements(self.writes.clone(), listener, wake))
     }
 
-    /// Of racing rotations (here or in another instance), the first `UPDATE`
-    /// locks the token's row; the others wait for its transaction to end,
-    /// then re-evaluate `rotated_at IS NULL` on the committed row (READ
-    /// COMMITTED does that for `UPDATE`), match nothing and report
-    /// `AlreadyRotated`. If the winner rolls back, one waiter wins instead.
-    pub async fn rotate_refresh(
-        &self,
-        old: &[u8],
-        new: &[u8],
-        sealed_successor: &[u8],
-        session_id: &str,
-        now: i64,
-    ) -> Result<Rotation, StoreError> {
-        let mut tx = self.writes.begin().await?;
+    /// One statement, so one round trip and no transaction around it. Of
+    /// racing rotations (here or in another instance), the first `UPDATE`
+    /// locks the session's row; the others wait for it to commit, then
+    /// re-evaluate `refresh_generation = $6` on the committed row (READ
+    /// COMMITTED does that for `UPDATE`), match nothing and return `false`.
+    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
         let won = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2, successor_sealed = $3
-             WHERE hash = $4 AND rotated_at IS NULL",
+            "UPDATE sessions SET refresh_generation = refresh_generation + 1,
+                 refresh_previous_hash = refresh_hash, refresh_hash = $1, refresh_sealed = $2,
+                 refresh_family = COALESCE(refresh_family, $3), refresh_rotated_at = $4,
+                 last_seen_at = GREATEST(last_seen_at, $4)
+             WHERE id = $5 AND refresh_generation = $6 AND ended_at IS NULL",
         )
-        .bind(now)
-        .bind(new)
-        .bind(sealed_successor)
-        .bind(old)
-        .execute(&mut *tx)
+        .bind(&rotation.hash)
+        .bind(&rotation.sealed)
+        .bind(&rotation.family)
+        .bind(rotation.now)
+        .bind(&rotation.session_id)
+        .bind(rotation.generation)
+        .execute(&self.writes)
         .await?
         .rows_affected();
-        if won == 0 {
-            return Ok(Rotation::AlreadyRotated);
-        }
-        let live = sqlx::query(
-            "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if live == 0 {
-            return Ok(Rotation::SessionEnded);
-        }
-        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)")
-            .bind(new)
-            .bind(session_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Rotation::Rotated)
+        Ok(won == 1)
     }
 }

@@ -10,17 +10,17 @@
 //!
 //! So one task takes whatever rotations are waiting and applies them all in
 //! one `UPDATE … FROM (VALUES …)` statement: one hand-off and one commit per
-//! batch instead of per rotation. The statement is still atomic (the trigger
-//! of migration 0002 adds each successor and touches its session inside it),
-//! and of racing rotations of one token still exactly one wins, whether they
-//! meet in one batch or in two: `RETURNING successor_hash` names the winner.
+//! batch instead of per rotation. A rotation is an update of its session's
+//! row alone (`tokens::refresh`), so the statement is the whole rotation, and
+//! of racing rotations of one generation still exactly one wins, whether they
+//! meet in one batch or in two: `RETURNING refresh_hash` names the winner.
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::error::StoreError;
+use crate::store::{Rotate, error::StoreError};
 
-/// Rotations in one statement at most (5 parameters each). Batches are
+/// Rotations in one statement at most (6 parameters each). Batches are
 /// padded to a power of two, so the connection prepares and caches at most
 /// seven statements (1, 2, 4, … 64 rows) however the load varies.
 const MAX_BATCH: usize = 64;
@@ -41,17 +41,6 @@ struct Job {
     reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// One requested rotation: replace `old` by `new` if `old` is current and
-/// its session (`session_id`) open.
-#[derive(Debug)]
-pub(super) struct Rotate {
-    pub old: Vec<u8>,
-    pub new: Vec<u8>,
-    pub sealed_successor: Vec<u8>,
-    pub session_id: String,
-    pub now: i64,
-}
-
 impl GroupCommit {
     /// Spawns the task on the current Tokio runtime; it writes through
     /// `writer` (the store's single-connection pool, shared with every other
@@ -63,7 +52,7 @@ impl GroupCommit {
     }
 
     /// `Ok(true)` if this rotation won, `Ok(false)` if nothing matched (the
-    /// token was rotated already, by another request, or its session ended).
+    /// generation was rotated already, by another request, or its session ended).
     pub(super) async fn rotate(&self, rotation: Rotate) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         // The task is gone only once the runtime that ran it has shut down:
@@ -81,30 +70,18 @@ async fn run(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Applies `batch`, answers every job in it and leaves it empty.
+/// Applies `batch`, answers every job in it and leaves it empty. The
+/// statement succeeds or fails as a whole, and nothing in it can fail for
+/// one rotation alone (no constraint is involved): an error (busy, full disk,
+/// pool timeout) is every rotation's answer at once.
 async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
     match apply(writer, batch).await {
         Ok(winners) => {
             for job in batch.drain(..) {
-                let won = winners.contains(&job.rotation.new);
+                let won = winners.contains(&job.rotation.hash);
                 // A caller that has gone away (its request was cancelled)
                 // no longer needs the answer; its rotation stands.
                 let _ = job.reply.send(Ok(won));
-            }
-        }
-        // The statement failed as a whole and left nothing behind. If one
-        // rotation broke a constraint (its successor's hash exists), apply
-        // them one by one so that only it fails. Any other error (busy,
-        // full disk, pool timeout) would hit each retry alike, each after
-        // its own timeout, with every queued rotation waiting: answer them
-        // all with it at once.
-        Err(e) if batch.len() > 1 && breaks_a_constraint(&e) => {
-            for job in batch.drain(..) {
-                let result = apply(writer, std::slice::from_ref(&job))
-                    .await
-                    .map(|winners| winners.contains(&job.rotation.new))
-                    .map_err(StoreError::from);
-                let _ = job.reply.send(result);
             }
         }
         Err(e) => {
@@ -116,11 +93,7 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
     }
 }
 
-fn breaks_a_constraint(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.kind() != sqlx::error::ErrorKind::Other)
-}
-
-/// Applies the batch in one statement and returns the successor hashes of
+/// Applies the batch in one statement and returns the new token hashes of
 /// the rotations that won.
 async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<Vec<u8>>, sqlx::Error> {
     let rows = batch.len().next_power_of_two();
@@ -128,43 +101,52 @@ async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<Vec<u8>>, sqlx:
     let mut query = sqlx::query_scalar::<_, Vec<u8>>(&sql);
     for Job { rotation, .. } in batch {
         query = query
-            .bind(&rotation.old[..])
-            .bind(&rotation.new[..])
-            .bind(&rotation.sealed_successor[..])
             .bind(&rotation.session_id[..])
+            .bind(rotation.generation)
+            .bind(&rotation.hash[..])
+            .bind(&rotation.sealed[..])
+            .bind(rotation.family.as_deref())
             .bind(rotation.now);
     }
-    // Padding rows are all NULL: `hash = NULL` matches nothing.
+    // Padding rows are all NULL: `id = NULL` matches nothing.
     for _ in batch.len()..rows {
         query = query
-            .bind(None::<&[u8]>)
-            .bind(None::<&[u8]>)
-            .bind(None::<&[u8]>)
             .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<&[u8]>)
+            .bind(None::<&[u8]>)
+            .bind(None::<&[u8]>)
             .bind(None::<i64>);
     }
     query.fetch_all(writer).await
 }
 
-/// `UPDATE … FROM` joins each row of the batch to its token by primary key.
-/// If several rows of one batch name the same token, SQLite updates it once
-/// with one of them; `RETURNING` says which.
+/// `UPDATE … FROM` joins each row of the batch to its session by primary
+/// key. If several rows of one batch name the same session, SQLite updates
+/// it once with one of them; `RETURNING` says which. The right-hand sides
+/// read the row as it was (`refresh_previous_hash = refresh_hash` keeps the
+/// old current hash).
 fn statement(rows: usize) -> String {
-    let mut sql = String::with_capacity(420 + rows * 18);
-    sql.push_str("WITH batch(old, new, sealed, session_id, now) AS (VALUES ");
+    let mut sql = String::with_capacity(620 + rows * 21);
+    sql.push_str("WITH batch(id, generation, hash, sealed, family, now) AS (VALUES ");
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" });
     }
     sql.push_str(
         ")
-        UPDATE refresh_tokens
-        SET rotated_at = batch.now, successor_hash = batch.new, successor_sealed = batch.sealed
+        UPDATE sessions
+        SET refresh_generation = sessions.refresh_generation + 1,
+            refresh_previous_hash = sessions.refresh_hash,
+            refresh_hash = batch.hash,
+            refresh_sealed = batch.sealed,
+            refresh_family = COALESCE(sessions.refresh_family, batch.family),
+            refresh_rotated_at = batch.now,
+            last_seen_at = MAX(sessions.last_seen_at, batch.now)
         FROM batch
-        WHERE refresh_tokens.hash = batch.old
-          AND refresh_tokens.rotated_at IS NULL
-          AND refresh_tokens.session_id = batch.session_id
-          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = batch.session_id AND s.ended_at IS NULL)
-        RETURNING successor_hash",
+        WHERE sessions.id = batch.id
+          AND sessions.refresh_generation = batch.generation
+          AND sessions.ended_at IS NULL
+        RETURNING refresh_hash",
     );
     sql
 }
@@ -188,77 +170,71 @@ mod tests {
     }
 
     fn job(
-        old: &[u8],
-        new: &[u8],
-        session_id: &str,
+        session: &str,
+        generation: i64,
+        hash: &[u8],
     ) -> (Job, oneshot::Receiver<Result<bool, StoreError>>) {
         let (reply, answer) = oneshot::channel();
         let rotation = Rotate {
-            old: old.to_vec(),
-            new: new.to_vec(),
-            sealed_successor: b"sealed".to_vec(),
-            session_id: session_id.into(),
+            session_id: session.into(),
+            generation,
+            hash: hash.to_vec(),
+            sealed: b"sealed".to_vec(),
+            family: None,
             now: 1_800_000_000,
         };
         (Job { rotation, reply }, answer)
     }
 
-    async fn rotated_at(store: &Db<Sqlite>, hash: &[u8]) -> Option<i64> {
-        sqlx::query_scalar("SELECT rotated_at FROM refresh_tokens WHERE hash = ?")
-            .bind(hash)
+    async fn generation(store: &Db<Sqlite>, session: &str) -> (i64, Vec<u8>) {
+        sqlx::query_as("SELECT refresh_generation, refresh_hash FROM sessions WHERE id = ?")
+            .bind(session)
             .fetch_one(&store.reads)
             .await
             .unwrap()
     }
 
     #[tokio::test]
-    async fn a_batch_has_one_winner_per_token_and_a_failure_fails_alone() {
+    async fn a_batch_has_one_winner_per_generation() {
         let dir = tempfile::tempdir().unwrap();
         let store = migrated(&dir).await;
         sqlx::raw_sql(
             "INSERT INTO users (id, username, password_hash, roles, created_at)
                  VALUES ('u', 'alice', 'x', 'user', 0);
-             INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember)
-                 VALUES ('s', 'u', 0, 0, 9999999999, 1);
-             INSERT INTO refresh_tokens (hash, session_id, issued_at)
-             SELECT CAST(value AS BLOB), 's', 0 FROM json_each('[\"a\", \"b\", \"c\", \"d\", \"taken\"]');",
+             INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, refresh_hash)
+             SELECT value, 'u', 0, 0, 9999999999, 1, CAST(value AS BLOB) FROM json_each('[\"a\", \"b\", \"c\"]');",
         )
         .execute(&store.writes)
         .await
         .unwrap();
 
-        // Two rotations of `a` in one statement: `RETURNING` names the winner.
-        let (first, first_answer) = job(b"a", b"a2", "s");
-        let (racer, racer_answer) = job(b"a", b"a3", "s");
-        let (other, other_answer) = job(b"b", b"b2", "s");
-        let mut batch = vec![first, racer, other];
+        // Two rotations of `a`'s generation 0 in one statement: `RETURNING`
+        // names the winner; `c` names a generation it is not at.
+        let (first, first_answer) = job("a", 0, b"a1");
+        let (racer, racer_answer) = job("a", 0, b"a1'");
+        let (other, other_answer) = job("b", 0, b"b1");
+        let (stale, stale_answer) = job("c", 1, b"c2");
+        let mut batch = vec![first, racer, other, stale];
         commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
         let first = first_answer.await.unwrap().unwrap();
         let racer = racer_answer.await.unwrap().unwrap();
         assert!(first ^ racer, "exactly one rotation of `a` wins: {first}, {racer}");
+        let winner: &[u8] = if first { b"a1" } else { b"a1'" };
+        assert_eq!(generation(&store, "a").await, (1, winner.to_vec()));
         assert!(other_answer.await.unwrap().unwrap());
-
-        // A successor hash that exists already fails the statement; the
-        // rotation beside it must still go through, the failed one leave nothing.
-        let (doomed, doomed_answer) = job(b"c", b"taken", "s");
-        let (bystander, bystander_answer) = job(b"d", b"d2", "s");
-        commit(&store.writes, &mut vec![doomed, bystander]).await;
-        assert!(doomed_answer.await.unwrap().is_err());
-        assert!(bystander_answer.await.unwrap().unwrap());
-        assert!(rotated_at(&store, b"c").await.is_none(), "the failed rotation left nothing");
-        assert!(rotated_at(&store, b"d").await.is_some());
+        assert!(!stale_answer.await.unwrap().unwrap());
+        assert_eq!(generation(&store, "c").await, (0, b"c".to_vec()), "untouched");
     }
 
-    /// An error that is not one rotation's fault (here: the store closed)
-    /// answers every rotation of the batch at once, without retrying each.
+    /// An error (here: the store closed) answers every rotation of the batch.
     #[tokio::test]
     async fn a_batch_that_cannot_run_answers_every_caller_with_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = migrated(&dir).await;
         store.writes.close().await;
-        let (one, one_answer) = job(b"a", b"a2", "s");
-        let (two, two_answer) = job(b"b", b"b2", "s");
+        let (one, one_answer) = job("a", 0, b"a2");
+        let (two, two_answer) = job("b", 0, b"b2");
         let mut batch = vec![one, two];
         commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
@@ -272,9 +248,9 @@ mod tests {
     }
 
     #[test]
-    fn the_statement_has_five_parameters_per_rotation() {
+    fn the_statement_has_six_parameters_per_rotation() {
         for rows in [1, 2, 64] {
-            assert_eq!(statement(rows).matches('?').count(), rows * 5);
+            assert_eq!(statement(rows).matches('?').count(), rows * 6);
         }
     }
 }

@@ -16,12 +16,12 @@ use sqlx::{
 };
 
 use super::{
-    Db, Rotation, StoreError,
+    Db, Rotate, StoreError,
     dialect::{Dialect, DialectTx, Topic},
     migrations,
 };
 use checkpoint::Checkpointer;
-use group_commit::{GroupCommit, Rotate};
+use group_commit::GroupCommit;
 
 mod checkpoint;
 mod group_commit;
@@ -120,36 +120,8 @@ impl Db<Sqlite> {
         Ok(Self { reads: pool, writes: writer, tasks })
     }
 
-    /// Goes through the group-commit task (see `group_commit`). When the
-    /// rotation did not win, a read tells a lost race from an ended session;
-    /// the batch has committed, so any reader sees what the `UPDATE` saw.
-    pub async fn rotate_refresh(
-        &self,
-        old: &[u8],
-        new: &[u8],
-        sealed_successor: &[u8],
-        session_id: &str,
-        now: i64,
-    ) -> Result<Rotation, StoreError> {
-        let won = self
-            .tasks
-            .rotations
-            .rotate(Rotate {
-                old: old.to_vec(),
-                new: new.to_vec(),
-                sealed_successor: sealed_successor.to_vec(),
-                session_id: session_id.to_owned(),
-                now,
-            })
-            .await?;
-        if won {
-            return Ok(Rotation::Rotated);
-        }
-        let rotated: Option<bool> =
-            sqlx::query_scalar("SELECT rotated_at IS NOT NULL FROM refresh_tokens WHERE hash = $1")
-                .bind(old)
-                .fetch_optional(&self.reads)
-                .await?;
-        Ok(if rotated == Some(true) { Rotation::AlreadyRotated } else { Rotation::SessionEnded })
+    /// Goes through the group-commit task (see `group_commit`).
+    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
+        self.tasks.rotations.rotate(rotation).await
     }
 }
