@@ -322,8 +322,11 @@ async fn thousands_of_idle_connections_neither_block_nor_outlive_the_timeout() {
         // Real requests are answered while they sit there.
         still_answers(addr);
         // And the server lets go of every one of them.
-        let deadline = started + CLIENT_REQUEST_TIMEOUT + Duration::from_secs(5);
-        assert!(raw_http::all_closed_by(&mut idle, deadline), "idle connections left open");
+        // Within the timeout of their arrival, with room for a loaded
+        // machine (they are usually all gone at the timeout itself).
+        let deadline = started + CLIENT_REQUEST_TIMEOUT + Duration::from_secs(8);
+        let open = raw_http::still_open_at(&mut idle, deadline);
+        assert_eq!(open, 0, "{open} of {wanted} idle connections still open");
         still_answers(addr);
     })
     .await;
