@@ -219,21 +219,35 @@ fn complete(raw: &[u8]) -> bool {
     raw.len() >= end + 4 + length
 }
 
-/// How many connections this process may hold open at once (the soft
-/// `ulimit -n`), from `/proc`; `None` where that cannot be read.
-pub fn descriptor_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// This process's soft descriptor limit (`ulimit -n`), raised first toward
+/// `wanted` as far as the hard limit allows.
+fn descriptor_limit(wanted: usize) -> Option<usize> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        let wanted = wanted as libc::rlim_t;
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), ..limit };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).ok()
 }
 
 /// `wanted` idle connections, or as many as the descriptor limit allows
 /// with room to spare: each costs two descriptors here when the server
 /// runs in this process (both ends), and other tests run alongside.
 pub fn idle_count(wanted: usize) -> usize {
-    let room = descriptor_limit().map_or(wanted, |limit| limit.saturating_sub(1024) / 2);
+    let spare = 1024;
+    let room = descriptor_limit(2 * wanted + spare)
+        .map_or(wanted, |limit| limit.saturating_sub(spare) / 2);
     if room < wanted {
-        eprintln!("only {room} idle connections: the descriptor limit (ulimit -n) is low");
+        eprintln!("only {room} idle connections: the descriptor limit (ulimit -Hn) is low");
     }
     wanted.min(room)
 }
