@@ -33,6 +33,12 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// run anywhere, takes effect everywhere within this).
 const KEY_RELOAD: Duration = Duration::from_secs(5);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// A connection must deliver its first request's whole head within this, or
+/// it gets a `408` and is closed: a client that trickles bytes (slow loris)
+/// or connects and says nothing holds a connection no longer than this.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle kept-alive connection waits for its next request.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -117,6 +123,8 @@ impl Application {
                 .wrap(from_fn(count_requests))
                 .wrap(TracingLogger::default())
         })
+        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: state.settings.addr.clone(), source })?
         .shutdown_timeout(5)

@@ -167,3 +167,38 @@ fn page(status: StatusCode, title: &str, message: &str) -> String {
         code = status.as_u16(),
     )
 }
+
+/// Server functions whose arguments do not decode (a form that is not theirs,
+/// bytes that are not UTF-8, a missing field) answer `400`: `server_fn`
+/// answers every error its function did not give a status to with `500`,
+/// and these never reach our code to be given one. Nothing else changes:
+/// only `500`s that `server_fn` marks as its own errors are read at all.
+pub async fn server_fn_arguments(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::body::{BoxBody, to_bytes_limited};
+    use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+
+    let res = next.call(req).await?;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    // An encoded `ServerFnError`: a few hundred bytes.
+    let body = match to_bytes_limited(body, 64 * 1024).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => return Ok(actix_web::dev::ServiceResponse::new(req, head.set_body(BoxBody::new(())))),
+    };
+    // `server_fn`'s own encoding: the variant's name, `|`, the message.
+    let undecodable = ["Args|", "MissingArg|", "Deserialization|"]
+        .iter()
+        .any(|kind| body.starts_with(kind.as_bytes()));
+    if undecodable {
+        *head.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(actix_web::dev::ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
+}

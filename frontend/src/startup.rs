@@ -6,7 +6,7 @@
 //! the proxy (requests to upstream apps stop there), then the route: the
 //! login POST, server functions, or a Leptos page.
 
-use std::net::TcpListener;
+use std::{net::TcpListener, time::Duration};
 
 use actix_web::{
     App, HttpResponse, HttpServer,
@@ -41,6 +41,13 @@ pub enum StartupError {
     #[error(transparent)]
     Routes(#[from] crate::routes::RouteError),
 }
+
+/// A connection must deliver its first request's whole head within this, or
+/// it gets a `408` and is closed: a client that trickles bytes (slow loris)
+/// or connects and says nothing holds a connection no longer than this.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle kept-alive connection waits for its next request.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 pub struct Application {
     port: u16,
@@ -208,12 +215,15 @@ impl Application {
                 // Anything else is rendered by the router too, whose fallback
                 // is the 404 page.
                 .default_service(render_app_async_with_context(|| (), render, Method::Get))
+                .wrap(from_fn(crate::error::server_fn_arguments))
                 .wrap(from_fn(dispatch))
                 .wrap(from_fn(session_guard))
                 .wrap(from_fn(check_origin))
                 .wrap(from_fn(security_headers))
                 .wrap(TracingLogger::default())
         })
+        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
         .listen(listener)
         .map_err(bind_err)?
         .shutdown_timeout(5)

@@ -6,6 +6,7 @@
 //! without it. One binary, many modules: linking one test binary is much
 //! cheaper than linking many.
 
+mod abuse;
 mod account;
 mod admin;
 mod attacks;

@@ -43,3 +43,81 @@ mod tests {
         assert_eq!(safe_next(None), "/profile");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::safe_next;
+
+    const SITE: &str = "https://cloakroom.example/";
+
+    /// What an attacker would put in front of the rest of `next`.
+    fn prefix() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "/",
+            "//",
+            "///",
+            "/\\",
+            "\\",
+            "\\/",
+            " /",
+            "/ /",
+            "\t/",
+            "/\t/",
+            "\n//",
+            "\u{3000}/",
+            "\u{feff}/",
+            "/%2f",
+            "/%5c",
+            "https:",
+            "https://",
+            "http:/",
+            "javascript:",
+            "data:",
+            "HTTPS://",
+            "/.//",
+            "/..//",
+            "",
+            "?",
+            "#",
+            "@",
+            "evil.example",
+        ])
+    }
+
+    /// Where a browser goes when sent to `location` from our site.
+    fn resolved_host(location: &str) -> Option<String> {
+        let base = url::Url::parse(SITE).unwrap();
+        base.join(location).ok().and_then(|u| u.host_str().map(str::to_owned))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_result_is_always_a_path_on_this_site(
+            prefix in prefix(),
+            rest in prop_oneof![".{0,40}", "[/\\\\a-z.:@%?#]{0,20}"],
+        ) {
+            let next = format!("{prefix}{rest}");
+            let safe = safe_next(Some(&next));
+            prop_assert!(safe.starts_with('/'), "{safe:?}");
+            prop_assert!(!safe.starts_with("//") && !safe.starts_with("/\\"), "{safe:?}");
+            prop_assert!(!safe.contains('\\'), "{safe:?}");
+            prop_assert!(!safe.chars().any(|c| c.is_control() || c.is_whitespace()), "{safe:?}");
+            // The browser's own reading (WHATWG URL, as the `url` crate
+            // implements it) stays on this host.
+            let host = resolved_host(&safe);
+            prop_assert_eq!(host.as_deref(), Some("cloakroom.example"), "{:?}", safe);
+            // Either what was asked, or the default: never a rewrite that
+            // could mean something else.
+            prop_assert!(safe == next.trim() || safe == "/profile", "{safe:?} from {next:?}");
+        }
+
+        #[test]
+        fn ordinary_local_paths_are_kept(path in "/[a-zA-Z0-9_-]{1,10}(/[a-zA-Z0-9_.-]{1,10}){0,3}(\\?[a-z]{1,5}=[a-z0-9%]{0,8})?") {
+            prop_assert_eq!(safe_next(Some(&path)), path);
+        }
+    }
+}

@@ -302,6 +302,154 @@ mod tests {
     }
 }
 
+/// The codec under attack: whatever a browser (or anyone) sends, only a value
+/// this codec sealed, for this cookie's name, unaltered, ever opens.
+#[cfg(test)]
+mod properties {
+    use actix_web::http::header::{self, HeaderMap, HeaderValue};
+    use cookie::{Cookie, Key};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn record(refresh_token: String, remember: bool) -> SessionCookie {
+        SessionCookie {
+            version: VERSION,
+            session_id: "3f1c2a4e-0000-4000-8000-123456789abc".into(),
+            refresh_token,
+            access_token: format!("eyJ{}", "A".repeat(40)),
+            access_expires_at: 1_800_000_300,
+            session_expires_at: 1_802_592_000,
+            remember,
+        }
+    }
+
+    /// One fixed key: proptest's shrinking and persisted regressions replay
+    /// the same bytes against the same key.
+    fn codec() -> CookieCodec {
+        CookieCodec::new(CookieKeys::from_keys(vec![Key::from(&[42; 64])]), false)
+    }
+
+    fn sealed_value(codec: &CookieCodec, r: &SessionCookie) -> String {
+        Cookie::parse(codec.seal(r, 0)).unwrap().value().to_owned()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Replace(usize, u8),
+        Insert(usize, u8),
+        Delete(usize),
+        Truncate(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        // The sealed value is base64: mostly its own alphabet, so the edit
+        // reaches the AEAD rather than the decoder.
+        let byte = prop_oneof![
+            4 => prop::sample::select(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=%".to_vec()
+            ),
+            1 => any::<u8>(),
+        ];
+        prop_oneof![
+            (any::<usize>(), byte.clone()).prop_map(|(at, b)| Edit::Replace(at, b)),
+            (any::<usize>(), byte).prop_map(|(at, b)| Edit::Insert(at, b)),
+            any::<usize>().prop_map(Edit::Delete),
+            any::<usize>().prop_map(Edit::Truncate),
+        ]
+    }
+
+    fn apply(value: &str, edits: &[Edit]) -> Vec<u8> {
+        let mut bytes = value.as_bytes().to_vec();
+        for e in edits {
+            let len = bytes.len();
+            match *e {
+                Edit::Replace(at, b) if len > 0 => bytes[at % len] = b,
+                Edit::Insert(at, b) => bytes.insert(at % (len + 1), b),
+                Edit::Delete(at) if len > 0 => {
+                    bytes.remove(at % len);
+                }
+                Edit::Truncate(at) => bytes.truncate(at % (len + 1)),
+                _ => {}
+            }
+        }
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_values_never_open(raw in prop_oneof![".{0,300}", "[A-Za-z0-9+/=]{0,300}"]) {
+            prop_assert_eq!(codec().open(&raw), Opened::Invalid);
+        }
+
+        #[test]
+        fn a_sealed_cookie_with_any_byte_changed_never_opens(
+            refresh in "[A-Za-z0-9_-]{0,60}",
+            remember: bool,
+            edits in prop::collection::vec(edit(), 1..4),
+        ) {
+            let c = codec();
+            let genuine = sealed_value(&c, &record(refresh.clone(), remember));
+            let opened = matches!(c.open(&genuine), Opened::Valid { .. });
+            prop_assert!(opened);
+            let altered = apply(&genuine, &edits);
+            prop_assume!(altered != genuine.as_bytes());
+            if let Ok(altered) = String::from_utf8(altered) {
+                prop_assert_eq!(c.open(&altered), Opened::Invalid, "{:?}", edits);
+            }
+        }
+
+        #[test]
+        fn a_value_opens_only_under_the_name_and_keys_it_was_sealed_for(
+            plain in ".{0,80}",
+            name in prop::sample::select(vec!["cloakroom", "cloakroom-device", "cloakroom-mfa", "x"]),
+        ) {
+            let c = codec();
+            let sealed = c.seal_value(name, plain.clone());
+            prop_assert_eq!(c.open_value(name, &sealed), Some((plain, false)));
+            for other in ["cloakroom", "cloakroom-device", "cloakroom-mfa", "x"] {
+                if other != name {
+                    prop_assert_eq!(c.open_value(other, &sealed), None);
+                }
+            }
+            let stranger = CookieCodec::new(CookieKeys::from_keys(vec![Key::from(&[43; 64])]), false);
+            prop_assert_eq!(stranger.open_value(name, &sealed), None);
+        }
+
+        #[test]
+        fn any_cookie_header_is_read_without_panicking(
+            headers in prop::collection::vec("[ -~]{0,200}", 0..4),
+            with_genuine: bool,
+        ) {
+            // Arbitrary `Cookie` headers, sometimes with the genuine cookie
+            // among the noise: it opens only when present and unaltered.
+            let c = codec();
+            let genuine = sealed_value(&c, &record("r".into(), false));
+            let mut map = HeaderMap::new();
+            for h in &headers {
+                if let Ok(v) = HeaderValue::from_str(h) {
+                    map.append(header::COOKIE, v);
+                }
+            }
+            if with_genuine {
+                let v = HeaderValue::from_str(&format!("cloakroom={genuine}")).unwrap();
+                map.append(header::COOKIE, v);
+            }
+            let values = map.get_all(header::COOKIE).filter_map(|v| v.to_str().ok());
+            let opened = c.open_from_headers(values);
+            let planted = headers.iter().any(|h| h.contains("cloakroom="));
+            if !planted {
+                prop_assert_eq!(matches!(opened, Opened::Valid { .. }), with_genuine);
+            }
+            // The device and pending cookies' readers take the same headers.
+            prop_assert!(c.device_id(&map, "alice").is_none());
+            prop_assert!(c.pending_sign_in(&map, 0).is_none());
+        }
+    }
+}
+
 /// What the cookie modules' tests share: a codec, and the headers a
 /// browser sends back after a `Set-Cookie`.
 #[cfg(test)]

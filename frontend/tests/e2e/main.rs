@@ -2,6 +2,7 @@
 //! local ports, driven over HTTP by a cookie-keeping client that never follows
 //! redirects by itself. One binary; one module per flow.
 
+mod abuse;
 mod account;
 mod admin;
 mod cluster;
