@@ -281,6 +281,29 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
     let Some((session_id, parsed)) = session_of(state, presented).await? else {
         return Err(failed());
     };
+    // The common case first, in one database operation: the token is its
+    // session's current one, so it can be rotated without reading the row
+    // (the update checks everything the read would). Anything else (a
+    // retry, a reuse, a guess, an ended session) takes the reads below.
+    if let Some(parsed) = &parsed
+        && let Ok(generation) = i64::try_from(parsed.generation)
+    {
+        let successor =
+            refresh::successor(presented, Some(parsed), parsed.session, parsed.generation + 1);
+        let rotation = Rotate {
+            session_id: session_id.clone(),
+            generation,
+            current: refresh::hash(presented).to_vec(),
+            hash: successor.hash.to_vec(),
+            sealed: successor.sealed.to_vec(),
+            family: None,
+            live: policy.liveness(now),
+        };
+        if let Some(rotated) = state.store.rotate_refresh(rotation).await? {
+            state.metrics.refresh("rotated");
+            return respond(state, &rotated.user, &rotated.session, successor.token, now);
+        }
+    }
     // Two passes at most: a lost rotation race reads the session again, and
     // finds the token it presented now the previous one.
     for _ in 0..2 {
@@ -300,14 +323,15 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                 let rotation = Rotate {
                     session_id: session.id.clone(),
                     generation: record.refresh.generation,
+                    current: refresh::hash(presented).to_vec(),
                     hash: successor.hash.to_vec(),
                     sealed: successor.sealed.to_vec(),
                     family: successor.new_family.map(|f| f.to_vec()),
-                    now,
+                    live: policy.liveness(now),
                 };
-                if state.store.rotate_refresh(rotation).await? {
+                if let Some(rotated) = state.store.rotate_refresh(rotation).await? {
                     state.metrics.refresh("rotated");
-                    return respond(state, &record.user, session, successor.token, now);
+                    return respond(state, &rotated.user, &rotated.session, successor.token, now);
                 }
             }
             Verdict::Previous => {

@@ -135,17 +135,4 @@ impl Store {
             Backend::Postgres(db) => Ok(Some(db.revocation_announcements(wake).await?)),
         }
     }
-
-    /// Replaces the session's current refresh token (generation
-    /// `rotation.generation`) by its successor, if that generation is still
-    /// current and the session open; `true` if this call did it. Of any
-    /// number of racing rotations of one generation, in this process or in
-    /// others on the same database, exactly one gets `true`; the others see
-    /// the winner's successor once they read the session again.
-    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
-        match &self.0 {
-            Backend::Sqlite(db) => db.rotate_refresh(rotation).await,
-            Backend::Postgres(db) => db.rotate_refresh(rotation).await,
-        }
-    }
 }

@@ -18,8 +18,8 @@ use super::{
     migrations::Source,
     records::{
         EventFilter, FailureCount, FirstRefresh, Liveness, NewEvent, NewKey, NewSession, NewUser,
-        RefreshRecord, RefreshState, SessionRecord, StoredKey, UserActivity, UserChange, UserNow,
-        UserRecord, amr_from_text, amr_to_text, roles_from_text, roles_to_text,
+        RefreshRecord, RefreshState, Rotate, SessionRecord, StoredKey, UserActivity, UserChange,
+        UserNow, UserRecord, amr_from_text, amr_to_text, roles_from_text, roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -41,6 +41,17 @@ const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.
 /// After `SESSION_COLUMNS`: a session's refresh-token columns and its user,
 /// whose `id` is `s.user_id` and whose `created_at` is `user_created_at`.
 const REFRESH_COLUMNS: &str = "u.username, u.password_hash, u.roles, u.created_at AS user_created_at, u.disabled_at, u.password_change_required, s.refresh_generation, s.refresh_family, s.refresh_hash, s.refresh_previous_hash, s.refresh_sealed, s.refresh_rotated_at";
+/// What a rotation returns of the session it updated (`RETURNING`, where
+/// only the updated table may be named: the user's columns come from
+/// subqueries), named as `SESSION_COLUMNS` and `REFRESH_COLUMNS` name them.
+pub(super) const ROTATED_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, ended_at, COALESCE(auth_time, created_at) AS auth_time, amr,
+    refresh_generation, refresh_family, refresh_hash, refresh_previous_hash, refresh_sealed, refresh_rotated_at,
+    (SELECT username FROM users WHERE users.id = sessions.user_id) AS username,
+    (SELECT password_hash FROM users WHERE users.id = sessions.user_id) AS password_hash,
+    (SELECT roles FROM users WHERE users.id = sessions.user_id) AS roles,
+    (SELECT created_at FROM users WHERE users.id = sessions.user_id) AS user_created_at,
+    (SELECT disabled_at FROM users WHERE users.id = sessions.user_id) AS disabled_at,
+    (SELECT password_change_required FROM users WHERE users.id = sessions.user_id) AS password_change_required";
 const KEY_COLUMNS: &str = "kid, private_key, public_key, created_at, retired_at";
 const EVENT_COLUMNS: &str =
     "id, at, kind, user_id, username, actor_id, actor_name, session_id, ip, user_agent, detail";
@@ -102,6 +113,24 @@ macro_rules! session {
             ended_at: $row.try_get("ended_at")?,
             auth_time: $row.try_get("auth_time")?,
             amr: amr_from_text(&$row.try_get::<String, _>("amr")?),
+        }
+    };
+}
+
+/// A `RefreshRecord` from the `SESSION_COLUMNS` and `REFRESH_COLUMNS` of a row.
+macro_rules! refresh_record {
+    ($row:expr) => {
+        RefreshRecord {
+            session: session!($row),
+            user: user!($row, "user_id", "user_created_at"),
+            refresh: RefreshState {
+                generation: $row.try_get("refresh_generation")?,
+                family: $row.try_get("refresh_family")?,
+                current: $row.try_get("refresh_hash")?,
+                previous: $row.try_get("refresh_previous_hash")?,
+                sealed: $row.try_get("refresh_sealed")?,
+                rotated_at: $row.try_get("refresh_rotated_at")?,
+            },
         }
     };
 }
@@ -503,18 +532,28 @@ impl Store {
             let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&db.reads).await? else {
                 return Ok(None);
             };
-            Ok(Some(RefreshRecord {
-                session: session!(row),
-                user: user!(row, "user_id", "user_created_at"),
-                refresh: RefreshState {
-                    generation: row.try_get("refresh_generation")?,
-                    family: row.try_get("refresh_family")?,
-                    current: row.try_get("refresh_hash")?,
-                    previous: row.try_get("refresh_previous_hash")?,
-                    sealed: row.try_get("refresh_sealed")?,
-                    rotated_at: row.try_get("refresh_rotated_at")?,
-                },
-            }))
+            Ok(Some(refresh_record!(row)))
+        })
+    }
+
+    /// Replaces the session's current refresh token by its successor, if
+    /// `rotation.current` is still its current token (at that generation),
+    /// the session live and its user enabled: the session and user as they
+    /// are now, or `None` (the token is not current, or the session is not
+    /// live: read it to tell which). One statement either way (SQLite:
+    /// through group commit; `sqlite/`, `postgres/` say how), so the common
+    /// grant costs one database operation. Of any number of racing rotations
+    /// of one generation, in this process or in others on the same
+    /// database, exactly one gets `Some`.
+    pub async fn rotate_refresh(
+        &self,
+        rotation: Rotate,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        on_db!(self, |db| {
+            let Some(row) = db.rotate_refresh(rotation).await? else {
+                return Ok(None);
+            };
+            Ok(Some(refresh_record!(row)))
         })
     }
 

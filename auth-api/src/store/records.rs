@@ -218,19 +218,22 @@ pub struct FirstRefresh<'a> {
     pub family: &'a [u8],
 }
 
-/// One requested rotation: generation `generation` of session `session_id`
-/// is replaced by a successor (`hash`, `sealed`), if it is still current and
-/// the session open.
+/// One requested rotation: generation `generation` of session `session_id`,
+/// whose token hashes to `current`, is replaced by a successor (`hash`,
+/// `sealed`), if it is still current, the session live by `live` and its
+/// user not disabled.
 #[derive(Debug, Clone)]
 pub struct Rotate {
     pub session_id: String,
     pub generation: i64,
+    pub current: Vec<u8>,
     pub hash: Vec<u8>,
     pub sealed: Vec<u8>,
     /// The family's hash, when this rotation starts one (a token from before
     /// generations); an existing family is never replaced.
     pub family: Option<Vec<u8>>,
-    pub now: i64,
+    /// `live.now` is the rotation's time.
+    pub live: Liveness,
 }
 
 /// Bounds that decide whether a session is live; see `policy`.

@@ -104,15 +104,17 @@ fn first(hash: &[u8]) -> FirstRefresh<'_> {
     FirstRefresh { hash, family: b"family" }
 }
 
-/// A rotation of `session_id` from `generation` to a token hashed `hash`.
-fn rotate(session_id: &str, generation: i64, hash: &[u8], now: i64) -> Rotate {
+/// A rotation of `session_id` from the token hashed `from` at `generation`
+/// to one hashed `to`, with no idle limit.
+fn rotate(session_id: &str, generation: i64, from: &[u8], to: &[u8], now: i64) -> Rotate {
     Rotate {
         session_id: session_id.to_owned(),
         generation,
-        hash: hash.to_vec(),
-        sealed: [b"sealed-", hash].concat(),
+        current: from.to_vec(),
+        hash: to.to_vec(),
+        sealed: [b"sealed-", to].concat(),
         family: None,
-        now,
+        live: Liveness { now, idle_cutoff: 0, remember_idle_cutoff: 0 },
     }
 }
 
@@ -264,8 +266,11 @@ async fn rotation_replaces_a_generation_once_and_not_in_an_ended_session(store: 
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW - 100, b"first").await;
 
-    assert!(store.rotate_refresh(rotate(&sid, 0, b"second", NOW)).await.unwrap());
+    let rotated = store.rotate_refresh(rotate(&sid, 0, b"first", b"second", NOW)).await.unwrap();
+    let rotated = rotated.expect("rotated");
+    assert_eq!((rotated.user.username.as_str(), rotated.session.id.as_str()), ("alice", &sid[..]));
     let record = store.find_refresh(&sid).await.unwrap().unwrap();
+    assert_eq!(rotated.refresh, record.refresh, "it returns the session as it is now");
     let refresh = &record.refresh;
     assert_eq!(refresh.generation, 1);
     assert_eq!(refresh.current.as_deref(), Some(&b"second"[..]));
@@ -276,16 +281,22 @@ async fn rotation_replaces_a_generation_once_and_not_in_an_ended_session(store: 
     assert_eq!(record.session.last_seen_at, NOW, "rotation counts as use");
 
     // Generation 0 is gone; a rotation of it changes nothing.
-    assert!(!store.rotate_refresh(rotate(&sid, 0, b"third", NOW + 1)).await.unwrap());
+    let stale = rotate(&sid, 0, b"first", b"third", NOW + 1);
+    assert!(store.rotate_refresh(stale).await.unwrap().is_none());
+    // The right generation with another token's hash: nothing either.
+    let forged = rotate(&sid, 1, b"first", b"third", NOW + 1);
+    assert!(store.rotate_refresh(forged).await.unwrap().is_none());
     // The next one keeps only the last two.
-    assert!(store.rotate_refresh(rotate(&sid, 1, b"third", NOW + 1)).await.unwrap());
+    let next = rotate(&sid, 1, b"second", b"third", NOW + 1);
+    assert!(store.rotate_refresh(next).await.unwrap().is_some());
     let refresh = store.find_refresh(&sid).await.unwrap().unwrap().refresh;
     assert_eq!(refresh.generation, 2);
     assert_eq!(refresh.current.as_deref(), Some(&b"third"[..]));
     assert_eq!(refresh.previous.as_deref(), Some(&b"second"[..]));
 
     store.end_session(&sid, EndReason::Logout, NOW + 2, NOW + 300).await.unwrap();
-    assert!(!store.rotate_refresh(rotate(&sid, 2, b"fourth", NOW + 3)).await.unwrap());
+    let ended = rotate(&sid, 2, b"third", b"fourth", NOW + 3);
+    assert!(store.rotate_refresh(ended).await.unwrap().is_none());
     let after = store.find_refresh(&sid).await.unwrap().unwrap();
     assert_eq!(after.refresh, refresh, "nothing of the refused rotation stayed");
 }
@@ -300,9 +311,9 @@ async fn concurrent_rotations_of_one_generation_produce_exactly_one_successor(st
         let (store, sid) = (store.clone(), sid.clone());
         racers.spawn(async move {
             let successor = [b's', i];
-            let mut rotation = rotate(&sid, 0, &successor, NOW);
+            let mut rotation = rotate(&sid, 0, b"shared", &successor, NOW);
             rotation.family = Some(vec![b'f', i]);
-            (store.rotate_refresh(rotation).await.unwrap(), successor)
+            (store.rotate_refresh(rotation).await.unwrap().is_some(), successor)
         });
     }
     let results = racers.join_all().await;
@@ -325,11 +336,12 @@ async fn rotations_of_different_sessions_in_one_batch_all_apply(store: Store) {
     let mut racers = JoinSet::new();
     for (i, sid) in sessions.iter().enumerate() {
         let (store, sid) = (store.clone(), sid.clone());
-        racers.spawn(
-            async move { store.rotate_refresh(rotate(&sid, 0, &[b'n', i as u8], NOW)).await },
-        );
+        racers.spawn(async move {
+            let rotation = rotate(&sid, 0, &[b't', i as u8], &[b'n', i as u8], NOW);
+            store.rotate_refresh(rotation).await
+        });
     }
-    assert!(racers.join_all().await.into_iter().all(|won| won.unwrap()));
+    assert!(racers.join_all().await.into_iter().all(|won| won.unwrap().is_some()));
     for (i, sid) in sessions.iter().enumerate() {
         let refresh = store.find_refresh(sid).await.unwrap().unwrap().refresh;
         assert_eq!(refresh.current.as_deref(), Some(&[b'n', i as u8][..]));
@@ -384,11 +396,14 @@ async fn rows_stay_constant_over_10_000_rotations(db: &crate::helpers::TestDb) -
     let store = db.store().await;
     let alice = user(&store, "alice").await;
     let sid = session(&store, &alice, NOW, b"g0").await;
-    assert!(store.rotate_refresh(rotate(&sid, 0, b"g1", NOW)).await.unwrap());
+    assert!(store.rotate_refresh(rotate(&sid, 0, b"g0", b"g1", NOW)).await.unwrap().is_some());
     let after_one = total_rows(&db.url).await;
+    let mut current = b"g1".to_vec();
     for generation in 1..10_000i64 {
         let next = (generation + 1).to_be_bytes();
-        assert!(store.rotate_refresh(rotate(&sid, generation, &next, NOW)).await.unwrap());
+        let rotation = rotate(&sid, generation, &current, &next, NOW);
+        assert!(store.rotate_refresh(rotation).await.unwrap().is_some());
+        current = next.to_vec();
     }
     let after_all = total_rows(&db.url).await;
     assert_eq!(store.find_refresh(&sid).await.unwrap().unwrap().refresh.generation, 10_000);
@@ -829,12 +844,14 @@ async fn sqlite_keeps_the_wal_bounded_under_sustained_writes() {
     for w in 0..16u8 {
         let (store, alice) = (store.clone(), alice.clone());
         writers.spawn(async move {
-            let sid = session(&store, &alice, NOW, &[w, 0, 0]).await;
+            let mut current = vec![w, 0, 0];
+            let sid = session(&store, &alice, NOW, &current).await;
             for i in 1..=2000u16 {
                 let next = [vec![w], i.to_be_bytes().to_vec()].concat();
-                let mut rotation = rotate(&sid, i64::from(i) - 1, &next, NOW);
+                let mut rotation = rotate(&sid, i64::from(i) - 1, &current, &next, NOW);
                 rotation.sealed = vec![0; 64];
-                assert!(store.rotate_refresh(rotation).await.unwrap());
+                assert!(store.rotate_refresh(rotation).await.unwrap().is_some());
+                current = next;
             }
         });
     }

@@ -24,13 +24,14 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     PgConnection, Postgres,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
 };
 
 use super::{
     Db, Rotate, StoreError,
     dialect::{Dialect, DialectTx, Topic},
     migrations,
+    queries::ROTATED_COLUMNS,
 };
 
 mod announcements;
@@ -133,25 +134,32 @@ impl Db<Postgres> {
     /// One statement, so one round trip and no transaction around it. Of
     /// racing rotations (here or in another instance), the first `UPDATE`
     /// locks the session's row; the others wait for it to commit, then
-    /// re-evaluate `refresh_generation = $6` on the committed row (READ
-    /// COMMITTED does that for `UPDATE`), match nothing and return `false`.
-    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
-        let won = sqlx::query(
+    /// re-evaluate their conditions on the committed row (READ COMMITTED
+    /// does that for `UPDATE`), match nothing and return `None`.
+    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<Option<PgRow>, StoreError> {
+        let sql = format!(
             "UPDATE sessions SET refresh_generation = refresh_generation + 1,
                  refresh_previous_hash = refresh_hash, refresh_hash = $1, refresh_sealed = $2,
                  refresh_family = COALESCE(refresh_family, $3), refresh_rotated_at = $4,
                  last_seen_at = GREATEST(last_seen_at, $4)
-             WHERE id = $5 AND refresh_generation = $6 AND ended_at IS NULL",
-        )
-        .bind(&rotation.hash)
-        .bind(&rotation.sealed)
-        .bind(&rotation.family)
-        .bind(rotation.now)
-        .bind(&rotation.session_id)
-        .bind(rotation.generation)
-        .execute(&self.writes)
-        .await?
-        .rows_affected();
-        Ok(won == 1)
+             WHERE id = $5 AND refresh_generation = $6 AND refresh_hash = $7
+               AND ended_at IS NULL AND expires_at > $4
+               AND last_seen_at > CASE WHEN remember THEN $8 ELSE $9 END
+               AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NOT NULL)
+             RETURNING {ROTATED_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&rotation.hash)
+            .bind(&rotation.sealed)
+            .bind(&rotation.family)
+            .bind(rotation.live.now)
+            .bind(&rotation.session_id)
+            .bind(rotation.generation)
+            .bind(&rotation.current)
+            .bind(rotation.live.remember_idle_cutoff)
+            .bind(rotation.live.idle_cutoff)
+            .fetch_optional(&self.writes)
+            .await?;
+        Ok(row)
     }
 }

@@ -13,14 +13,16 @@
 //! batch instead of per rotation. A rotation is an update of its session's
 //! row alone (`tokens::refresh`), so the statement is the whole rotation, and
 //! of racing rotations of one generation still exactly one wins, whether they
-//! meet in one batch or in two: `RETURNING refresh_hash` names the winner.
+//! meet in one batch or in two: `RETURNING refresh_hash` names the winner,
+//! and the rest of what it returns (the session and its user) is the grant's
+//! only read.
 
-use sqlx::SqlitePool;
+use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Rotate, error::StoreError};
+use crate::store::{Rotate, error::StoreError, queries::ROTATED_COLUMNS};
 
-/// Rotations in one statement at most (6 parameters each). Batches are
+/// Rotations in one statement at most (9 parameters each). Batches are
 /// padded to a power of two, so the connection prepares and caches at most
 /// seven statements (1, 2, 4, … 64 rows) however the load varies.
 const MAX_BATCH: usize = 64;
@@ -35,10 +37,9 @@ pub(super) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
 }
 
-#[derive(Debug)]
 struct Job {
     rotation: Rotate,
-    reply: oneshot::Sender<Result<bool, StoreError>>,
+    reply: oneshot::Sender<Result<Option<SqliteRow>, StoreError>>,
 }
 
 impl GroupCommit {
@@ -51,9 +52,9 @@ impl GroupCommit {
         Self { jobs }
     }
 
-    /// `Ok(true)` if this rotation won, `Ok(false)` if nothing matched (the
-    /// generation was rotated already, by another request, or its session ended).
-    pub(super) async fn rotate(&self, rotation: Rotate) -> Result<bool, StoreError> {
+    /// The updated session's row if this rotation won, `None` if nothing
+    /// matched (the token is not current, or its session is not live).
+    pub(super) async fn rotate(&self, rotation: Rotate) -> Result<Option<SqliteRow>, StoreError> {
         let (reply, answer) = oneshot::channel();
         // The task is gone only once the runtime that ran it has shut down:
         // for the caller, a closed store.
@@ -76,9 +77,12 @@ async fn run(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 /// pool timeout) is every rotation's answer at once.
 async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
     match apply(writer, batch).await {
-        Ok(winners) => {
+        Ok(mut winners) => {
             for job in batch.drain(..) {
-                let won = winners.contains(&job.rotation.hash);
+                let at = winners.iter().position(|row| {
+                    row.try_get::<&[u8], _>("refresh_hash").is_ok_and(|h| h == job.rotation.hash)
+                });
+                let won = at.map(|i| winners.swap_remove(i));
                 // A caller that has gone away (its request was cancelled)
                 // no longer needs the answer; its rotation stands.
                 let _ = job.reply.send(Ok(won));
@@ -93,20 +97,23 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
     }
 }
 
-/// Applies the batch in one statement and returns the new token hashes of
-/// the rotations that won.
-async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+/// Applies the batch in one statement and returns the updated rows of the
+/// rotations that won.
+async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<SqliteRow>, sqlx::Error> {
     let rows = batch.len().next_power_of_two();
     let sql = statement(rows);
-    let mut query = sqlx::query_scalar::<_, Vec<u8>>(&sql);
+    let mut query = sqlx::query(&sql);
     for Job { rotation, .. } in batch {
         query = query
             .bind(&rotation.session_id[..])
             .bind(rotation.generation)
+            .bind(&rotation.current[..])
             .bind(&rotation.hash[..])
             .bind(&rotation.sealed[..])
             .bind(rotation.family.as_deref())
-            .bind(rotation.now);
+            .bind(rotation.live.now)
+            .bind(rotation.live.idle_cutoff)
+            .bind(rotation.live.remember_idle_cutoff);
     }
     // Padding rows are all NULL: `id = NULL` matches nothing.
     for _ in batch.len()..rows {
@@ -116,6 +123,9 @@ async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<Vec<u8>>, sqlx:
             .bind(None::<&[u8]>)
             .bind(None::<&[u8]>)
             .bind(None::<&[u8]>)
+            .bind(None::<&[u8]>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
             .bind(None::<i64>);
     }
     query.fetch_all(writer).await
@@ -127,10 +137,16 @@ async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<Vec<u8>>, sqlx:
 /// read the row as it was (`refresh_previous_hash = refresh_hash` keeps the
 /// old current hash).
 fn statement(rows: usize) -> String {
-    let mut sql = String::with_capacity(620 + rows * 21);
-    sql.push_str("WITH batch(id, generation, hash, sealed, family, now) AS (VALUES ");
+    let mut sql = String::with_capacity(2000 + rows * 30);
+    sql.push_str(
+        "WITH batch(id, generation, current, hash, sealed, family, now, idle_cutoff, remember_cutoff) AS (VALUES ",
+    );
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" });
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        });
     }
     sql.push_str(
         ")
@@ -145,9 +161,14 @@ fn statement(rows: usize) -> String {
         FROM batch
         WHERE sessions.id = batch.id
           AND sessions.refresh_generation = batch.generation
+          AND sessions.refresh_hash = batch.current
           AND sessions.ended_at IS NULL
-        RETURNING refresh_hash",
+          AND sessions.expires_at > batch.now
+          AND sessions.last_seen_at > CASE WHEN sessions.remember THEN batch.remember_cutoff ELSE batch.idle_cutoff END
+          AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NOT NULL)
+        RETURNING ",
     );
+    sql.push_str(ROTATED_COLUMNS);
     sql
 }
 
@@ -169,21 +190,26 @@ mod tests {
         }
     }
 
-    fn job(
-        session: &str,
-        generation: i64,
-        hash: &[u8],
-    ) -> (Job, oneshot::Receiver<Result<bool, StoreError>>) {
+    type Answer = oneshot::Receiver<Result<Option<SqliteRow>, StoreError>>;
+
+    /// A rotation of `session` (whose token at `generation` is its own id).
+    fn job(session: &str, generation: i64, hash: &[u8]) -> (Job, Answer) {
         let (reply, answer) = oneshot::channel();
+        let now = 1_800_000_000;
         let rotation = Rotate {
             session_id: session.into(),
             generation,
+            current: session.as_bytes().to_vec(),
             hash: hash.to_vec(),
             sealed: b"sealed".to_vec(),
             family: None,
-            now: 1_800_000_000,
+            live: crate::store::Liveness { now, idle_cutoff: 0, remember_idle_cutoff: 0 },
         };
         (Job { rotation, reply }, answer)
+    }
+
+    async fn won(answer: Answer) -> bool {
+        answer.await.unwrap().unwrap().is_some()
     }
 
     async fn generation(store: &Db<Sqlite>, session: &str) -> (i64, Vec<u8>) {
@@ -202,7 +228,7 @@ mod tests {
             "INSERT INTO users (id, username, password_hash, roles, created_at)
                  VALUES ('u', 'alice', 'x', 'user', 0);
              INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, refresh_hash)
-             SELECT value, 'u', 0, 0, 9999999999, 1, CAST(value AS BLOB) FROM json_each('[\"a\", \"b\", \"c\"]');",
+             SELECT value, 'u', 1, 1, 9999999999, 1, CAST(value AS BLOB) FROM json_each('[\"a\", \"b\", \"c\"]');",
         )
         .execute(&store.writes)
         .await
@@ -217,13 +243,14 @@ mod tests {
         let mut batch = vec![first, racer, other, stale];
         commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
-        let first = first_answer.await.unwrap().unwrap();
-        let racer = racer_answer.await.unwrap().unwrap();
+        let first = won(first_answer).await;
+        let racer = won(racer_answer).await;
         assert!(first ^ racer, "exactly one rotation of `a` wins: {first}, {racer}");
         let winner: &[u8] = if first { b"a1" } else { b"a1'" };
         assert_eq!(generation(&store, "a").await, (1, winner.to_vec()));
-        assert!(other_answer.await.unwrap().unwrap());
-        assert!(!stale_answer.await.unwrap().unwrap());
+        let other = other_answer.await.unwrap().unwrap().expect("`b` rotated");
+        assert_eq!(other.get::<String, _>("username"), "alice", "with its user");
+        assert!(!won(stale_answer).await);
         assert_eq!(generation(&store, "c").await, (0, b"c".to_vec()), "untouched");
     }
 
@@ -239,7 +266,7 @@ mod tests {
         commit(&store.writes, &mut batch).await;
         assert!(batch.is_empty());
         for answer in [one_answer, two_answer] {
-            let err = answer.await.unwrap().unwrap_err();
+            let Err(err) = answer.await.unwrap() else { panic!("a closed store rotated") };
             assert!(
                 matches!(&err, StoreError::Database(e) if matches!(**e, sqlx::Error::PoolClosed)),
                 "{err:?}"
@@ -248,9 +275,9 @@ mod tests {
     }
 
     #[test]
-    fn the_statement_has_six_parameters_per_rotation() {
+    fn the_statement_has_nine_parameters_per_rotation() {
         for rows in [1, 2, 64] {
-            assert_eq!(statement(rows).matches('?').count(), rows * 6);
+            assert_eq!(statement(rows).matches('?').count(), rows * 9);
         }
     }
 }

@@ -12,7 +12,9 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Sqlite, SqliteConnection,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
 };
 
 use super::{
@@ -121,7 +123,7 @@ impl Db<Sqlite> {
     }
 
     /// Goes through the group-commit task (see `group_commit`).
-    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<bool, StoreError> {
+    pub async fn rotate_refresh(&self, rotation: Rotate) -> Result<Option<SqliteRow>, StoreError> {
         self.tasks.rotations.rotate(rotation).await
     }
 }
