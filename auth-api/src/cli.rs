@@ -14,7 +14,7 @@ use crate::{
     clock::{Clock, SystemClock},
     domain::{EndReason, EventKind, Password, Username},
     passwords::policy::PasswordPolicy,
-    store::{Liveness, Store, UserChange, UserRecord},
+    store::{KeyRetirement, Liveness, Store, UserChange, UserRecord},
     tokens::keys,
 };
 
@@ -205,6 +205,10 @@ pub enum SessionsCommand {
 pub enum KeysCommand {
     /// Add a new current signing key; the old one stays in JWKS until its tokens expire.
     Rotate,
+    /// Cut a signing key off now (a leaked key): it is no longer published
+    /// nor accepted, and running frontends drop it within 2 s (sessions
+    /// holding its tokens refresh). The current key is first replaced by a new one.
+    Retire { kid: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +372,35 @@ pub async fn run_admin_command(
             Ok(format!(
                 "new signing key {kid} is current; the previous key stays published until its tokens expire"
             ))
+        }
+        Command::Keys(KeysCommand::Retire { kid }) => {
+            let replacement = keys::generate();
+            match store.retire_signing_key(&kid, replacement, now).await? {
+                KeyRetirement::Unknown => Err(CommandError::Usage(format!(
+                    "no signing key {kid} (see JWKS for the kids)"
+                ))),
+                KeyRetirement::AlreadyRetired => {
+                    Err(CommandError::Usage(format!("signing key {kid} was retired before")))
+                }
+                KeyRetirement::Retired { replaced_by } => {
+                    let detail = match &replaced_by {
+                        Some(new) => format!("{kid}; new current key {new}"),
+                        None => kid.clone(),
+                    };
+                    let event =
+                        Event::new(EventKind::KeyRetired, now).actor(Actor::Cli).detail(detail);
+                    audit::record(&store, event).await?;
+                    let replaced = match replaced_by {
+                        Some(new) => format!(" it was the current key: new key {new} signs now;"),
+                        None => String::new(),
+                    };
+                    Ok(format!(
+                        "signing key {kid} retired:{replaced} it is no longer published or accepted; \
+                         running auth-apis and frontends drop it within 2 s, and sessions holding \
+                         its tokens refresh to the current key"
+                    ))
+                }
+            }
         }
         Command::Audit { user, limit } => {
             let mut filter = audit::page_of(None, Some(limit))?;

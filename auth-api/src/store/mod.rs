@@ -49,9 +49,9 @@ use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
 pub use records::{
-    Ceremony, EventFilter, FactorAdded, FailureCount, Liveness, NewEvent, NewKey, NewSession,
-    NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, Rotation, SessionRecord, StoredKey,
-    TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
+    Ceremony, EventFilter, FactorAdded, FailureCount, KeyRetirement, Liveness, NewEvent, NewKey,
+    NewSession, NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, Rotation, SessionRecord,
+    StoredKey, TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
 };
 pub use second_factors::{NewFactor, PendingFailure, RemovedFactor};
 pub use url::redacted_url;
