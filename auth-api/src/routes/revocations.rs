@@ -47,7 +47,8 @@ pub async fn feed(
             state.store.feed_state(now - state.settings.access_token_ttl - 60).await?;
         let (revoked, next) = state.store.revocations_after(cursor, now, PAGE).await?;
         let keys = keys_tag(&retired_keys);
-        if retired_keys.iter().any(|kid| state.keys.snapshot().verifiers.contains_key(kid)) {
+        let loaded = state.keys.snapshot();
+        if retired_keys.iter().any(|kid| loaded.verifiers.contains_key(kid)) {
             // The key was cut off since this instance's last reload: reload
             // before telling readers, so the JWKS they fetch next from here
             // lacks it and this instance refuses its tokens too.

@@ -39,6 +39,15 @@ const REFETCH_EVERY: Duration = Duration::from_secs(5);
 const MAX_VERIFIED: usize = 50_000;
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
+/// Whether a fetch waits out `REFETCH_EVERY` since the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// Asked for by a token (anyone can make up a `kid`).
+    Honoured,
+    /// Asked for by the revocation feed.
+    Ignored,
+}
+
 #[derive(Default)]
 pub struct JwksCache {
     /// Held while fetching: concurrent callers wait for that fetch and then
@@ -136,7 +145,7 @@ impl JwksCache {
     /// Fetches the key set unless the last attempt was too recent. True if
     /// new keys were loaded.
     pub async fn refetch(&self, client: &AuthClient) -> bool {
-        self.fetch(client, false).await
+        self.fetch(client, Limit::Honoured).await
     }
 
     /// Drops the keys in `kids` (the feed's cut-off keys) and keeps them out
@@ -145,7 +154,7 @@ impl JwksCache {
     /// asks for it, and the sessions about to refresh need the new key.
     pub async fn retire(&self, client: &AuthClient, kids: &[String]) {
         if self.forget(kids) {
-            self.fetch(client, true).await;
+            self.fetch(client, Limit::Ignored).await;
         }
     }
 
@@ -169,12 +178,12 @@ impl JwksCache {
         self.retired.read().unwrap_or_else(|e| e.into_inner()).contains(kid)
     }
 
-    async fn fetch(&self, client: &AuthClient, now_whatever: bool) -> bool {
+    async fn fetch(&self, client: &AuthClient, limit: Limit) -> bool {
         let _fetching = self.fetching.lock().await;
         {
             let mut next = self.next_fetch.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            if next.is_some_and(|t| now < t) && !now_whatever {
+            if next.is_some_and(|t| now < t) && limit == Limit::Honoured {
                 return false;
             }
             // At most one fetch per interval, however many unknown kids arrive.
