@@ -736,6 +736,16 @@ impl Store {
         })
     }
 
+    /// Every key the database holds, newest first: kid, created, retired
+    /// (rotated out) and cut off (`retire_signing_key`), for `keys list`.
+    pub async fn all_signing_keys(
+        &self,
+    ) -> Result<Vec<(String, i64, Option<i64>, Option<i64>)>, StoreError> {
+        let sql = "SELECT kid, created_at, retired_at, removed_at FROM signing_keys
+                   ORDER BY created_at DESC, kid";
+        Ok(on_db!(self, |db| sqlx::query_as(sql).fetch_all(&db.reads).await?))
+    }
+
     /// Adds `key` as the current key only if there is none (first start).
     /// Instances starting together all try this. On SQLite, one writer at a
     /// time: the `NOT EXISTS` and the insert cannot interleave with another

@@ -180,6 +180,16 @@ async fn retiring_a_rotated_out_key_leaves_the_current_one_signing() {
     let (ok, out) = cli(&["keys", "retire", &old_kid, "--database-url", &app.db_url]);
     assert!(ok, "{out}");
     assert!(!out.contains("it was the current key"), "{out}");
+    let (ok, list) = cli(&["keys", "list", "--database-url", &app.db_url]);
+    assert!(ok, "{list}");
+    let states: Vec<(&str, &str)> = list
+        .lines()
+        .skip(1)
+        .map(|l| (l.split('\t').next().unwrap(), l.rsplit('\t').next().unwrap()))
+        .collect();
+    assert_eq!(states.len(), 2, "{list}");
+    assert!(states.contains(&(current.as_str(), "current")), "{list}");
+    assert!(states.iter().any(|(k, s)| *k == old_kid && s.starts_with("retired at ")), "{list}");
     app.state.keys.reload(&app.state.store, app.state.now()).await.unwrap();
     assert_eq!(published(&app).await, vec![current.clone()]);
     assert_eq!(kid_of(&app.login_ok("alice").await.access_token), current);

@@ -162,7 +162,12 @@ impl JwksCache {
     fn forget(&self, kids: &[String]) -> bool {
         let news = {
             let mut retired = self.retired.write().unwrap_or_else(|e| e.into_inner());
-            kids.iter().fold(false, |news, kid| retired.insert(kid.clone()) || news)
+            // Every kid goes in, so no short-circuiting `any`.
+            let mut news = false;
+            for kid in kids {
+                news |= retired.insert(kid.clone());
+            }
+            news
         };
         let current = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         if news && kids.iter().any(|kid| current.contains_key(kid)) {
