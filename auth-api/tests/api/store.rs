@@ -450,7 +450,7 @@ async fn a_key_cut_off_leaves_the_ring_at_once_and_the_feed_names_it(store: Stor
     assert_eq!(retired, KeyRetirement::Retired { replaced_by: None });
     let ring: Vec<String> =
         store.signing_keys(i64::MIN).await.unwrap().into_iter().map(|k| k.kid).collect();
-    assert_eq!(ring, [second.kid.clone()], "gone though its tokens could still be live");
+    assert_eq!(ring, [second.kid.as_str()], "gone though its tokens could still be live");
 
     // The current key: a new one is current in the same transaction.
     let third = keys::generate();
@@ -468,7 +468,7 @@ async fn a_key_cut_off_leaves_the_ring_at_once_and_the_feed_names_it(store: Stor
     expected.sort();
     assert_eq!(named, expected, "both, in byte order");
     let (_, named) = store.feed_state(NOW).await.unwrap();
-    assert_eq!(named, [second.kid.clone()], "once its tokens are dead, no longer named");
+    assert_eq!(named, [second.kid.as_str()], "once its tokens are dead, no longer named");
 
     for (kid, expected) in
         [(first.kid.as_str(), KeyRetirement::AlreadyRetired), ("nope", KeyRetirement::Unknown)]
