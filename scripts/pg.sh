@@ -8,7 +8,10 @@
 #   scripts/pg.sh             prints the server's URL and runs until Ctrl-C (`just pg`)
 #   scripts/pg.sh CMD ARGS    runs CMD with TEST_POSTGRES_URL set to the server's
 #                             admin URL (postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres),
-#                             then stops the server and exits with CMD's status
+#                             then stops the server and exits with CMD's status;
+#                             TEST_POSTGRES_RESTART names a script that restarts the
+#                             server in place (`pg_ctl restart -m fast`, waiting until it
+#                             accepts connections again), for the tests of a restart
 #
 # Without PostgreSQL installed, CMD still runs and its PostgreSQL tests skip,
 # saying so; in CI (CI=true) that is an error instead. Run as root, the server
@@ -101,6 +104,15 @@ fi
 
 rm -f "$dir/pwfile"
 export TEST_POSTGRES_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
+# pg_ctl restarts with the options the server was started with (postmaster.opts);
+# the cleanup above stops whichever postmaster holds the data folder then.
+{
+    echo '#!/bin/sh'
+    printf 'exec %s %q -D %q -l %q -m fast -w -t 60 restart\n' "${as_owner[*]}" \
+        "$bindir/pg_ctl" "$dir/data" "$dir/restarted.log"
+} > "$dir/restart"
+chmod 755 "$dir/restart"
+export TEST_POSTGRES_RESTART="$dir/restart"
 if [[ $# -eq 0 ]]; then
     echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') is running (deleted on Ctrl-C):"
     echo "  TEST_POSTGRES_URL=$TEST_POSTGRES_URL"

@@ -14,7 +14,7 @@ use crate::{
     clock::{Clock, SystemClock},
     domain::{EndReason, EventKind, Password, Username},
     passwords::policy::PasswordPolicy,
-    store::{Liveness, Store, UserChange, UserRecord},
+    store::{KeyRetirement, Liveness, Store, UserChange, UserRecord},
     tokens::keys,
 };
 
@@ -204,8 +204,18 @@ pub enum SessionsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// List the signing keys: kid, created, and whether current, rotated out or retired.
+    List,
     /// Add a new current signing key; the old one stays in JWKS until its tokens expire.
     Rotate,
+    /// Cut a signing key off now (a leaked key): it is no longer published
+    /// nor accepted, and running frontends drop it within 2 s (sessions
+    /// holding its tokens refresh). The current key is first replaced by a new one.
+    Retire {
+        /// A kid may begin with `-` (base64url): taken as the kid, not a flag.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -370,6 +380,47 @@ pub async fn run_admin_command(
                 "new signing key {kid} is current; the previous key stays published until its tokens expire"
             ))
         }
+        Command::Keys(KeysCommand::List) => {
+            let mut out = String::from("kid\tcreated_at\tstate\n");
+            for (kid, created_at, retired_at, removed_at) in store.all_signing_keys().await? {
+                let state = match (retired_at, removed_at) {
+                    (_, Some(at)) => format!("retired at {at}"),
+                    (Some(at), None) => format!("rotated out at {at}"),
+                    (None, None) => "current".to_owned(),
+                };
+                out.push_str(&format!("{kid}\t{created_at}\t{state}\n"));
+            }
+            Ok(out.trim_end().to_owned())
+        }
+        Command::Keys(KeysCommand::Retire { kid }) => {
+            let replacement = keys::generate();
+            match store.retire_signing_key(&kid, replacement, now).await? {
+                KeyRetirement::Unknown => Err(CommandError::Usage(format!(
+                    "no signing key {kid} (see JWKS for the kids)"
+                ))),
+                KeyRetirement::AlreadyRetired => {
+                    Err(CommandError::Usage(format!("signing key {kid} was retired before")))
+                }
+                KeyRetirement::Retired { replaced_by } => {
+                    let detail = match &replaced_by {
+                        Some(new) => format!("{kid}; new current key {new}"),
+                        None => kid.clone(),
+                    };
+                    let event =
+                        Event::new(EventKind::KeyRetired, now).actor(Actor::Cli).detail(detail);
+                    audit::record(&store, event).await?;
+                    let replaced = match replaced_by {
+                        Some(new) => format!(" it was the current key: new key {new} signs now;"),
+                        None => String::new(),
+                    };
+                    Ok(format!(
+                        "signing key {kid} retired:{replaced} it is no longer published or accepted; \
+                         running auth-apis and frontends drop it within 2 s, and sessions holding \
+                         its tokens refresh to the current key"
+                    ))
+                }
+            }
+        }
         Command::Audit { user, limit } => {
             let mut filter = audit::page_of(None, Some(limit))?;
             if let Some(name) = user {
@@ -447,4 +498,18 @@ fn read_password(password_stdin: bool) -> Result<Password, CommandError> {
 
 fn join(roles: &[Role]) -> String {
     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_that_begins_with_a_dash_is_a_kid_not_a_flag() {
+        let cli = Cli::try_parse_from(["auth-api", "keys", "retire", "-Xy_z"]).unwrap();
+        match cli.command {
+            Some(Command::Keys(KeysCommand::Retire { kid })) => assert_eq!(kid, "-Xy_z"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

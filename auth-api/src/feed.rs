@@ -1,4 +1,6 @@
-//! Wakes long-polling `/auth/revocations` requests when a session ends.
+//! Wakes long-polling `/auth/revocations` requests when a session ends,
+//! and names what the feed says besides revocations: its epoch and the keys
+//! cut off.
 //!
 //! Ends in this process wake the polls directly. Ends in other processes
 //! (other instances, the CLI) reach them in one of two ways, chosen by the
@@ -7,9 +9,38 @@
 //! on SQLite nothing announces them, and the polls' periodic re-read of the
 //! database is what finds them.
 
-use std::time::Duration;
+use std::{fmt::Write as _, time::Duration};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+
+use crate::tokens::random_bytes;
+
+/// A fresh feed epoch: 128 random bits, hex. Each auth-api sets one as it
+/// starts (`Store::renew_feed_epoch`): restoring a database means starting
+/// the auth-api on it, so a restored copy, which kept its backup's epoch and
+/// hands out its backup's ids again, always shows a new epoch to readers.
+pub fn new_epoch() -> String {
+    hex(&random_bytes::<16>())
+}
+
+/// The feed's `keys`: changes whenever the list of keys cut off does, so a
+/// poll that names the list it knows answers at once when it changed.
+pub fn keys_tag(retired: &[String]) -> String {
+    let mut digest = Sha256::new();
+    for kid in retired {
+        digest.update(kid.as_bytes());
+        digest.update(b"\n");
+    }
+    hex(&digest.finalize()[..8])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
 
 /// How often a waiting poll re-reads the database when ends made elsewhere
 /// are not announced (SQLite): this bounds how late they are seen.
@@ -47,5 +78,21 @@ impl FeedSignal {
     /// How long a waiting poll may sleep before it re-reads the database.
     pub fn recheck(&self) -> Duration {
         self.recheck
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_are_random_and_the_keys_tag_follows_the_list() {
+        assert_ne!(new_epoch(), new_epoch());
+        assert_eq!(new_epoch().len(), 32);
+        let none = keys_tag(&[]);
+        let one = keys_tag(&["a".into()]);
+        assert_ne!(none, one);
+        assert_eq!(one, keys_tag(&["a".into()]));
+        assert_ne!(keys_tag(&["ab".into()]), keys_tag(&["a".into(), "b".into()]));
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Settings,
     error::rejections,
-    feed::FeedSignal,
+    feed::{self, FeedSignal},
     metrics::{Metrics, count_requests},
     passwords::Passwords,
     routes,
@@ -29,9 +29,11 @@ use crate::{
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
-/// How often each instance re-reads the signing keys (so `keys rotate`,
-/// run anywhere, takes effect everywhere within this).
-const KEY_RELOAD: Duration = Duration::from_secs(5);
+/// How often each instance re-reads the signing keys (so `keys rotate` and
+/// `keys retire`, run anywhere, take effect everywhere within this: a key
+/// cut off must stop being accepted within the 2 s its frontends take; one
+/// small read a second).
+const KEY_RELOAD: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// A connection must deliver its first request's whole head within this, or
 /// it gets a `408` and is closed: a client that trickles bytes (slow loris)
@@ -70,6 +72,9 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        // Before serving a poll: a cursor of the database's past (a restored
+        // backup) must never pass for one of its present.
+        store.renew_feed_epoch(&feed::new_epoch()).await?;
         let keys = KeyRing::load(&store, settings.access_token_ttl, clock.now()).await?;
         let passwords = Passwords::new().await?;
         let feed = FeedSignal::new(store.announces_revocations());

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use actix_web::web::Bytes;
 use awc::{
     Client, Connector,
     http::{StatusCode, header},
@@ -13,8 +14,8 @@ use serde::de::DeserializeOwned;
 use shared::{
     AdminUserView, AuditPage, CreatedUser, EndedSessions, ErrorBody, ErrorCode, MfaChallenge,
     MfaStatus, NewPasskey, NewUserRequest, PasskeyChallenge, PasskeyOptionsRequest, PasswordChange,
-    PasswordCheck, PasswordVerdict, RecoveryCodes, RegisteredPasskey, RevocationFeed,
-    RevokeRequest, Role, SessionView, TokenRequest, TokenResponse, TotpCode, TotpSetup, UserUpdate,
+    PasswordCheck, PasswordVerdict, RecoveryCodes, RegisteredPasskey, RevokeRequest, Role,
+    SessionView, TokenRequest, TokenResponse, TotpCode, TotpSetup, UserUpdate,
 };
 
 use crate::config::Settings;
@@ -189,24 +190,22 @@ impl AuthClient {
         decode(self.http.get(self.url("/.well-known/jwks.json")).send().await).await
     }
 
-    /// One long poll of the revocation feed; held open up to `wait` seconds.
-    pub async fn revocations(
-        &self,
-        after: Option<&str>,
-        wait: u64,
-    ) -> Result<RevocationFeed, AuthError> {
-        let url = match after {
-            Some(cursor) => self.url(&format!("/auth/revocations?after={cursor}&wait={wait}")),
-            None => self.url(&format!("/auth/revocations?wait={wait}")),
-        };
-        let res = self
+    /// One long poll of the revocation feed (`query` as `session::feed`
+    /// builds it), held open up to `wait` seconds: the answer's body, which
+    /// the feed reader judges.
+    pub async fn revocations(&self, query: &str, wait: u64) -> Result<Bytes, AuthError> {
+        let mut res = self
             .http
-            .get(url)
+            .get(self.url(&format!("/auth/revocations?{query}")))
             .insert_header((header::AUTHORIZATION, self.basic.as_str()))
             .timeout(Duration::from_secs(wait) + REQUEST_TIMEOUT)
             .send()
-            .await;
-        decode(res).await
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let status = res.status();
+        let body =
+            res.body().limit(1 << 20).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        if status.is_success() { Ok(body) } else { Err(error_from(status, &res, &body)) }
     }
 
     pub async fn sessions(&self, access_token: &str) -> Result<Vec<SessionView>, AuthError> {

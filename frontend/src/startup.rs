@@ -149,8 +149,12 @@ impl Application {
         // first request; neither is fatal if the auth-api is not up yet.
         let client = AuthClient::new(&state.settings);
         state.jwks.refetch(&client).await;
-        let follower =
-            actix_web::rt::spawn(revocations::follow(client, state.revoked.clone(), state.clock()));
+        let follower = actix_web::rt::spawn(revocations::follow(
+            client,
+            state.revoked.clone(),
+            state.jwks.clone(),
+            state.clock(),
+        ));
 
         let leptos_options = state.settings.leptos.clone();
         let hydrate = hydration_bundle_exists(&leptos_options);

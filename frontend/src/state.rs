@@ -21,7 +21,8 @@ use crate::{
 pub struct FrontendState {
     pub settings: Settings,
     pub codec: CookieCodec,
-    pub jwks: JwksCache,
+    /// Shared with the revocation follower, which drops keys cut off.
+    pub jwks: Arc<JwksCache>,
     pub known: KnownCookies,
     pub flights: RefreshFlights,
     /// Tokens exchanged for upstream apps' audiences (`proxy`).
@@ -44,7 +45,7 @@ impl FrontendState {
         Ok(Self {
             routes: RouteTable::new(&settings.upstreams)?,
             codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
-            jwks: JwksCache::default(),
+            jwks: Arc::default(),
             known: KnownCookies::default(),
             flights: RefreshFlights::default(),
             upstream_tokens: UpstreamTokens::default(),

@@ -27,6 +27,9 @@ pub enum EventKind {
     /// The user entered their password again in a live session.
     Reauthenticated,
     KeysRotated,
+    /// A signing key was cut off at once (`auth-api keys retire`; the detail
+    /// is its kid, and the new current key's when it was the current one).
+    KeyRetired,
     /// A correct password, then a pending sign-in waiting for a second factor.
     SecondFactorRequested,
     /// A wrong second-factor code (the detail says which kind, and whether
@@ -47,7 +50,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -62,6 +65,7 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::Reauthenticated,
         EventKind::KeysRotated,
+        EventKind::KeyRetired,
         EventKind::SecondFactorRequested,
         EventKind::SecondFactorFailed,
         EventKind::RecoveryCodeUsed,
@@ -89,6 +93,7 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::Reauthenticated => "reauthenticated",
             EventKind::KeysRotated => "keys_rotated",
+            EventKind::KeyRetired => "key_retired",
             EventKind::SecondFactorRequested => "second_factor_requested",
             EventKind::SecondFactorFailed => "second_factor_failed",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
@@ -122,6 +127,7 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::Reauthenticated => "Password confirmed",
             EventKind::KeysRotated => "Signing keys rotated",
+            EventKind::KeyRetired => "Signing key retired",
             EventKind::SecondFactorRequested => "Password accepted; second factor requested",
             EventKind::SecondFactorFailed => "Second factor refused",
             EventKind::RecoveryCodeUsed => "Recovery code used",

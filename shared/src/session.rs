@@ -67,12 +67,23 @@ impl Revocation {
     }
 }
 
-/// `GET /auth/revocations?after=CURSOR&wait=SECONDS`. Pass `cursor` back as
-/// `after` to receive only what happened since.
+/// `GET /auth/revocations?after=CURSOR&epoch=EPOCH&keys=KEYS&wait=SECONDS`.
+/// Pass `cursor`, `epoch` and `keys` back to receive only what happened
+/// since; the poll answers at once when any of them is out of date.
+///
+/// `cursor` is a decimal feed id that only grows within one `epoch`. A new
+/// epoch, or a cursor behind the reader's own, means another history (a
+/// restored database, a restarted auth-api): the reader starts over without
+/// `after`, which answers every revocation in force. `retired_keys` are the
+/// signing keys cut off (`auth-api keys retire`) whose tokens could still be
+/// live: a reader drops them at once. `keys` changes whenever that list does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationFeed {
+    pub epoch: String,
     pub cursor: String,
+    pub keys: String,
     pub revoked: Vec<Revocation>,
+    pub retired_keys: Vec<String>,
 }
 
 /// `POST /admin/users`: a new user, who gets a temporary password.

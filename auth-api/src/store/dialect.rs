@@ -32,6 +32,10 @@ pub(super) trait DialectTx {
         stale_before: Option<i64>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
+    /// Wakes every instance's waiting feed polls when the transaction
+    /// commits, for news that is not a revocation row (a key cut off).
+    fn announce_feed(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// Waits until no other transaction holding `topic` is under way.
     fn lock(&mut self, topic: Topic) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }

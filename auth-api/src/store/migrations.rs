@@ -62,6 +62,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "refresh generations",
         sql: include_str!("../../migrations/sqlite/0008_refresh_generations.sql"),
     },
+    Embedded {
+        version: 9,
+        description: "feed epoch",
+        sql: include_str!("../../migrations/sqlite/0009_feed_epoch.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -99,6 +104,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 7,
         description: "refresh generations",
         sql: include_str!("../../migrations/postgres/0007_refresh_generations.sql"),
+    },
+    Embedded {
+        version: 8,
+        description: "feed epoch",
+        sql: include_str!("../../migrations/postgres/0008_feed_epoch.sql"),
     },
 ];
 

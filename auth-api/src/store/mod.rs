@@ -50,9 +50,10 @@ use sqlx::{Pool, Postgres, Sqlite};
 pub use error::StoreError;
 pub use queries::Pruned;
 pub use records::{
-    Ceremony, EventFilter, FactorAdded, FailureCount, FirstRefresh, Liveness, NewEvent, NewKey,
-    NewSession, NewUser, PasskeyRecord, PendingSignIn, RefreshRecord, RefreshState, Rotate,
-    SessionRecord, StoredKey, TotpRecord, UserActivity, UserChange, UserNow, UserRecord,
+    Ceremony, EventFilter, FactorAdded, FailureCount, FirstRefresh, KeyRetirement, Liveness,
+    NewEvent, NewKey, NewSession, NewUser, PasskeyRecord, PendingSignIn, RefreshRecord,
+    RefreshState, Rotate, SessionRecord, StoredKey, TotpRecord, UserActivity, UserChange, UserNow,
+    UserRecord,
 };
 pub use second_factors::{NewFactor, PendingFailure, RemovedFactor};
 pub use url::redacted_url;

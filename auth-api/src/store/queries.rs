@@ -17,9 +17,10 @@ use super::{
     dialect::{DialectTx as _, Topic},
     migrations::Source,
     records::{
-        EventFilter, FailureCount, FirstRefresh, Liveness, NewEvent, NewKey, NewSession, NewUser,
-        RefreshRecord, RefreshState, Rotate, SessionRecord, StoredKey, UserActivity, UserChange,
-        UserNow, UserRecord, amr_from_text, amr_to_text, roles_from_text, roles_to_text,
+        EventFilter, FailureCount, FirstRefresh, KeyRetirement, Liveness, NewEvent, NewKey,
+        NewSession, NewUser, RefreshRecord, RefreshState, Rotate, SessionRecord, StoredKey,
+        UserActivity, UserChange, UserNow, UserRecord, amr_from_text, amr_to_text, roles_from_text,
+        roles_to_text,
     },
 };
 use crate::domain::{EndReason, Username};
@@ -718,6 +719,12 @@ impl Store {
     /// and the cursor to resume from. Ids become visible in order (see
     /// `publish_revocations`), so a reader that follows the cursor sees every
     /// revocation exactly once, whichever process wrote it.
+    ///
+    /// A cursor beyond the feed's head was handed out by another history of
+    /// this database (a restored backup has the ids of its own time): then
+    /// the returned cursor is the head, behind the reader's, which tells it
+    /// to start over. `prune` always keeps the newest row, so the head is
+    /// never lost to pruning and this cannot happen in one history.
     pub async fn revocations_after(
         &self,
         cursor: i64,
@@ -728,7 +735,8 @@ impl Store {
                    WHERE id > $1 ORDER BY id LIMIT $2";
         let (mut next, mut live) = (cursor, Vec::new());
         on_db!(self, |db| {
-            for row in sqlx::query(sql).bind(cursor).bind(limit).fetch_all(&db.reads).await? {
+            let rows = sqlx::query(sql).bind(cursor).bind(limit).fetch_all(&db.reads).await?;
+            for row in &rows {
                 next = row.try_get("id")?;
                 let until: i64 = row.try_get("until")?;
                 if until > now {
@@ -739,18 +747,61 @@ impl Store {
                     });
                 }
             }
+            if rows.is_empty() && cursor > 0 {
+                let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM revocations")
+                    .fetch_one(&db.reads)
+                    .await?;
+                next = next.min(head);
+            }
         });
         Ok((live, next))
+    }
+
+    /// The feed's epoch (see `renew_feed_epoch`) and the kids of the signing
+    /// keys cut off (`retire_signing_key`) after `removed_since`, sorted.
+    pub async fn feed_state(
+        &self,
+        removed_since: i64,
+    ) -> Result<(String, Vec<String>), StoreError> {
+        on_db!(self, |db| {
+            let sql = format!(
+                "SELECT f.epoch, k.kid FROM feed_epoch f
+                 LEFT JOIN signing_keys k ON k.removed_at > $1
+                 ORDER BY k.kid{}",
+                db.byte_order()
+            );
+            let rows: Vec<(String, Option<String>)> =
+                sqlx::query_as(&sql).bind(removed_since).fetch_all(&db.reads).await?;
+            let epoch = rows
+                .first()
+                .map(|(epoch, _)| epoch.clone())
+                .ok_or_else(|| StoreError::Corrupt("the feed has no epoch".into()))?;
+            Ok((epoch, rows.into_iter().filter_map(|(_, kid)| kid).collect()))
+        })
+    }
+
+    /// Gives the feed a new epoch: every reader starts over (one full reload
+    /// of the revocations in force). Each auth-api does this as it starts,
+    /// because a restored database keeps the epoch of its backup.
+    pub async fn renew_feed_epoch(&self, epoch: &str) -> Result<(), StoreError> {
+        on_db!(self, |db| sqlx::query("UPDATE feed_epoch SET epoch = $1 WHERE id = 1")
+            .bind(epoch)
+            .execute(&db.writes)
+            .await?
+            .rows_affected());
+        Ok(())
     }
 
     // ---- signing keys ----------------------------------------------------------
 
     /// Keys that are current or retired after `retired_since` (their tokens may
-    /// still be live): the current key first, then the most recently retired.
+    /// still be live), and not cut off: the current key first, then the most
+    /// recently retired.
     pub async fn signing_keys(&self, retired_since: i64) -> Result<Vec<StoredKey>, StoreError> {
         on_db!(self, |db| {
             let sql = format!(
-                "SELECT {KEY_COLUMNS} FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1
+                "SELECT {KEY_COLUMNS} FROM signing_keys
+                 WHERE removed_at IS NULL AND (retired_at IS NULL OR retired_at > $1)
                  ORDER BY retired_at IS NOT NULL, retired_at DESC, created_at DESC, kid{}",
                 db.byte_order()
             );
@@ -767,6 +818,16 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// Every key the database holds, newest first: kid, created, retired
+    /// (rotated out) and cut off (`retire_signing_key`), for `keys list`.
+    pub async fn all_signing_keys(
+        &self,
+    ) -> Result<Vec<(String, i64, Option<i64>, Option<i64>)>, StoreError> {
+        let sql = "SELECT kid, created_at, retired_at, removed_at FROM signing_keys
+                   ORDER BY created_at DESC, kid";
+        Ok(on_db!(self, |db| sqlx::query_as(sql).fetch_all(&db.reads).await?))
     }
 
     /// Adds `key` as the current key only if there is none (first start).
@@ -814,6 +875,55 @@ impl Store {
             tx.commit().await?;
         });
         Ok(key.kid)
+    }
+
+    /// Cuts key `kid` off now: it loses its private half and is neither
+    /// published nor accepted any more, and the feed names it (announced at
+    /// once on PostgreSQL). If it is the current key, `replacement` becomes
+    /// current in the same transaction, so some key always signs.
+    pub async fn retire_signing_key(
+        &self,
+        kid: &str,
+        replacement: NewKey,
+        now: i64,
+    ) -> Result<KeyRetirement, StoreError> {
+        on_db!(self, |db| {
+            let mut tx = db.writes.begin().await?;
+            tx.lock(Topic::SigningKeys).await?;
+            let row: Option<(Option<i64>, Option<i64>)> =
+                sqlx::query_as("SELECT retired_at, removed_at FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let current = match row {
+                None => return Ok(KeyRetirement::Unknown),
+                Some((_, Some(_))) => return Ok(KeyRetirement::AlreadyRetired),
+                Some((retired_at, None)) => retired_at.is_none(),
+            };
+            sqlx::query(
+                "UPDATE signing_keys SET removed_at = $1, retired_at = COALESCE(retired_at, $1),
+                 private_key = NULL WHERE kid = $2",
+            )
+            .bind(now)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+            let replaced_by = if current {
+                sqlx::query("INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&replacement.kid)
+                    .bind(&replacement.seed[..])
+                    .bind(&replacement.public[..])
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                Some(replacement.kid)
+            } else {
+                None
+            };
+            tx.announce_feed().await?;
+            tx.commit().await?;
+            Ok(KeyRetirement::Retired { replaced_by })
+        })
     }
 
     // ---- login throttling --------------------------------------------------------
@@ -971,7 +1081,10 @@ impl Store {
         let jobs: [(&str, &str, &str, i64); 8] = [
             ("sessions", "id", "ended_at IS NOT NULL AND ended_at < $1", before),
             ("sessions", "id", "expires_at < $1", before),
-            ("revocations", "id", "until < $1", now),
+            // The newest row stays, whatever its age: it is the feed's
+            // head, which tells a cursor of this history from one of
+            // another (`revocations_after`).
+            ("revocations", "id", "until < $1 AND id < (SELECT MAX(id) FROM revocations)", now),
             ("login_failures", "key", "window_start < $1", now - window),
             ("audit_events", "id", "at < $1", audit_before),
             ("pending_sign_ins", "token_hash", "expires_at < $1", now),

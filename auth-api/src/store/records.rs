@@ -319,3 +319,14 @@ pub(super) fn roles_from_text(text: &str) -> Result<Vec<Role>, StoreError> {
         .map(|s| s.parse::<Role>().map_err(|e| StoreError::Corrupt(e.to_string())))
         .collect()
 }
+
+/// What `retire_signing_key` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRetirement {
+    /// Cut off; `replaced_by` is the new current key when it was the current one.
+    Retired { replaced_by: Option<String> },
+    /// No such key.
+    Unknown,
+    /// Cut off before.
+    AlreadyRetired,
+}

@@ -4,6 +4,9 @@
 //!
 //! The newest unretired key signs. A retired key keeps verifying, and stays in
 //! JWKS, until every token it signed has expired (`retired_at + access TTL`).
+//! A key cut off (`keys retire`, `removed_at`) is neither: the database no
+//! longer hands it out, and the feed's polls reload the ring when they see
+//! it named (`routes::revocations`), besides the periodic reload.
 
 use std::{
     collections::HashMap,

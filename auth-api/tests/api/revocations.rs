@@ -61,3 +61,70 @@ async fn the_feed_needs_client_credentials_and_a_valid_cursor() {
         assert_eq!(reply.error(), "invalid_request");
     }
 }
+
+/// The feed's epoch, cursor and `keys` of an answer.
+fn position(reply: &crate::helpers::Reply) -> (String, i64, String) {
+    let field =
+        |name: &str| reply.body[name].as_str().unwrap_or_else(|| panic!("{name}")).to_owned();
+    (field("epoch"), field("cursor").parse().unwrap(), field("keys"))
+}
+
+#[actix_web::test]
+async fn every_start_renews_the_epoch_and_a_poll_of_another_epoch_answers_at_once() {
+    let app = spawn_app().await;
+    let (epoch, cursor, keys) = position(&app.get_client("/auth/revocations").await);
+    assert_eq!(epoch.len(), 32, "128 random bits, hex");
+
+    let started = std::time::Instant::now();
+    let path = format!("/auth/revocations?after={cursor}&epoch=0123abcd&keys={keys}&wait=30");
+    let reply = app.get_client(&path).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered at once");
+    assert_eq!(position(&reply).0, epoch, "the answer names the feed's own epoch");
+
+    // A restored database keeps its backup's epoch: starting on it renews it.
+    let app = app.restart().await;
+    let (renewed, ..) = position(&app.get_client("/auth/revocations").await);
+    assert_ne!(renewed, epoch);
+}
+
+#[actix_web::test]
+async fn a_cursor_beyond_the_head_is_answered_at_once_with_the_head() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    let tokens = app.login_ok("alice").await;
+    app.post_client("/auth/revoke", &serde_json::json!({"token": tokens.refresh_token})).await;
+    let (epoch, head, keys) = position(&app.get_client("/auth/revocations").await);
+    assert!(head > 0);
+
+    // A cursor from a history with more rows than this one (the database was
+    // restored from an older backup) must not wait for ids it already has.
+    let started = std::time::Instant::now();
+    let ahead = head + 5;
+    let path = format!("/auth/revocations?after={ahead}&epoch={epoch}&keys={keys}&wait=30");
+    let reply = app.get_client(&path).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered at once");
+    assert_eq!(position(&reply).1, head, "the head, behind the reader's cursor: start over");
+}
+
+#[actix_web::test]
+async fn pruning_keeps_the_head_of_the_feed() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]).await;
+    for _ in 0..2 {
+        let tokens = app.login_ok("alice").await;
+        app.post_client("/auth/revoke", &serde_json::json!({"token": tokens.refresh_token})).await;
+    }
+    let (epoch, head, keys) = position(&app.get_client("/auth/revocations").await);
+
+    // Long after every `until`: both rows are dead, yet the newest stays.
+    app.clock.advance(24 * 3600);
+    let now = app.state.now();
+    app.state.store.prune(now, now, 900, now - 90 * 24 * 3600).await.unwrap();
+    let path = format!("/auth/revocations?after={head}&epoch={epoch}&keys={keys}&wait=0");
+    let reply = app.get_client(&path).await;
+    assert_eq!(position(&reply).1, head, "a reader at the head is not told to start over");
+    let all = app.get_client("/auth/revocations").await;
+    assert_eq!(all.body["revoked"].as_array().unwrap().len(), 0, "nothing dead is served");
+    assert_eq!(position(&all).1, head);
+}

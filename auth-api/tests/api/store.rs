@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use auth_api::{
     domain::{EndReason, Username},
     store::{
-        Ceremony, EventFilter, FactorAdded, FirstRefresh, Liveness, NewEvent, NewFactor,
-        NewSession, NewUser, PasskeyRecord, PendingFailure, PendingSignIn, RemovedFactor, Rotate,
-        Store, UserChange,
+        Ceremony, EventFilter, FactorAdded, FirstRefresh, KeyRetirement, Liveness, NewEvent,
+        NewFactor, NewSession, NewUser, PasskeyRecord, PendingFailure, PendingSignIn,
+        RemovedFactor, Rotate, Store, UserChange,
     },
     tokens::keys,
 };
@@ -55,6 +55,8 @@ contract! {
     racing_first_starts_insert_exactly_one_signing_key,
     key_rotation_retires_the_old_key_and_drops_its_private_half,
     concurrent_key_rotations_leave_exactly_one_current_key,
+    a_key_cut_off_leaves_the_ring_at_once_and_the_feed_names_it,
+    every_epoch_renewal_gives_the_feed_a_new_epoch,
     failures_are_counted_per_key_and_windows_start_over,
     concurrent_failures_are_all_counted,
     prune_deletes_only_what_can_no_longer_matter,
@@ -584,6 +586,54 @@ async fn concurrent_key_rotations_leave_exactly_one_current_key(store: Store) {
     assert_eq!(current.len(), 1, "exactly one current key");
     assert!(new_kids.contains(&current[0].kid));
     assert!(all.iter().filter(|k| k.retired_at.is_some()).all(|k| k.seed.is_none()));
+}
+
+async fn a_key_cut_off_leaves_the_ring_at_once_and_the_feed_names_it(store: Store) {
+    let first = keys::generate();
+    store.insert_first_signing_key(&first, NOW - 100).await.unwrap();
+    let second = keys::generate();
+    store.rotate_signing_key(second.clone(), NOW - 50).await.unwrap();
+
+    // A rotated-out key: cut off, nothing replaces it.
+    let retired = store.retire_signing_key(&first.kid, keys::generate(), NOW).await.unwrap();
+    assert_eq!(retired, KeyRetirement::Retired { replaced_by: None });
+    let ring: Vec<String> =
+        store.signing_keys(i64::MIN).await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(ring, [second.kid.as_str()], "gone though its tokens could still be live");
+
+    // The current key: a new one is current in the same transaction.
+    let third = keys::generate();
+    let retired = store.retire_signing_key(&second.kid, third.clone(), NOW + 1).await.unwrap();
+    assert_eq!(retired, KeyRetirement::Retired { replaced_by: Some(third.kid.clone()) });
+    let ring = store.signing_keys(i64::MIN).await.unwrap();
+    assert_eq!(ring.len(), 1);
+    assert_eq!((ring[0].kid.as_str(), ring[0].retired_at), (third.kid.as_str(), None));
+    assert_eq!(ring[0].seed.as_deref(), Some(&third.seed[..]));
+    // Rotation still works after (one current key: PostgreSQL's unique index).
+    store.rotate_signing_key(keys::generate(), NOW + 2).await.unwrap();
+
+    let (_, named) = store.feed_state(NOW - 1).await.unwrap();
+    let mut expected = vec![first.kid.clone(), second.kid.clone()];
+    expected.sort();
+    assert_eq!(named, expected, "both, in byte order");
+    let (_, named) = store.feed_state(NOW).await.unwrap();
+    assert_eq!(named, [second.kid.as_str()], "once its tokens are dead, no longer named");
+
+    for (kid, expected) in
+        [(first.kid.as_str(), KeyRetirement::AlreadyRetired), ("nope", KeyRetirement::Unknown)]
+    {
+        let again = store.retire_signing_key(kid, keys::generate(), NOW + 3).await.unwrap();
+        assert_eq!(again, expected, "{kid}");
+    }
+    assert_eq!(store.signing_keys(i64::MIN).await.unwrap().len(), 2, "nothing more changed");
+}
+
+async fn every_epoch_renewal_gives_the_feed_a_new_epoch(store: Store) {
+    let (created, named) = store.feed_state(NOW).await.unwrap();
+    assert!(!created.is_empty(), "the migration gives a database its first epoch");
+    assert!(named.is_empty());
+    store.renew_feed_epoch("e2").await.unwrap();
+    assert_eq!(store.feed_state(NOW).await.unwrap().0, "e2");
 }
 
 async fn failures_are_counted_per_key_and_windows_start_over(store: Store) {

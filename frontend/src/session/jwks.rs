@@ -12,9 +12,14 @@
 //! auth-api was still starting, or briefly away) may be retried after
 //! `RETRY_AFTER_FAILURE`: holding a failure for the full interval would turn
 //! a blip into seconds of 503s for everyone.
+//!
+//! A key the revocation feed names as cut off (`auth-api keys retire`) is
+//! dropped at once and never installed again, whatever a JWKS answer says (an
+//! auth-api behind a load balancer may not have reloaded yet); the key set is
+//! then fetched at once, so the sessions that refresh find their new key.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
     time::{Duration, Instant},
 };
@@ -34,6 +39,15 @@ const REFETCH_EVERY: Duration = Duration::from_secs(5);
 const MAX_VERIFIED: usize = 50_000;
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
+/// Whether a fetch waits out `REFETCH_EVERY` since the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// Asked for by a token (anyone can make up a `kid`).
+    Honoured,
+    /// Asked for by the revocation feed.
+    Ignored,
+}
+
 #[derive(Default)]
 pub struct JwksCache {
     /// Held while fetching: concurrent callers wait for that fetch and then
@@ -47,6 +61,8 @@ pub struct JwksCache {
     generation: std::sync::atomic::AtomicU64,
     /// No fetch is attempted before this instant.
     next_fetch: Mutex<Option<Instant>>,
+    /// Kids the revocation feed named as cut off.
+    retired: RwLock<HashSet<String>>,
 }
 
 impl JwksCache {
@@ -97,7 +113,8 @@ impl JwksCache {
         verify_access_token(token, |kid| keys.get(kid), expected, now)
     }
 
-    /// Verifies, refetching the key set once if the token names a key we lack.
+    /// Verifies, refetching the key set once if the token names a key we
+    /// lack (unless it is a key cut off: refetching would not bring it back).
     pub async fn verify_or_refetch(
         &self,
         client: &AuthClient,
@@ -106,6 +123,9 @@ impl JwksCache {
         now: i64,
     ) -> Result<Arc<AccessClaims>, VerifyError> {
         match self.verify(token, expected, now) {
+            Err(VerifyError::UnknownKey(kid)) if self.is_retired(&kid) => {
+                Err(VerifyError::UnknownKey(kid))
+            }
             Err(VerifyError::UnknownKey(_)) => {
                 self.refetch(client).await;
                 let again = self.verify(token, expected, now);
@@ -125,11 +145,50 @@ impl JwksCache {
     /// Fetches the key set unless the last attempt was too recent. True if
     /// new keys were loaded.
     pub async fn refetch(&self, client: &AuthClient) -> bool {
+        self.fetch(client, Limit::Honoured).await
+    }
+
+    /// Drops the keys in `kids` (the feed's cut-off keys) and keeps them out
+    /// for good; if any was new to this list, fetches the key set at once,
+    /// whenever the last fetch was: the feed, not a token anyone can forge,
+    /// asks for it, and the sessions about to refresh need the new key.
+    pub async fn retire(&self, client: &AuthClient, kids: &[String]) {
+        if self.forget(kids) {
+            self.fetch(client, Limit::Ignored).await;
+        }
+    }
+
+    /// The synchronous half of `retire`: true if any kid was new to the list.
+    fn forget(&self, kids: &[String]) -> bool {
+        let news = {
+            let mut retired = self.retired.write().unwrap_or_else(|e| e.into_inner());
+            // Every kid goes in, so no short-circuiting `any`.
+            let mut news = false;
+            for kid in kids {
+                news |= retired.insert(kid.clone());
+            }
+            news
+        };
+        let current = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if news && kids.iter().any(|kid| current.contains_key(kid)) {
+            let kept = current.iter().filter(|(kid, _)| !self.is_retired(kid));
+            let kept = kept.map(|(kid, key)| (kid.clone(), key.clone())).collect();
+            tracing::warn!(kids = ?kids, "signing keys cut off by the auth-api; their tokens are refused");
+            self.replace(kept);
+        }
+        news
+    }
+
+    fn is_retired(&self, kid: &str) -> bool {
+        self.retired.read().unwrap_or_else(|e| e.into_inner()).contains(kid)
+    }
+
+    async fn fetch(&self, client: &AuthClient, limit: Limit) -> bool {
         let _fetching = self.fetching.lock().await;
         {
             let mut next = self.next_fetch.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            if next.is_some_and(|t| now < t) {
+            if next.is_some_and(|t| now < t) && limit == Limit::Honoured {
                 return false;
             }
             // At most one fetch per interval, however many unknown kids arrive.
@@ -157,13 +216,14 @@ impl JwksCache {
         }
     }
 
-    /// Replaces the key set with the usable keys of `set`. True if it had any.
+    /// Replaces the key set with the usable keys of `set` but those cut
+    /// off. True if it had any.
     pub fn install(&self, set: &JwkSet) -> bool {
         let keys: HashMap<_, _> = set
             .keys
             .iter()
             .filter_map(|jwk| {
-                let kid = jwk.common.key_id.clone()?;
+                let kid = jwk.common.key_id.clone().filter(|kid| !self.is_retired(kid))?;
                 DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
             })
             .collect();
@@ -174,12 +234,16 @@ impl JwksCache {
             return false;
         }
         tracing::debug!(keys = keys.len(), "loaded the auth-api's signing keys");
+        self.replace(keys);
+        true
+    }
+
+    fn replace(&self, keys: HashMap<String, DecodingKey>) {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         // A key that left the set must stop vouching for tokens at once.
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         verified.clear();
-        true
     }
 }
 
@@ -254,6 +318,22 @@ mod tests {
         let (new, _) = key_set("new", 2);
         cache.install(&new);
         assert_eq!(cache.verify(&t, EXPECTED, NOW), Err(VerifyError::UnknownKey("old".into())));
+    }
+
+    #[test]
+    fn a_key_cut_off_stops_verifying_at_once_and_is_never_installed_again() {
+        let cache = JwksCache::default();
+        let (set, key) = key_set("k1", 1);
+        cache.install(&set);
+        let t = token("k1", &key, NOW + 60);
+        cache.verify(&t, EXPECTED, NOW).unwrap();
+        let generation = cache.generation();
+        assert!(cache.forget(&["k1".to_owned()]), "news: the key set is fetched at once");
+        assert!(!cache.forget(&["k1".to_owned()]), "told again: nothing to fetch");
+        assert_ne!(cache.generation(), generation, "what k1 vouched for is forgotten");
+        assert_eq!(cache.verify(&t, EXPECTED, NOW), Err(VerifyError::UnknownKey("k1".into())));
+        assert!(!cache.install(&set), "a lagging JWKS does not bring it back");
+        assert_eq!(cache.verify(&t, EXPECTED, NOW), Err(VerifyError::UnknownKey("k1".into())));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod context;
 pub mod cookie;
 pub mod device;
 pub mod exchange;
+pub mod feed;
 pub mod freshness;
 pub mod guard;
 pub mod jwks;

@@ -12,15 +12,21 @@ use std::{
 
 use shared::Revocation;
 
+use super::{
+    feed::{self, POLL_WAIT, Position, Step},
+    jwks::JwksCache,
+};
 use crate::{
     auth_client::{AuthClient, AuthError},
     clock::Clock,
 };
 
-/// How long one poll is held open by the auth-api.
-const POLL_WAIT: u64 = 25;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Low, so that an auth-api back from a restart (perhaps on a restored
+/// database) is followed again within a second: revocations made after it
+/// came back must reach this frontend within 2 s. One request a second to an
+/// auth-api that is down costs nothing.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// The set is current if the feed answered this recently. A healthy feed
 /// answers at least every `POLL_WAIT` seconds (an empty answer), so silence
 /// beyond that plus slack means it is not being followed.
@@ -122,34 +128,45 @@ impl RevokedSessions {
     }
 }
 
-/// Follows the feed forever: each answer is applied, then the next poll
-/// starts from its cursor. Failures back off exponentially up to 10 s.
-pub async fn follow(client: AuthClient, revoked: std::sync::Arc<RevokedSessions>, clock: Clock) {
-    let mut cursor: Option<String> = None;
+/// Follows the feed forever: each accepted answer is applied, then the next
+/// poll resumes where it left the feed (see `feed` for when that is a full
+/// reload). Signing keys the feed names as cut off are dropped from `jwks`
+/// at once. Failures back off exponentially up to `BACKOFF_MAX`.
+pub async fn follow(
+    client: AuthClient,
+    revoked: std::sync::Arc<RevokedSessions>,
+    jwks: std::sync::Arc<JwksCache>,
+    clock: Clock,
+) {
+    let mut position = Position::default();
     let mut backoff = BACKOFF_MIN;
     loop {
-        // The first poll (no cursor yet) asks for an immediate answer: it is
-        // the sync that makes the set current; later ones wait for news.
-        let wait = if cursor.is_some() { POLL_WAIT } else { 0 };
-        match client.revocations(cursor.as_deref(), wait).await {
-            Ok(feed) => {
-                if !feed.revoked.is_empty() {
+        let (query, wait) = position.next_poll();
+        let answer = client
+            .revocations(&query, wait)
+            .await
+            .and_then(|body| feed::parse(&body).map_err(|e| AuthError::Protocol(e.to_string())));
+        match answer {
+            Ok(answer) => {
+                if !answer.revoked.is_empty() {
                     tracing::info!(
-                        sessions = feed.revoked.len(),
+                        sessions = answer.revoked.len(),
                         "sessions ended or stale elsewhere"
                     );
                 }
-                revoked.add(&feed.revoked, clock());
-                revoked.answered();
-                cursor = Some(feed.cursor);
+                // Added whatever the step: a refusal more is always safe.
+                revoked.add(&answer.revoked, clock());
+                jwks.retire(&client, &answer.retired_keys).await;
+                match position.apply(&answer) {
+                    Step::Followed => revoked.answered(),
+                    Step::StartOver => tracing::info!(
+                        "the revocation feed has another history (a restarted auth-api or a \
+                         restored database): reloading every revocation in force"
+                    ),
+                }
                 backoff = BACKOFF_MIN;
             }
             Err(e) => {
-                // Refused (not merely unreachable): perhaps a cursor from an
-                // auth-api that lost its feed; start over from everything in force.
-                if !matches!(e, AuthError::Unavailable(_)) {
-                    cursor = None;
-                }
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "revocation feed unavailable");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);

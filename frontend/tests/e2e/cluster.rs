@@ -209,6 +209,17 @@ impl Cluster {
         pids.len()
     }
 
+    /// When the PostgreSQL server last started (changes with a restart).
+    pub async fn postgres_started(&self) -> String {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.expect("admin");
+        let started: String = sqlx::query_scalar("SELECT pg_postmaster_start_time()::TEXT")
+            .fetch_one(&mut admin)
+            .await
+            .expect("pg_postmaster_start_time");
+        let _ = admin.close().await;
+        started
+    }
+
     fn running(&self) -> impl Iterator<Item = usize> + '_ {
         (0..2).filter(|&i| self.auth_apis[i].is_some())
     }

@@ -36,6 +36,8 @@ pub struct Stack {
     pub auth_state: actix_web::web::Data<AppState>,
     pub auth_settings: AuthSettings,
     auth_handle: Option<ServerHandle>,
+    /// The auth-api's run, which ends once its database is closed.
+    auth_task: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pub front_base: String,
     /// Where the test's own HTTP client connects: the bound address, even
     /// when browsers are sent to `localhost` (resolving that name to ::1
@@ -137,7 +139,7 @@ pub async fn spawn_with(options: Options) -> Stack {
     let auth_base = format!("http://127.0.0.1:{}", auth.port());
     let auth_state = auth.state();
     let auth_handle = auth.handle();
-    actix_web::rt::spawn(auth.run_until_stopped());
+    let auth_task = actix_web::rt::spawn(auth.run_until_stopped());
 
     let mut leptos = leptos_options();
     leptos.site_addr = "127.0.0.1:0".parse().unwrap();
@@ -162,6 +164,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         auth_state,
         auth_settings,
         auth_handle: Some(auth_handle),
+        auth_task: Some(auth_task),
         front_base: front.0,
         connect_base: format!("http://127.0.0.1:{port}"),
         front: front.1,
@@ -267,6 +270,10 @@ impl Stack {
         if let Some(h) = self.auth_handle.take() {
             h.stop(true).await;
         }
+        // Until its database is closed: a restore must not race its last writes.
+        if let Some(task) = self.auth_task.take() {
+            let _ = task.await;
+        }
     }
 
     /// Starts the auth-api again on the same port and database.
@@ -279,7 +286,46 @@ impl Stack {
             .unwrap();
         self.auth_state = auth.state();
         self.auth_handle = Some(auth.handle());
-        actix_web::rt::spawn(auth.run_until_stopped());
+        self.auth_task = Some(actix_web::rt::spawn(auth.run_until_stopped()));
+    }
+
+    /// The auth-api's SQLite file.
+    pub fn auth_db(&self) -> std::path::PathBuf {
+        self._dir.path().join("auth.db")
+    }
+
+    /// A consistent copy of the running auth-api's database at `to`, taken
+    /// as the README's backup step takes it (`VACUUM INTO`: the WAL's
+    /// commits included, which a plain copy of the file could miss).
+    pub async fn back_up_auth_db(&self, to: &std::path::Path) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self.auth_db().display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.display().to_string())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+
+    /// The README's restore: stops the auth-api, puts `backup` in place of
+    /// its database (the old file's `-wal` and `-shm` removed: they belong
+    /// to the file replaced and would be replayed into the copy) and starts
+    /// it again on the same port. The frontends keep running.
+    pub async fn restore_auth_api(&mut self, backup: &std::path::Path) {
+        self.stop_auth_api().await;
+        let db = self.auth_db();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = db.clone().into_os_string();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{e}"),
+                _ => {}
+            }
+        }
+        std::fs::copy(backup, &db).unwrap();
+        self.restart_auth_api().await;
     }
 
     /// Starts a second frontend with other cookie keys, sharing the auth-api.

@@ -86,6 +86,10 @@ impl DialectTx for PgConnection {
         .bind(stale_before)
         .execute(&mut *self)
         .await?;
+        self.announce_feed().await
+    }
+
+    async fn announce_feed(&mut self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *self).await?;
         Ok(())
     }

@@ -62,6 +62,11 @@ impl DialectTx for SqliteConnection {
         Ok(())
     }
 
+    /// Nothing announces on SQLite: waiting polls re-read twice a second.
+    async fn announce_feed(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     /// One writer connection: transactions on it never interleave.
     async fn lock(&mut self, _: Topic) -> Result<(), sqlx::Error> {
         Ok(())
