@@ -11,6 +11,7 @@ mod flows;
 mod guard;
 mod harness;
 mod instances;
+mod listeners;
 mod notes;
 mod outage;
 mod proxy;
