@@ -10,6 +10,7 @@ mod account;
 mod admin;
 mod attacks;
 mod cli;
+mod crash;
 mod errors;
 mod exchange;
 mod health;

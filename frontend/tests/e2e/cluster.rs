@@ -304,7 +304,7 @@ fn auth_api_process() {
 }
 
 /// The process, its base URL, its address and its metrics base URL.
-async fn start_auth_api(
+pub(crate) async fn start_auth_api(
     name: &str,
     db_url: &str,
     options: &Options,
@@ -441,7 +441,8 @@ impl Process {
         self.child.id()
     }
 
-    fn kill(&mut self) {
+    /// `SIGKILL`, then reaped.
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

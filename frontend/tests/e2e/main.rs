@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod cluster;
 mod cookies;
+mod crash;
 mod csrf;
 mod flows;
 mod guard;
