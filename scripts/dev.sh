@@ -67,7 +67,9 @@ if ! grep -q "^url = \"http://$NOTES_ADDR\"" "$upstreams"; then
 fi
 
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-for addr in "${AUTH_API_ADDR}" "${NOTES_ADDR}" "${PUBLIC_ORIGIN#http://}"; do
+# The metrics listeners: each server's default (one .env serves both, so
+# METRICS_ADDR is left unset there).
+for addr in "${AUTH_API_ADDR}" "${NOTES_ADDR}" "${PUBLIC_ORIGIN#http://}" 127.0.0.1:9100 127.0.0.1:9101; do
     if port_in_use "${addr%:*}" "${addr##*:}"; then
         echo "dev: something already listens on $addr (another \`just dev\`?); stop it first" >&2
         exit 1
@@ -143,6 +145,9 @@ cat <<MSG
   The admin must set up a second factor at first sign-in (MFA_REQUIRED_ROLES).
   The example upstream (examples/notes, docs/upstreams.md) answers scripts on
   Cloakroom's pages at $PUBLIC_ORIGIN/notes-api/notes (with header X-CSRF: 1).
+
+  Metrics (Prometheus): http://127.0.0.1:9100/metrics (auth-api),
+  http://127.0.0.1:9101/metrics (frontend).
 
   Demo users (again any time with \`just demo-users\`):
 $(sed 's/^/    /' "$demo")

@@ -45,6 +45,12 @@ pub struct ServeArgs {
     #[arg(long = "addr", env = "AUTH_API_ADDR", default_value = "127.0.0.1:8080", global = true)]
     pub addr: String,
 
+    /// Address of the private listener that serves `/metrics` (and nothing
+    /// else); port 0 picks a free port; empty or `off`: no metrics listener.
+    /// Keep it off the public network: scrape it from the private one.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100", global = true)]
+    pub metrics_addr: String,
+
     /// `iss` of the access tokens this service signs.
     #[arg(
         long = "issuer",

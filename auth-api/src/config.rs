@@ -34,6 +34,9 @@ pub struct Settings {
     pub database_url: String,
     /// `host:port`; port 0 binds an ephemeral port (read it from `Application::port`).
     pub addr: String,
+    /// `METRICS_ADDR`: the private `/metrics` listener; `None` (empty or
+    /// `off`): none. Port 0 works (read it from `Application::metrics_port`).
+    pub metrics_addr: Option<String>,
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -80,6 +83,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &crate::store::redacted_url(&self.database_url))
             .field("addr", &self.addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
@@ -143,6 +147,7 @@ impl Settings {
         let settings = Settings {
             database_url,
             addr: args.addr.clone(),
+            metrics_addr: listener_addr(&args.metrics_addr),
             issuer: args.issuer.clone(),
             client_id,
             client_secret: Secret::new(client_secret),
@@ -215,6 +220,12 @@ impl Settings {
     }
 }
 
+/// A listener address, or `None` when the value is empty or `off`.
+pub fn listener_addr(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty() && !value.eq_ignore_ascii_case("off")).then(|| value.to_owned())
+}
+
 /// `admin,user` → the roles; empty → none.
 fn roles_list(text: &str) -> Result<Vec<Role>, ConfigError> {
     let names = text.split(',').map(str::trim).filter(|s| !s.is_empty());
@@ -245,6 +256,7 @@ mod tests {
         let settings = Settings {
             database_url: "postgres://cloakroom:hunter2-db@db.internal/cloakroom".into(),
             addr: "127.0.0.1:0".into(),
+            metrics_addr: None,
             issuer: "http://issuer".into(),
             client_id: "frontend".into(),
             client_secret: Secret::new("client-secret-0123456789"),
@@ -273,5 +285,12 @@ mod tests {
         assert!(!shown.contains("hunter2-db"), "{shown}");
         assert!(!shown.contains("client-secret-0123456789"), "{shown}");
         assert!(shown.contains("db.internal"), "the rest of the URL stays useful: {shown}");
+    }
+
+    #[test]
+    fn an_empty_or_off_metrics_address_turns_the_listener_off() {
+        assert_eq!(listener_addr("127.0.0.1:9100").as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(listener_addr(""), None);
+        assert_eq!(listener_addr(" OFF "), None);
     }
 }

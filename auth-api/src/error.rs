@@ -120,6 +120,10 @@ impl ApiError {
                 Some("enter your password again to do this (POST /auth/reauth)".into())
             }
             ApiError::Busy => Some("too many sign-ins at once; retry shortly".into()),
+            // Never the database's own message: it may name files or hosts.
+            ApiError::Unavailable(_) => Some(
+                "storage is unavailable for now (unreachable, busy or full); retry shortly".into(),
+            ),
             ApiError::MfaRequired(_) => Some("enter a second factor to finish signing in".into()),
             ApiError::WrongCode => Some("the code is wrong, expired or already used".into()),
             ApiError::InsufficientUserAuthentication => {

@@ -56,6 +56,15 @@ async fn serve(database_url: String, args: &auth_api::cli::ServeArgs) -> ExitCod
         }
     };
     let host = args.addr.rsplit_once(':').map_or(args.addr.as_str(), |(h, _)| h);
+    // The metrics line first: whoever waits for the listening line has both.
+    match app.metrics_port() {
+        Some(port) => {
+            let addr = args.metrics_addr.trim();
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            tracing::info!("auth-api metrics served at http://{host}:{port}/metrics");
+        }
+        None => tracing::info!("auth-api serves no metrics (METRICS_ADDR is off)"),
+    }
     tracing::info!("auth-api listening on http://{host}:{}", app.port());
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

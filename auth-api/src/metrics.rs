@@ -1,4 +1,7 @@
-//! Prometheus counters, served as text at `/metrics`.
+//! Prometheus counters, served as text at `/metrics` on a listener of their
+//! own (`METRICS_ADDR`, private), never on the public one: request counts by
+//! route tell an outsider who signs in when, and scraping is an operator's
+//! business.
 //!
 //! Labels are bounded: the route is the matched *pattern* (`/auth/sessions/{id}`),
 //! never the raw path, so a scanner cannot blow up the series count.
@@ -6,10 +9,11 @@
 use std::sync::Arc;
 
 use actix_web::{
-    Error,
+    App, Error, HttpResponse, HttpServer,
     body::MessageBody,
-    dev::{ServiceRequest, ServiceResponse},
+    dev::{Server, ServiceRequest, ServiceResponse},
     middleware::Next,
+    web,
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -136,4 +140,30 @@ pub async fn count_requests(
         metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
     }
     Ok(res)
+}
+
+/// Starts the metrics listener on `listener`: `GET /metrics` and 404 for
+/// everything else, one worker. It ignores signals; whoever runs the public
+/// server stops it after that one (see `startup`).
+pub fn serve(listener: std::net::TcpListener, metrics: Metrics) -> std::io::Result<Server> {
+    let metrics = web::Data::new(metrics);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(exposition))
+            .default_service(web::to(HttpResponse::NotFound))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run())
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn exposition(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(metrics.render())
 }

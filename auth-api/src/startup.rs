@@ -55,6 +55,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The private `/metrics` listener (`METRICS_ADDR`), unless turned off.
+    metrics: Option<(u16, ServerHandle)>,
     state: web::Data<AppState>,
     housekeeping: JoinHandle<()>,
     /// PostgreSQL only: wakes revocation-feed polls for ends made elsewhere.
@@ -135,15 +137,36 @@ impl Application {
         .shutdown_timeout(5)
         .run();
 
+        let metrics = match &state.settings.metrics_addr {
+            Some(addr) => {
+                let bind_err = |source| StartupError::Bind { addr: addr.clone(), source };
+                let listener = TcpListener::bind(addr).map_err(bind_err)?;
+                let port = listener.local_addr().map_err(bind_err)?.port();
+                let server =
+                    crate::metrics::serve(listener, state.metrics.clone()).map_err(bind_err)?;
+                let handle = server.handle();
+                // A server runs only while polled: on the runtime, stopped
+                // through its handle after the public one.
+                actix_web::rt::spawn(server);
+                Some((port, handle))
+            }
+            None => None,
+        };
+
         let housekeeping = spawn_housekeeping(state.clone());
         // On the runtime itself, not the worker-local set: the listener's
         // connection must be dropped inside the runtime, whenever that is.
         let announcements = announcements.map(tokio::spawn);
-        Ok(Self { port, server, state, housekeeping, announcements })
+        Ok(Self { port, server, metrics, state, housekeeping, announcements })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener; `None` when it is turned off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -156,6 +179,9 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((_, metrics)) = self.metrics {
+            metrics.stop(true).await;
+        }
         self.housekeeping.abort();
         if let Some(announcements) = &self.announcements {
             announcements.abort();

@@ -74,7 +74,7 @@ pub async fn end_session(conn: &mut Conn, access_token: &str, sid: &str) -> Resu
     Ok(())
 }
 
-/// Counters read from the auth-api's `/metrics`.
+/// Counters read from the auth-api's `/metrics` (its private listener).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
     /// Calls to `POST /auth/token` (both grants).
@@ -90,8 +90,8 @@ impl std::ops::Sub for Counters {
     }
 }
 
-pub async fn counters(auth_api: SocketAddr) -> Result<Counters, Error> {
-    let mut conn = Conn::open(auth_api).await?;
+pub async fn counters(auth_metrics: SocketAddr) -> Result<Counters, Error> {
+    let mut conn = Conn::open(auth_metrics).await?;
     let resp = conn.send(Req::get("/metrics")).await?;
     Ok(parse_counters(&String::from_utf8_lossy(&resp.body)))
 }

@@ -199,7 +199,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         scenarios::pages(front_a.addr, &env, scale, with_baseline, front_a.pid().map(|p| [p, me]))
             .await?;
     step("2: auth-api calls per 1,000 protected views");
-    let calls = scenarios::calls_per_views(front_a.addr, auth_a.addr, &env).await?;
+    let calls = scenarios::calls_per_views(front_a.addr, auth_a.metrics, &env).await?;
     step("7: revocation latency");
     let revocation =
         scenarios::revocation_latency(front_a.addr, auth_a.addr, &env, scale.trials).await?;
@@ -269,16 +269,16 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
     step("4: many users");
     let crowd_time = if args.quick { Duration::from_secs(5) } else { Duration::from_secs(30) };
     let crowds =
-        scenarios::many_users(front_b.addr, auth_b.addr, cookies, SHORT_TTL, crowd_time).await?;
+        scenarios::many_users(front_b.addr, auth_b.metrics, cookies, SHORT_TTL, crowd_time).await?;
     step("3: refresh storm (once the storm sessions' access tokens have expired)");
     tokio::time::sleep_until(storm_expires).await;
     let storm =
-        scenarios::refresh_storm(front_b.addr, auth_b.addr, storm_cookies, "/profile", None)
+        scenarios::refresh_storm(front_b.addr, auth_b.metrics, storm_cookies, "/profile", None)
             .await?;
     step("12: refresh storm through the proxy");
     let proxy_storm = scenarios::refresh_storm(
         front_b.addr,
-        auth_b.addr,
+        auth_b.metrics,
         proxy_storm_cookies,
         "/app/storm",
         Some(&app),

@@ -321,15 +321,15 @@ pub struct Calls {
 
 pub async fn calls_per_views(
     frontend: SocketAddr,
-    auth_api: SocketAddr,
+    auth_metrics: SocketAddr,
     env: &Arc<Env>,
 ) -> Result<Calls, Error> {
     const VIEWS: u64 = 1000;
     const PARALLEL: u64 = 8;
-    let before = flows::counters(auth_api).await?;
+    let before = flows::counters(auth_metrics).await?;
     let mut conn = Conn::open(frontend).await?;
     let cookie = flows::sign_in(&mut conn, frontend, env).await?;
-    let signed_in = flows::counters(auth_api).await?;
+    let signed_in = flows::counters(auth_metrics).await?;
     let mut tasks = Vec::new();
     for _ in 0..PARALLEL {
         let cookie = cookie.clone();
@@ -350,7 +350,7 @@ pub async fn calls_per_views(
     for task in tasks {
         cookie_changes += task.await??;
     }
-    let after = flows::counters(auth_api).await?;
+    let after = flows::counters(auth_metrics).await?;
     Ok(Calls {
         sign_in: signed_in - before,
         views: VIEWS,
@@ -380,7 +380,7 @@ pub struct Storm {
 /// expired: one swap at the auth-api should serve all of them.
 pub async fn refresh_storm(
     frontend: SocketAddr,
-    auth_api: SocketAddr,
+    auth_metrics: SocketAddr,
     cookies: Vec<String>,
     path: &'static str,
     app: Option<&crate::upstream::App>,
@@ -393,7 +393,7 @@ pub async fn refresh_storm(
         for _ in 0..REQUESTS {
             conns.push(Conn::open(frontend).await?);
         }
-        let before = flows::counters(auth_api).await?;
+        let before = flows::counters(auth_metrics).await?;
         let barrier = Arc::new(tokio::sync::Barrier::new(REQUESTS));
         let tasks: Vec<_> = conns
             .into_iter()
@@ -420,7 +420,7 @@ pub async fn refresh_storm(
                 fresh = Some(c);
             }
         }
-        storm.token_calls.push((flows::counters(auth_api).await? - before).token);
+        storm.token_calls.push((flows::counters(auth_metrics).await? - before).token);
         if let Some(app) = app {
             let seen: std::collections::HashSet<String> =
                 app.take_storm_tokens().into_iter().collect();
@@ -584,7 +584,7 @@ pub struct Crowds {
 
 pub async fn many_users(
     frontend: SocketAddr,
-    auth_api: SocketAddr,
+    auth_metrics: SocketAddr,
     cookies: Vec<String>,
     access_ttl: i64,
     duration: Duration,
@@ -599,11 +599,11 @@ pub async fn many_users(
         .filter(|s| !s.is_empty())
         .map(|cookies| Crowd { addr: frontend, cookies, next: 0 })
         .collect();
-    let before = flows::counters(auth_api).await?;
+    let before = flows::counters(auth_metrics).await?;
     let started = Instant::now();
     let (run, _) = load::run(clients, Duration::from_secs(1), duration).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let token_calls = (flows::counters(auth_api).await? - before).token;
+    let token_calls = (flows::counters(auth_metrics).await? - before).token;
     Ok(Crowds { sessions, access_ttl, run, token_calls, elapsed })
 }
 

@@ -24,6 +24,8 @@ pub const USER: &str = "bench";
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The private `/metrics` listener (`METRICS_ADDR`).
+    pub metrics: SocketAddr,
 }
 
 impl Server {
@@ -83,6 +85,7 @@ impl Env {
         let mut cmd = self.command("auth-api");
         cmd.env("DATABASE_URL", database_url)
             .env("AUTH_API_ADDR", "127.0.0.1:0")
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .env("AUTH_ISSUER", ISSUER)
             .env("AUTH_CLIENT_ID", CLIENT_ID)
             .env("AUTH_CLIENT_SECRET", &self.client_secret)
@@ -143,6 +146,7 @@ impl Env {
         cmd.env("LEPTOS_CONFIG", self.workspace.join("Leptos.toml"))
             .env("LEPTOS_SITE_ROOT", &site)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .env("AUTH_API_URL", auth_api.base())
             .env("AUTH_ISSUER", ISSUER)
             .env("AUTH_CLIENT_ID", CLIENT_ID)
@@ -160,8 +164,10 @@ impl Env {
 
 async fn spawn(mut cmd: Command, log: &Path) -> Result<Server, Error> {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // The public address first, then the metrics listener's.
     let (tx, rx) = oneshot::channel();
     let mut tx = Some(tx);
+    let mut addr = None;
     let mut file = tokio::fs::File::create(log.with_extension("log")).await?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
@@ -175,25 +181,34 @@ async fn spawn(mut cmd: Command, log: &Path) -> Result<Server, Error> {
                 l = err.next_line(), if err_open => l.ok().flatten().or_else(|| { err_open = false; None }),
             };
             let Some(line) = line else { continue };
-            if let Some(addr) = listening_addr(&line)
+            if let Some(found) = listening_addr(&line) {
+                addr = Some(found);
+            }
+            if let (Some(addr), Some(metrics)) = (addr, metrics_addr(&line))
                 && let Some(tx) = tx.take()
             {
-                let _ = tx.send(addr);
+                let _ = tx.send((addr, metrics));
             }
             let _ = file.write_all(line.as_bytes()).await;
             let _ = file.write_all(b"\n").await;
         }
     });
-    let addr = tokio::time::timeout(Duration::from_secs(60), rx)
+    let (addr, metrics) = tokio::time::timeout(Duration::from_secs(60), rx)
         .await
         .map_err(|_| format!("{} did not report its address within 60 s", log.display()))?
         .map_err(|_| format!("{} exited before listening; see its log", log.display()))?;
-    Ok(Server { child, addr })
+    Ok(Server { child, addr, metrics })
 }
 
 /// `… listening on http://127.0.0.1:PORT …` → the address.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    rest.split(|c: char| c.is_whitespace() || c == '/').next()?.parse().ok()
+}
+
+/// `… metrics served at http://127.0.0.1:PORT/metrics` → the address.
+fn metrics_addr(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("metrics served at http://")? + "metrics served at http://".len()..];
     rest.split(|c: char| c.is_whitespace() || c == '/').next()?.parse().ok()
 }
 
@@ -240,5 +255,17 @@ mod tests {
             Some("127.0.0.1:5000".parse().unwrap())
         );
         assert_eq!(super::listening_addr("INFO starting"), None);
+        assert_eq!(
+            super::metrics_addr(
+                "INFO auth_api: auth-api metrics served at http://127.0.0.1:4313/metrics"
+            ),
+            Some("127.0.0.1:4313".parse().unwrap())
+        );
+        assert_eq!(
+            super::listening_addr(
+                "INFO auth_api: auth-api metrics served at http://127.0.0.1:4313/metrics"
+            ),
+            None
+        );
     }
 }

@@ -29,6 +29,18 @@ pub struct Cli {
     #[arg(long, env = "AUTH_API_URL", default_value = "http://127.0.0.1:8080")]
     pub auth_api_url: String,
 
+    /// Allow a plain-http AUTH_API_URL to a host other than loopback even
+    /// with COOKIE_SECURE (the client secret and every token would cross
+    /// that network readable): only for a network you trust as much as the
+    /// machine. Logged at start.
+    #[arg(long, env = "AUTH_API_ALLOW_HTTP", default_value_t = false, action = ArgAction::Set)]
+    pub auth_api_allow_http: bool,
+
+    /// Address of the private listener that serves `/metrics` (and nothing
+    /// else); port 0 picks a free port; empty or `off`: no metrics listener.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    pub metrics_addr: String,
+
     /// `iss` the access tokens must carry.
     #[arg(long, env = "AUTH_ISSUER", default_value = "http://127.0.0.1:8080")]
     pub issuer: String,
@@ -147,6 +159,11 @@ impl CookieKeys {
 pub struct Settings {
     pub leptos: LeptosOptions,
     pub auth_api_url: String,
+    /// `AUTH_API_ALLOW_HTTP`: see `validate`.
+    pub auth_api_allow_http: bool,
+    /// `METRICS_ADDR`: the private `/metrics` listener; `None` (empty or
+    /// `off`): none. Port 0 works (`Application::metrics_port`).
+    pub metrics_addr: Option<String>,
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -178,6 +195,12 @@ pub enum ConfigError {
     PublicOrigin(String),
     #[error("AUTH_API_URL {0:?} must start with http:// or https://")]
     AuthApiUrl(String),
+    #[error(
+        "AUTH_API_URL {0:?} is plain http to a host that is not loopback, and COOKIE_SECURE \
+         is true: the client secret and every token would cross the network readable. Use \
+         https://, or set AUTH_API_ALLOW_HTTP=true if that network is private"
+    )]
+    PlaintextAuthApi(String),
     #[error("TRUSTED_PROXIES entry {0:?} is not an address or CIDR (e.g. 10.0.0.0/8)")]
     TrustedProxy(String),
     #[error("UPSTREAMS {0}")]
@@ -205,6 +228,10 @@ impl Settings {
         let settings = Settings {
             leptos,
             auth_api_url: cli.auth_api_url.trim_end_matches('/').to_owned(),
+            auth_api_allow_http: cli.auth_api_allow_http,
+            metrics_addr: Some(cli.metrics_addr.trim())
+                .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("off"))
+                .map(str::to_owned),
             issuer: cli.issuer,
             client_id: cli
                 .client_id
@@ -239,6 +266,9 @@ impl Settings {
         {
             return Err(ConfigError::AuthApiUrl(self.auth_api_url.clone()));
         }
+        if self.cookie_secure && self.plaintext_auth_api() && !self.auth_api_allow_http {
+            return Err(ConfigError::PlaintextAuthApi(self.auth_api_url.clone()));
+        }
         if let Some(u) = self.upstreams.iter().find(|u| u.audience == self.client_id) {
             return Err(ConfigError::UpstreamAudience(u.path.clone()));
         }
@@ -249,6 +279,30 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+impl Settings {
+    /// True when the auth-api is called over plain http to a host that is
+    /// not loopback: its traffic (client secret, tokens) leaves the machine
+    /// readable. Allowed only with `AUTH_API_ALLOW_HTTP` when COOKIE_SECURE.
+    pub fn plaintext_auth_api(&self) -> bool {
+        self.auth_api_url.strip_prefix("http://").is_some_and(|rest| !is_loopback_host(rest))
+    }
+}
+
+/// Whether the authority at the start of `rest` (what follows `http://`)
+/// names this machine: 127.0.0.0/8, `::1`, or the name `localhost` (RFC 6761
+/// reserves it for loopback). Any other name is not proven loopback, whatever
+/// it resolves to today, so it counts as remote.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
+        None => host_port.split_once(':').map_or(host_port, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// `TRUSTED_PROXIES`: CIDRs, or bare addresses (one host each).
@@ -297,6 +351,81 @@ mod tests {
         assert!(parse_proxies("").unwrap().is_empty());
         assert!(matches!(parse_proxies("10.0.0.0/33"), Err(ConfigError::TrustedProxy(_))));
         assert!(matches!(parse_proxies("proxy.internal"), Err(ConfigError::TrustedProxy(_))));
+    }
+
+    #[test]
+    fn loopback_is_127_8_the_v6_loopback_and_localhost_only() {
+        for rest in [
+            "127.0.0.1:8080",
+            "127.3.2.1",
+            "localhost:8080/",
+            "LOCALHOST",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+            "user@127.0.0.1:8080/x",
+        ] {
+            assert!(is_loopback_host(rest), "{rest}");
+        }
+        for rest in [
+            "10.0.0.5:8080",
+            "auth.internal:8080",
+            "localhost.example.com",
+            "app.localhost",
+            "127.0.0.1.nip.io",
+            "[::2]:80",
+            "0.0.0.0:8080",
+            "localhost@evil.example",
+            "",
+        ] {
+            assert!(!is_loopback_host(rest), "{rest}");
+        }
+    }
+
+    fn settings_calling(url: &str, cookie_secure: bool, allow_http: bool) -> Settings {
+        Settings {
+            leptos: LeptosOptions::builder().output_name("t").build(),
+            auth_api_url: url.into(),
+            auth_api_allow_http: allow_http,
+            metrics_addr: None,
+            issuer: "http://issuer".into(),
+            client_id: "frontend".into(),
+            client_secret: Secret::new("s"),
+            cookie_keys: CookieKeys::from_keys(vec![Key::generate()]),
+            cookie_secure,
+            public_origin: Some("https://app.example.com".into()),
+            trusted_proxies: vec![],
+            upstreams: vec![],
+            tls: crate::tls::ClientTls::system(),
+        }
+    }
+
+    #[test]
+    fn secure_cookies_refuse_plain_http_to_another_host_unless_allowed() {
+        let refused = |url| {
+            matches!(
+                settings_calling(url, true, false).validate(),
+                Err(ConfigError::PlaintextAuthApi(_))
+            )
+        };
+        assert!(refused("http://auth.internal:8080"));
+        assert!(refused("http://10.0.0.5:8080"));
+        assert!(refused("http://localhost@10.0.0.5:8080"));
+        // Loopback never leaves the machine; https is what is asked for.
+        assert!(settings_calling("http://127.0.0.1:8080", true, false).validate().is_ok());
+        assert!(settings_calling("http://localhost:8080", true, false).validate().is_ok());
+        assert!(settings_calling("http://[::1]:8080", true, false).validate().is_ok());
+        assert!(settings_calling("https://auth.internal", true, false).validate().is_ok());
+        // Said explicitly, or in development without secure cookies.
+        assert!(settings_calling("http://auth.internal:8080", true, true).validate().is_ok());
+        assert!(settings_calling("http://auth.internal:8080", false, false).validate().is_ok());
+        let message = settings_calling("http://auth.internal", true, false)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("AUTH_API_URL") && message.contains("AUTH_API_ALLOW_HTTP"),
+            "{message}"
+        );
     }
 
     #[test]

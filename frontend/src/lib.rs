@@ -55,6 +55,8 @@ pub mod error;
 #[cfg(feature = "ssr")]
 pub mod forms;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod proxy;
 #[cfg(feature = "ssr")]
 pub mod routes;

@@ -25,6 +25,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let metrics_host = settings
+        .metrics_addr
+        .as_deref()
+        .map(|addr| addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned());
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -32,6 +36,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The metrics line first: whoever waits for the listening line has both.
+    match (app.metrics_port(), metrics_host) {
+        (Some(port), Some(host)) => {
+            tracing::info!("frontend metrics served at http://{host}:{port}/metrics");
+        }
+        _ => tracing::info!("frontend serves no metrics (METRICS_ADDR is off)"),
+    }
     tracing::info!("frontend listening on {} (port {})", app.public_origin(), app.port());
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,7 @@ use crate::{
         login::handle_login, new_user::handle_new_user, password::handle_password_change,
         security::handle_security, verify::handle_verify,
     },
+    metrics::{Metrics, count_requests},
     proxy::{UpstreamClient, dispatch},
     security::{headers::security_headers, origin::check_origin},
     session::{guard::session_guard, revocations},
@@ -52,6 +53,8 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 pub struct Application {
     port: u16,
     server: Server,
+    /// The private `/metrics` listener (`METRICS_ADDR`), unless turned off.
+    metrics: Option<(u16, ServerHandle)>,
     state: web::Data<FrontendState>,
     follower: actix_web::rt::task::JoinHandle<()>,
 }
@@ -142,6 +145,29 @@ impl Application {
         }
         let public_origin =
             settings.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
+        if settings.plaintext_auth_api() && settings.cookie_secure {
+            // Only reachable with AUTH_API_ALLOW_HTTP (`Settings::validate`).
+            tracing::warn!(
+                auth_api_url = %settings.auth_api_url,
+                "AUTH_API_ALLOW_HTTP: the auth-api is called over plain http to another host; \
+                 the client secret and tokens cross that network readable"
+            );
+        }
+        let metrics = web::Data::new(Metrics::default());
+        let metrics_server = match &settings.metrics_addr {
+            Some(addr) => {
+                let bind_err = |source| StartupError::Bind { addr: addr.clone(), source };
+                let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
+                let port = listener.local_addr().map_err(bind_err)?.port();
+                let server = crate::metrics::serve(listener, metrics.clone()).map_err(bind_err)?;
+                let handle = server.handle();
+                // A server runs only while polled: on the runtime, stopped
+                // through its handle after the public one.
+                actix_web::rt::spawn(server);
+                Some((port, handle))
+            }
+            None => None,
+        };
 
         let state = web::Data::new(FrontendState::new(settings, clock, public_origin)?);
 
@@ -171,6 +197,7 @@ impl Application {
             let site_pkg = format!("{}/{}", leptos_options.site_root, leptos_options.site_pkg_dir);
             App::new()
                 .app_data(app_state.clone())
+                .app_data(metrics.clone())
                 // One pooled client per worker: awc clients are not Send.
                 .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
                 .app_data(web::Data::new(UpstreamClient::new(&app_state.settings.tls)))
@@ -224,6 +251,7 @@ impl Application {
                 .wrap(from_fn(session_guard))
                 .wrap(from_fn(check_origin))
                 .wrap(from_fn(security_headers))
+                .wrap(from_fn(count_requests))
                 .wrap(TracingLogger::default())
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -232,11 +260,16 @@ impl Application {
         .map_err(bind_err)?
         .shutdown_timeout(5)
         .run();
-        Ok(Self { port: local.port(), server, state, follower })
+        Ok(Self { port: local.port(), server, metrics: metrics_server, state, follower })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener; `None` when it is turned off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn public_origin(&self) -> &str {
@@ -253,6 +286,9 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((_, metrics)) = self.metrics {
+            metrics.stop(true).await;
+        }
         self.follower.abort();
         result
     }

@@ -7,10 +7,3 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     state.store.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
 }
-
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
-}

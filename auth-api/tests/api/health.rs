@@ -2,7 +2,7 @@
 
 use awc::http::StatusCode;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Served, client, spawn_app};
 
 #[actix_web::test]
 async fn healthz_checks_the_database() {
@@ -37,4 +37,45 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         1.0
     );
     assert_eq!(app.metric(r#"refreshes_total{result="rotated"}"#).await, 1.0);
+}
+
+#[actix_web::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = spawn_app().await;
+    let public = app.get("/metrics").await;
+    assert_eq!(public.status, StatusCode::NOT_FOUND, "the public listener has no /metrics");
+    assert_eq!(public.error(), "not_found");
+
+    let mut res = client().get(format!("{}/metrics", app.metrics_base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("revocations_total 0"), "{text}");
+    // That listener serves nothing else.
+    for path in ["/healthz", "/auth/token", "/.well-known/jwks.json"] {
+        let res = client().get(format!("{}{path}", app.metrics_base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn the_binary_serves_metrics_privately_side_by_side_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = |name: &str| format!("sqlite://{}/{name}.db", dir.path().display());
+    // Two instances on one machine: each its own metrics port (tests set 0).
+    let one = Served::start(&db("one"), &[]);
+    let two = Served::start(&db("two"), &[]);
+    let (m1, m2) = (one.metrics.clone().unwrap(), two.metrics.clone().unwrap());
+    assert_ne!(m1, m2);
+    for served in [&one, &two] {
+        let metrics = served.metrics.as_deref().unwrap();
+        let mut res = client().get(format!("{metrics}/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        assert!(text.contains("revocations_total 0"), "{text}");
+        let public = client().get(format!("{}/metrics", served.base)).send().await.unwrap();
+        assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    }
+    let off = Served::start(&db("off"), &[("METRICS_ADDR", "off")]);
+    assert!(off.metrics.is_none());
+    assert!(off.log().contains("serves no metrics"), "{}", off.log());
 }

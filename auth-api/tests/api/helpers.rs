@@ -24,6 +24,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub base: String,
+    /// The private `/metrics` listener's base URL.
+    pub metrics_base: String,
     pub clock: ManualClock,
     pub settings: Settings,
     pub state: web::Data<AppState>,
@@ -107,10 +109,22 @@ async fn start(settings: Settings, clock: ManualClock, dir: Arc<tempfile::TempDi
         .await
         .expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    // Empty when a test turned the listener off.
+    let metrics_base =
+        app.metrics_port().map(|port| format!("http://127.0.0.1:{port}")).unwrap_or_default();
     let handle = app.handle();
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { base, clock, db_url: settings.database_url.clone(), settings, state, handle, dir }
+    TestApp {
+        base,
+        metrics_base,
+        clock,
+        db_url: settings.database_url.clone(),
+        settings,
+        state,
+        handle,
+        dir,
+    }
 }
 
 pub fn client() -> awc::Client {
@@ -249,7 +263,8 @@ impl TestApp {
 
     /// The value of one Prometheus sample, e.g. `logins_total{result="ok"}`; 0 if absent.
     pub async fn metric(&self, sample: &str) -> f64 {
-        let mut res = client().get(self.url("/metrics")).send().await.expect("metrics");
+        let url = format!("{}/metrics", self.metrics_base);
+        let mut res = client().get(url).send().await.expect("metrics");
         let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
         text.lines()
             .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
@@ -276,5 +291,88 @@ pub fn binary() -> std::process::Command {
     for var in VARIABLES.iter().chain(&["RUST_LOG"]) {
         cmd.env_remove(var);
     }
+    // Not the default port: tests run side by side, and so may a real one.
+    cmd.env("METRICS_ADDR", "127.0.0.1:0");
     cmd
+}
+
+/// The real binary serving (`auth-api serve`) in its own process, on ports
+/// the kernel picked; killed (`SIGKILL`) when dropped. Its output is kept and
+/// shown if the test fails.
+pub struct Served {
+    child: std::process::Child,
+    pub base: String,
+    /// The `/metrics` listener's base URL; `None` when turned off.
+    pub metrics: Option<String>,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// `auth-api serve` on `db_url` with the test client and `env` on top.
+    pub fn start(db_url: &str, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut child = binary()
+            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", db_url])
+            .env("AUTH_CLIENT_ID", CLIENT_ID)
+            .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+            .env("MFA_ENCRYPTION_KEY", "B3R8oBlS0cL0Y0Ut2m1Tq8Cq6pT3K5wJtGq8a0bWcVI=")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the auth-api starts");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let outputs: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("piped")),
+            Box::new(child.stderr.take().expect("piped")),
+        ];
+        for output in outputs {
+            let (tx, log) = (tx.clone(), log.clone());
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(output).lines().map_while(Result::ok) {
+                    log.lock().expect("not poisoned").push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        let mut served = Self { child, base: String::new(), metrics: None, log };
+        // The metrics line comes first, then the listening line.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                panic!("the auth-api did not start:\n{}", served.log());
+            };
+            if let Some(rest) = line.split("metrics served at ").nth(1) {
+                served.metrics = rest.strip_suffix("/metrics").map(str::to_owned);
+            }
+            if let Some(port) = line.split("listening on http://127.0.0.1:").nth(1) {
+                served.base = format!("http://127.0.0.1:{}", port.trim());
+                return served;
+            }
+        }
+    }
+
+    /// `SIGKILL`: no shutdown, no flush; whatever was not committed is lost.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("---- output of the auth-api ----\n{}", self.log());
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod account;
 mod admin;
 mod attacks;
 mod cli;
+mod crash;
 mod errors;
 mod exchange;
 mod health;

@@ -20,6 +20,7 @@ pub fn test_settings(
     Settings {
         database_url: database_url.to_owned(),
         addr: "127.0.0.1:0".into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
         issuer: issuer.into(),
         client_id: client_id.into(),
         client_secret: Secret::new(client_secret),

@@ -6,6 +6,7 @@
 pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "AUTH_API_ADDR",
+    "METRICS_ADDR",
     "AUTH_ISSUER",
     "AUTH_CLIENT_ID",
     "AUTH_CLIENT_SECRET",

@@ -79,6 +79,8 @@ pub struct Cluster {
     pub front: [String; 2],
     /// The auth-apis' base URLs, A first.
     pub auth: [String; 2],
+    /// Their private `/metrics` listeners' base URLs.
+    auth_metrics: [String; 2],
     pub balancer: Option<Balancer>,
     /// Killed when the cluster is dropped.
     _frontends: Vec<Process>,
@@ -105,6 +107,7 @@ impl Cluster {
             start_auth_api("auth-api B", &db_url, &options)
         );
         let auth = [a.1, b.1];
+        let auth_metrics = [a.3, b.3];
         let balancer = match options.routing {
             Routing::Pinned => None,
             Routing::Balanced => Some(Balancer::start([a.2, b.2]).await),
@@ -122,6 +125,7 @@ impl Cluster {
         Some(Self {
             front: [one.1, two.1],
             auth,
+            auth_metrics,
             balancer,
             _frontends: vec![one.0, two.0],
             auth_apis: [Some(a.0), Some(b.0)],
@@ -226,7 +230,7 @@ impl Cluster {
 
     async fn metrics_text(&self, i: usize) -> String {
         let mut res = awc::Client::default()
-            .get(format!("{}/metrics", self.auth[i]))
+            .get(format!("{}/metrics", self.auth_metrics[i]))
             .send()
             .await
             .expect("/metrics answers");
@@ -248,6 +252,7 @@ fn cookie_keys() -> String {
 /// shell may leak into a test deployment.
 const FRONTEND_VARIABLES: &[&str] = &[
     "AUTH_API_URL",
+    "AUTH_API_ALLOW_HTTP",
     "COOKIE_KEYS",
     "COOKIE_SECURE",
     "PUBLIC_ORIGIN",
@@ -255,7 +260,7 @@ const FRONTEND_VARIABLES: &[&str] = &[
     "RUST_LOG",
 ];
 
-fn clean_command(program: &Path) -> Command {
+pub(crate) fn clean_command(program: &Path) -> Command {
     let mut cmd = Command::new(program);
     for var in variables::VARIABLES.iter().chain(FRONTEND_VARIABLES) {
         cmd.env_remove(var);
@@ -302,36 +307,42 @@ fn auth_api_process() {
         let settings = auth_api::config::Settings::from_args(cli.database_url, &cli.serve)
             .expect("valid auth-api settings");
         let app = auth_api::startup::Application::build(settings).await.expect("auth-api starts");
-        println!("{AUTH_API_PORT_LINE}{}", app.port());
+        let metrics = app.metrics_port().expect("METRICS_ADDR is set");
+        println!("{AUTH_API_PORT_LINE}{} metrics {metrics}", app.port());
         std::io::stdout().flush().expect("stdout");
         app.run_until_stopped().await.expect("auth-api serves");
     });
 }
 
-/// The process, its base URL and its address.
-async fn start_auth_api(
+/// The process, its base URL, its address and its metrics base URL.
+pub(crate) async fn start_auth_api(
     name: &str,
     db_url: &str,
     options: &Options,
-) -> (Process, String, SocketAddr) {
+) -> (Process, String, SocketAddr, String) {
     let mut cmd = clean_command(&std::env::current_exe().expect("the test binary"));
     cmd.args(["--exact", AUTH_API_ENTRY, "--ignored", "--nocapture", "--test-threads=1"])
         .env(AUTH_API_CHILD, "1")
         .env("DATABASE_URL", db_url)
         .env("AUTH_API_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("AUTH_ISSUER", ISSUER)
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
         .env("MFA_ENCRYPTION_KEY", crate::harness::MFA_KEY)
         .env("ACCESS_TOKEN_TTL", options.access_ttl.to_string())
+        // One user signs in from dozens of browsers here (crash.rs: 32, plus
+        // sign-ins orphaned by a kill): none may be superseded.
+        .env("MAX_SESSIONS_PER_USER", "1000")
         .env("RUST_LOG", "warn");
-    let (process, port) = Process::start(name, cmd, |line| {
+    let (process, (port, metrics)) = Process::start(name, cmd, |line| {
         // Not at the start of the line: libtest has written the test's name there.
-        line.split_once(AUTH_API_PORT_LINE)?.1.trim().parse().ok()
+        let (port, metrics) = line.split_once(AUTH_API_PORT_LINE)?.1.split_once(" metrics ")?;
+        Some((port.trim().parse().ok()?, metrics.trim().parse::<u16>().ok()?))
     })
     .await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    (process, format!("http://{addr}"), addr)
+    (process, format!("http://{addr}"), addr, format!("http://127.0.0.1:{metrics}"))
 }
 
 /// The process and its origin.
@@ -360,6 +371,7 @@ pub(crate) async fn start_frontend_with(
         .env("LEPTOS_CONFIG", workspace.join("Leptos.toml"))
         .env("LEPTOS_SITE_ROOT", crate::harness::site_root())
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("AUTH_API_URL", auth_api_url)
         .env("AUTH_ISSUER", ISSUER)
         .env("AUTH_CLIENT_ID", CLIENT_ID)
@@ -371,7 +383,7 @@ pub(crate) async fn start_frontend_with(
         .envs(extra.iter().copied());
     let (process, port) = Process::start(name, cmd, |line| {
         let (_, rest) = line.split_once("frontend listening on ")?;
-        rest.rsplit_once("(port ")?.1.trim_end().strip_suffix(')')?.parse().ok()
+        rest.rsplit_once("(port ")?.1.trim_end().strip_suffix(')')?.parse::<u16>().ok()
     })
     .await;
     (process, format!("http://127.0.0.1:{port}"))
@@ -394,7 +406,11 @@ const LOG_LINES: usize = 60;
 impl Process {
     /// Starts `cmd` and waits until `port_in` finds its port in a line of
     /// its output.
-    async fn start(name: &str, mut cmd: Command, port_in: fn(&str) -> Option<u16>) -> (Self, u16) {
+    async fn start<T: Send + 'static>(
+        name: &str,
+        mut cmd: Command,
+        port_in: fn(&str) -> Option<T>,
+    ) -> (Self, T) {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let log = Arc::new(Mutex::new(VecDeque::new()));
@@ -438,12 +454,13 @@ impl Process {
         self.child.id()
     }
 
-    fn kill(&mut self) {
+    /// `SIGKILL`, then reaped.
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         self.log.lock().map(|l| Vec::from(l.clone()).join("\n")).unwrap_or_default()
     }
 }

@@ -33,12 +33,16 @@ pub const COOKIE: &str = "cloakroom";
 pub struct Stack {
     pub clock: ManualClock,
     pub auth_base: String,
+    /// The auth-api's private `/metrics` listener.
+    pub auth_metrics: String,
     pub auth_state: actix_web::web::Data<AppState>,
     pub auth_settings: AuthSettings,
     auth_handle: Option<ServerHandle>,
     /// The auth-api's run, which ends once its database is closed.
     auth_task: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pub front_base: String,
+    /// The frontend's private `/metrics` listener.
+    pub front_metrics: String,
     /// Where the test's own HTTP client connects: the bound address, even
     /// when browsers are sent to `localhost` (resolving that name to ::1
     /// first has failed connections in CI).
@@ -137,6 +141,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         .await
         .unwrap();
     let auth_base = format!("http://127.0.0.1:{}", auth.port());
+    let auth_metrics = metrics_base(auth.metrics_port());
     let auth_state = auth.state();
     let auth_handle = auth.handle();
     let auth_task = actix_web::rt::spawn(auth.run_until_stopped());
@@ -152,6 +157,8 @@ pub async fn spawn_with(options: Options) -> Stack {
         client_secret: Secret::new(CLIENT_SECRET),
         cookie_keys: CookieKeys::from_keys(options.cookie_keys),
         cookie_secure: false,
+        auth_api_allow_http: false,
+        metrics_addr: Some("127.0.0.1:0".into()),
         public_origin: options.localhost.then_some(front_origin),
         trusted_proxies: options.trusted_proxies,
         upstreams: options.upstreams,
@@ -161,11 +168,13 @@ pub async fn spawn_with(options: Options) -> Stack {
     Stack {
         clock,
         auth_base,
+        auth_metrics,
         auth_state,
         auth_settings,
         auth_handle: Some(auth_handle),
         auth_task: Some(auth_task),
         front_base: front.0,
+        front_metrics: front.3,
         connect_base: format!("http://127.0.0.1:{port}"),
         front: front.1,
         front_settings,
@@ -210,7 +219,7 @@ async fn start_frontend(
     listener: std::net::TcpListener,
     settings: Settings,
     clock: &ManualClock,
-) -> (String, actix_web::web::Data<FrontendState>, ServerHandle) {
+) -> (String, actix_web::web::Data<FrontendState>, ServerHandle, String) {
     let clock = clock.clone();
     let app = Application::build_on(
         listener,
@@ -220,10 +229,16 @@ async fn start_frontend(
     .await
     .unwrap();
     let base = app.public_origin().to_owned();
+    let metrics = metrics_base(app.metrics_port());
     let state = app.state();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    (base, state, handle)
+    (base, state, handle, metrics)
+}
+
+/// The base URL of a `/metrics` listener on 127.0.0.1.
+fn metrics_base(port: Option<u16>) -> String {
+    format!("http://127.0.0.1:{}", port.expect("the tests keep metrics on"))
 }
 
 impl Stack {
@@ -247,8 +262,11 @@ impl Stack {
 
     /// One sample of the auth-api's `/metrics`, e.g. `refreshes_total{result="rotated"}`.
     pub async fn auth_metric(&self, sample: &str) -> f64 {
-        let mut res =
-            awc::Client::default().get(format!("{}/metrics", self.auth_base)).send().await.unwrap();
+        let mut res = awc::Client::default()
+            .get(format!("{}/metrics", self.auth_metrics))
+            .send()
+            .await
+            .unwrap();
         let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
         text.lines()
             .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
@@ -257,8 +275,11 @@ impl Stack {
 
     /// Every call the frontend made to `/auth/token`, whatever its outcome.
     pub async fn token_calls(&self) -> f64 {
-        let mut res =
-            awc::Client::default().get(format!("{}/metrics", self.auth_base)).send().await.unwrap();
+        let mut res = awc::Client::default()
+            .get(format!("{}/metrics", self.auth_metrics))
+            .send()
+            .await
+            .unwrap();
         let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
         text.lines()
             .filter(|l| l.starts_with("http_requests_total{route=\"/auth/token\""))
@@ -285,6 +306,7 @@ impl Stack {
             .await
             .unwrap();
         self.auth_state = auth.state();
+        self.auth_metrics = metrics_base(auth.metrics_port());
         self.auth_handle = Some(auth.handle());
         self.auth_task = Some(actix_web::rt::spawn(auth.run_until_stopped()));
     }
@@ -339,7 +361,7 @@ impl Stack {
     pub async fn another_frontend_with(&self, mut settings: Settings) -> (String, ServerHandle) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         settings.public_origin = None;
-        let (base, _, handle) = start_frontend(listener, settings, &self.clock).await;
+        let (base, _, handle, _) = start_frontend(listener, settings, &self.clock).await;
         (base, handle)
     }
 }

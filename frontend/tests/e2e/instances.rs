@@ -311,7 +311,7 @@ async fn replay_until_refused(base: &str, cookie: &str) -> Replay {
 
 /// Sleeps until the frontends swap an access token issued at `issued_by` or
 /// earlier: `REFRESH_MARGIN` seconds before it expires, in whole seconds.
-async fn until_refresh_due(issued_by: SystemTime, ttl: u32) {
+pub(crate) async fn until_refresh_due(issued_by: SystemTime, ttl: u32) {
     let issued = issued_by.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
     let due_secs = issued + u64::from(ttl) - REFRESH_MARGIN as u64;
     let due = UNIX_EPOCH + Duration::from_secs(due_secs) + Duration::from_millis(50);

@@ -108,6 +108,8 @@ pub fn fixture() -> Fixture {
         client_secret: Secret::new("bench-client-secret-0123456789abcdef"),
         cookie_keys: CookieKeys::from_keys(vec![cookie_key.clone()]),
         cookie_secure: false,
+        auth_api_allow_http: false,
+        metrics_addr: None,
         public_origin: None,
         trusted_proxies: vec![],
         upstreams: vec![],

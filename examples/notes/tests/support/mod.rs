@@ -38,6 +38,8 @@ pub const ACCESS_TTL: i64 = 300;
 /// A running auth-api.
 pub struct AuthApi {
     pub base: String,
+    /// Its private `/metrics` listener.
+    metrics: String,
     pub clock: ManualClock,
     pub state: web::Data<AppState>,
     pub settings: AuthSettings,
@@ -69,10 +71,11 @@ pub async fn auth_api_on(addr: &str, clock: ManualClock) -> AuthApi {
         .await
         .expect("auth-api builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics = format!("http://127.0.0.1:{}", app.metrics_port().expect("metrics on"));
     let state = app.state();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    AuthApi { base, clock, state, settings, handle, _dir: dir }
+    AuthApi { base, metrics, clock, state, settings, handle, _dir: dir }
 }
 
 impl AuthApi {
@@ -176,7 +179,8 @@ impl AuthApi {
 
     /// How many times anyone fetched the JWKS (the auth-api's own metrics).
     pub async fn jwks_fetches(&self) -> f64 {
-        let mut res = client().get(format!("{}/metrics", self.base)).send().await.expect("metrics");
+        let mut res =
+            client().get(format!("{}/metrics", self.metrics)).send().await.expect("metrics");
         let text = String::from_utf8(res.body().await.expect("body").to_vec()).expect("utf-8");
         text.lines()
             .filter(|l| l.starts_with(r#"http_requests_total{route="/.well-known/jwks.json""#))
