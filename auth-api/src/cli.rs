@@ -58,7 +58,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTH_CLIENT_ID", global = true)]
     pub client_id: Option<String>,
 
-    /// The frontend's client secret (HTTP Basic password on client endpoints).
+    /// The frontend's client secrets (HTTP Basic password on client endpoints),
+    /// comma-separated: any of them is accepted, so a new one can be added
+    /// before the frontends use it and the old one removed after.
+    #[arg(long, env = "AUTH_CLIENT_SECRETS", global = true, hide_env_values = true)]
+    pub client_secrets: Option<String>,
+
+    /// Deprecated: one client secret; use AUTH_CLIENT_SECRETS (not both).
     #[arg(long, env = "AUTH_CLIENT_SECRET", global = true, hide_env_values = true)]
     pub client_secret: Option<String>,
 

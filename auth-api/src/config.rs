@@ -2,31 +2,11 @@
 //! the command line and environment (see `cli.rs`) and validated before the
 //! server binds. Nothing else in the service reads the environment.
 
-use std::fmt;
-
 use shared::Role;
 
-use crate::{cli::ServeArgs, mfa::key::MfaKey, passwords::policy::PasswordPolicy};
-
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+use crate::{
+    cli::ServeArgs, domain::ClientSecrets, mfa::key::MfaKey, passwords::policy::PasswordPolicy,
+};
 
 #[derive(Clone)]
 pub struct Settings {
@@ -36,7 +16,8 @@ pub struct Settings {
     pub addr: String,
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Secret,
+    /// `AUTH_CLIENT_SECRETS`: any of them authenticates the frontend.
+    pub client_secrets: ClientSecrets,
     /// Seconds.
     pub access_token_ttl: i64,
     /// Sessions without "remember me" (OWASP ASVS 3.3.2: 30 min idle, 12 h).
@@ -81,7 +62,7 @@ impl std::fmt::Debug for Settings {
             .field("addr", &self.addr)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
+            .field("client_secrets", &self.client_secrets)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("session_idle_ttl", &self.session_idle_ttl)
             .field("session_absolute_ttl", &self.session_absolute_ttl)
@@ -116,8 +97,8 @@ pub struct ThrottleSettings {
 pub enum ConfigError {
     #[error("{0} is required (set the variable or pass the flag; `just dev` writes one into .env)")]
     Missing(&'static str),
-    #[error("AUTH_CLIENT_SECRET must be at least {min} characters", min = Settings::MIN_SECRET_LEN)]
-    WeakSecret,
+    #[error(transparent)]
+    ClientSecrets(#[from] shared::client_secrets::SecretsError),
     #[error("{0} must be greater than zero")]
     NotPositive(&'static str),
     #[error("{absolute} must be at least {idle}")]
@@ -131,12 +112,16 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    pub const MIN_SECRET_LEN: usize = 16;
-
     pub fn from_args(database_url: String, args: &ServeArgs) -> Result<Self, ConfigError> {
         let client_id = args.client_id.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?;
-        let client_secret =
-            args.client_secret.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?;
+        let (client_secrets, deprecated) =
+            ClientSecrets::from_env(args.client_secrets.as_deref(), args.client_secret.as_deref())?;
+        if deprecated {
+            tracing::warn!(
+                "AUTH_CLIENT_SECRET is deprecated: rename it AUTH_CLIENT_SECRETS (a comma-separated \
+                 list; any entry is accepted, which lets the secret rotate with no outage)"
+            );
+        }
         let mfa_key =
             args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
         let settings = Settings {
@@ -144,7 +129,7 @@ impl Settings {
             addr: args.addr.clone(),
             issuer: args.issuer.clone(),
             client_id,
-            client_secret: Secret::new(client_secret),
+            client_secrets,
             access_token_ttl: i64::from(args.access_token_ttl),
             session_idle_ttl: i64::from(args.session_idle_ttl),
             session_absolute_ttl: i64::from(args.session_absolute_ttl),
@@ -180,9 +165,6 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::Missing("AUTH_CLIENT_ID"));
-        }
-        if self.client_secret.expose().len() < Self::MIN_SECRET_LEN {
-            return Err(ConfigError::WeakSecret);
         }
         for (name, value) in [
             ("ACCESS_TOKEN_TTL", self.access_token_ttl),
@@ -246,7 +228,10 @@ mod tests {
             addr: "127.0.0.1:0".into(),
             issuer: "http://issuer".into(),
             client_id: "frontend".into(),
-            client_secret: Secret::new("client-secret-0123456789"),
+            client_secrets: ClientSecrets::parse(
+                "client-secret-0123456789,second-secret-0123456789",
+            )
+            .unwrap(),
             access_token_ttl: 300,
             session_idle_ttl: 3600,
             session_absolute_ttl: 86400,
@@ -270,7 +255,7 @@ mod tests {
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");
-        assert!(!shown.contains("client-secret-0123456789"), "{shown}");
+        assert!(!shown.contains("secret-0123456789"), "{shown}");
         assert!(shown.contains("db.internal"), "the rest of the URL stays useful: {shown}");
     }
 }

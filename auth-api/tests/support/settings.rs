@@ -6,7 +6,8 @@
 //! is added in one place. Callers change what their tests need.
 
 use auth_api::{
-    config::{MfaSettings, Secret, Settings, ThrottleSettings},
+    config::{MfaSettings, Settings, ThrottleSettings},
+    domain::ClientSecrets,
     mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
 };
@@ -22,7 +23,7 @@ pub fn test_settings(
         addr: "127.0.0.1:0".into(),
         issuer: issuer.into(),
         client_id: client_id.into(),
-        client_secret: Secret::new(client_secret),
+        client_secrets: ClientSecrets::parse(client_secret).expect("a valid test secret"),
         access_token_ttl: 300,
         session_idle_ttl: 3600,
         session_absolute_ttl: 24 * 3600,

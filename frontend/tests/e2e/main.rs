@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod client_secrets;
 mod cluster;
 mod cookies;
 mod csrf;
