@@ -121,9 +121,11 @@ pub struct ServeArgs {
     #[arg(long, env = "REAUTH_MAX_AGE", default_value_t = 600, global = true)]
     pub reauth_max_age: u32,
 
-    /// The key that seals second factors at rest: 32 random bytes, base64
-    /// (`openssl rand -base64 32`; `just dev` writes one into .env). Keep it
-    /// with the database's backups: without it, authenticator apps stop working.
+    /// The keys that seal second factors at rest: 32 random bytes each, base64
+    /// (`openssl rand -base64 32`; `just dev` writes one into .env),
+    /// comma-separated: the first seals what is new, every one opens (rotation:
+    /// `auth-api mfa status`). Keep them with the database's backups: without
+    /// them, authenticator apps stop working.
     #[arg(long, env = "MFA_ENCRYPTION_KEY", hide_env_values = true, global = true)]
     pub mfa_encryption_key: Option<String>,
 
@@ -157,6 +159,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Rotate MFA_ENCRYPTION_KEY (the keys that seal second factors).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
     /// Show security events (the audit log), newest first.
     Audit {
         /// Only events that happened to this user.
@@ -213,6 +218,19 @@ pub enum KeysCommand {
     Rotate,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// What still depends on keys other than the first of MFA_ENCRYPTION_KEY.
+    Status,
+    /// Re-seal every authenticator-app key under the first key, a batch of
+    /// users per transaction; then the status.
+    Rekey {
+        /// Users per transaction (1-10000).
+        #[arg(long, default_value_t = crate::mfa_rotation::DEFAULT_BATCH)]
+        batch: i64,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("{0}")]
@@ -235,6 +253,7 @@ pub async fn run_admin_command(
     let now = SystemClock.now();
     match command {
         Command::Serve => unreachable!("serve is dispatched by main"),
+        Command::Mfa(_) => unreachable!("mfa is dispatched by main (run_mfa_command)"),
         Command::Migrate => {
             Ok(format!("database at {} is up to date", crate::store::redacted_url(database_url)))
         }
@@ -400,6 +419,25 @@ pub async fn run_admin_command(
                 out.push('\n');
             }
             Ok(out.trim_end().to_owned())
+        }
+    }
+}
+
+/// Runs an `mfa` subcommand with the keys of `MFA_ENCRYPTION_KEY`.
+pub async fn run_mfa_command(
+    database_url: &str,
+    keys: &crate::mfa::key::MfaKeys,
+    command: MfaCommand,
+) -> Result<String, CommandError> {
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    match command {
+        MfaCommand::Status => Ok(crate::mfa_rotation::status(&store, keys).await?.to_string()),
+        MfaCommand::Rekey { batch } => {
+            if !(1..=10_000).contains(&batch) {
+                return Err(CommandError::Usage("--batch must be between 1 and 10000".into()));
+            }
+            Ok(crate::mfa_rotation::rekey(&store, keys, batch).await?.to_string())
         }
     }
 }

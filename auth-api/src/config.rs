@@ -5,7 +5,7 @@
 use shared::Role;
 
 use crate::{
-    cli::ServeArgs, domain::ClientSecrets, mfa::key::MfaKey, passwords::policy::PasswordPolicy,
+    cli::ServeArgs, domain::ClientSecrets, mfa::key::MfaKeys, passwords::policy::PasswordPolicy,
 };
 
 #[derive(Clone)]
@@ -39,10 +39,11 @@ pub struct Settings {
     pub public_origins: Vec<String>,
 }
 
-/// Second factors: the key that protects them at rest, and who must have one.
+/// Second factors: the keys that protect them at rest, and who must have one.
 #[derive(Debug, Clone)]
 pub struct MfaSettings {
-    pub key: MfaKey,
+    /// `MFA_ENCRYPTION_KEY`: the first seals what is new, all open.
+    pub keys: MfaKeys,
     /// `MFA_REQUIRED_ROLES`: users with any of these roles must set up a
     /// second factor, and their sessions must have proven one before the
     /// auth-api answers them as administrators.
@@ -122,8 +123,6 @@ impl Settings {
                  list; any entry is accepted, which lets the secret rotate with no outage)"
             );
         }
-        let mfa_key =
-            args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
         let settings = Settings {
             database_url,
             addr: args.addr.clone(),
@@ -146,7 +145,7 @@ impl Settings {
             audit_retention: i64::from(args.audit_retention),
             reauth_max_age: i64::from(args.reauth_max_age),
             mfa: MfaSettings {
-                key: MfaKey::from_base64(mfa_key)?,
+                keys: mfa_keys(args)?,
                 required_roles: roles_list(&args.mfa_required_roles)?,
             },
             public_origins: args
@@ -202,6 +201,14 @@ fn roles_list(text: &str) -> Result<Vec<Role>, ConfigError> {
     Ok(names.map(str::parse).collect::<Result<_, _>>()?)
 }
 
+/// `MFA_ENCRYPTION_KEY` alone: the CLI's `mfa` commands need it without the
+/// rest of the server's settings.
+pub fn mfa_keys(args: &ServeArgs) -> Result<MfaKeys, ConfigError> {
+    let text =
+        args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
+    Ok(MfaKeys::parse(text)?)
+}
+
 /// The password policy alone: the CLI's `user add` and `user set-password`
 /// need it without the rest of the server's settings.
 pub fn password_policy(args: &ServeArgs) -> Result<PasswordPolicy, ConfigError> {
@@ -248,7 +255,7 @@ mod tests {
             audit_retention: 90 * 86400,
             reauth_max_age: 600,
             mfa: MfaSettings {
-                key: MfaKey::from_bytes(&[9; 32]),
+                keys: crate::mfa::key::MfaKey::from_bytes(&[9; 32]).into(),
                 required_roles: vec![Role::Admin],
             },
             public_origins: vec![],

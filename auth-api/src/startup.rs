@@ -64,6 +64,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        crate::mfa_rotation::record_single_key(&store, &settings.mfa.keys).await?;
         let keys = KeyRing::load(&store, settings.access_token_ttl, clock.now()).await?;
         let passwords = Passwords::new().await?;
         let feed = FeedSignal::new(store.announces_revocations());

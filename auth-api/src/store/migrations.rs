@@ -57,6 +57,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "passkeys",
         sql: include_str!("../../migrations/sqlite/0007_passkeys.sql"),
     },
+    Embedded {
+        version: 10,
+        description: "mfa key ids",
+        sql: include_str!("../../migrations/sqlite/0010_mfa_key_ids.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -89,6 +94,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 6,
         description: "passkeys",
         sql: include_str!("../../migrations/postgres/0006_passkeys.sql"),
+    },
+    Embedded {
+        version: 9,
+        description: "mfa key ids",
+        sql: include_str!("../../migrations/postgres/0009_mfa_key_ids.sql"),
     },
 ];
 

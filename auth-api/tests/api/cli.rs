@@ -124,7 +124,7 @@ fn help_documents_every_variable() {
     for var in crate::helpers::VARIABLES {
         assert!(out.contains(var), "--help does not mention {var}:\n{out}");
     }
-    for sub in ["serve", "migrate", "user", "sessions", "keys"] {
+    for sub in ["serve", "migrate", "user", "sessions", "keys", "mfa"] {
         assert!(out.contains(sub), "--help does not list {sub}");
     }
 }

@@ -42,7 +42,7 @@ pub fn test_settings(
         // No role needs a second factor here, so the many administrator
         // tests can sign in with a password alone; the MFA tests turn the
         // default (`admin`) on.
-        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
+        mfa: MfaSettings { keys: MfaKey::from_bytes(&[7; 32]).into(), required_roles: Vec::new() },
         public_origins: Vec::new(),
     }
 }
