@@ -213,12 +213,6 @@ pub enum SessionsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Add a new current signing key; the old one stays in JWKS until its tokens expire.
-    Rotate,
-}
-
-#[derive(Debug, Subcommand)]
 pub enum MfaCommand {
     /// What still depends on keys other than the first of MFA_ENCRYPTION_KEY.
     Status,
@@ -229,6 +223,12 @@ pub enum MfaCommand {
         #[arg(long, default_value_t = crate::mfa_rotation::DEFAULT_BATCH)]
         batch: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new current signing key; the old one stays in JWKS until its tokens expire.
+    Rotate,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -57,9 +57,11 @@ pub struct Rekeyed {
     resealed: u64,
     /// Changed by their user while being re-sealed; left as the user made them.
     changed_meanwhile: u64,
-    pub status: Status,
+    status: Status,
 }
 
+/// What depends on which key. With a single key listed it first records
+/// that key for the unrecorded recovery codes, as every start does.
 pub async fn status(store: &Store, keys: &MfaKeys) -> Result<Status, StoreError> {
     record_single_key(store, keys).await?;
     let mut totp = TotpTally::default();

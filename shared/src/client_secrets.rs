@@ -99,7 +99,9 @@ pub fn parse(list: Option<&str>, single: Option<&str>) -> Result<ClientSecretLis
         if secret.is_empty() {
             return Err(SecretsError::Empty(i + 1));
         }
-        if secret.chars().count() < MIN_LEN {
+        // Bytes, as the auth-api counted before lists: a secret accepted
+        // then is accepted now.
+        if secret.len() < MIN_LEN {
             return Err(SecretsError::Short { variable, entry: i + 1 });
         }
         if let Some(j) = secrets[..i].iter().position(|earlier| earlier == secret) {
