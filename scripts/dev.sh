@@ -24,7 +24,7 @@ AUTH_API_ADDR=127.0.0.1:8080
 AUTH_ISSUER=http://127.0.0.1:8080
 AUTH_API_URL=http://127.0.0.1:8080
 AUTH_CLIENT_ID=cloakroom-frontend
-AUTH_CLIENT_SECRET=$(random_b64 32 | tr '+/' '-_' | tr -d '=')
+AUTH_CLIENT_SECRETS=$(random_b64 32 | tr '+/' '-_' | tr -d '=')
 COOKIE_KEYS=$(random_b64 64)
 # Plain http on localhost: no Secure flag, cookie named "cloakroom".
 # Production keeps the default (true) behind TLS.
@@ -41,6 +41,10 @@ fi
 if ! grep -q '^MFA_ENCRYPTION_KEY=' .env; then
     echo "MFA_ENCRYPTION_KEY=$(random_b64 32)" >> .env
     echo "dev: added MFA_ENCRYPTION_KEY (the key that seals second factors) to .env"
+fi
+if grep -q '^AUTH_CLIENT_SECRET=' .env && ! grep -q '^AUTH_CLIENT_SECRETS=' .env; then
+    sed -i 's/^AUTH_CLIENT_SECRET=/AUTH_CLIENT_SECRETS=/' .env
+    echo "dev: AUTH_CLIENT_SECRET is now AUTH_CLIENT_SECRETS in .env (a list, for rotation)"
 fi
 if grep -q '^PUBLIC_ORIGIN=http://127.0.0.1:3000$' .env; then
     sed -i 's|^PUBLIC_ORIGIN=http://127.0.0.1:3000$|PUBLIC_ORIGIN=http://localhost:3000|' .env

@@ -64,7 +64,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTH_CLIENT_ID", global = true)]
     pub client_id: Option<String>,
 
-    /// The frontend's client secret (HTTP Basic password on client endpoints).
+    /// The frontend's client secrets (HTTP Basic password on client endpoints),
+    /// comma-separated: any of them is accepted, so a new one can be added
+    /// before the frontends use it and the old one removed after.
+    #[arg(long, env = "AUTH_CLIENT_SECRETS", global = true, hide_env_values = true)]
+    pub client_secrets: Option<String>,
+
+    /// Deprecated: one client secret; use AUTH_CLIENT_SECRETS (not both).
     #[arg(long, env = "AUTH_CLIENT_SECRET", global = true, hide_env_values = true)]
     pub client_secret: Option<String>,
 
@@ -122,9 +128,11 @@ pub struct ServeArgs {
     #[arg(long, env = "REAUTH_MAX_AGE", default_value_t = 600, global = true)]
     pub reauth_max_age: u32,
 
-    /// The key that seals second factors at rest: 32 random bytes, base64
-    /// (`openssl rand -base64 32`; `just dev` writes one into .env). Keep it
-    /// with the database's backups: without it, authenticator apps stop working.
+    /// The keys that seal second factors at rest: 32 random bytes each, base64
+    /// (`openssl rand -base64 32`; `just dev` writes one into .env),
+    /// comma-separated: the first seals what is new, every one opens (rotation:
+    /// `auth-api mfa status`). Keep them with the database's backups: without
+    /// them, authenticator apps stop working.
     #[arg(long, env = "MFA_ENCRYPTION_KEY", hide_env_values = true, global = true)]
     pub mfa_encryption_key: Option<String>,
 
@@ -158,6 +166,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Rotate MFA_ENCRYPTION_KEY (the keys that seal second factors).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
     /// Show security events (the audit log), newest first.
     Audit {
         /// Only events that happened to this user.
@@ -209,6 +220,19 @@ pub enum SessionsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// What still depends on keys other than the first of MFA_ENCRYPTION_KEY.
+    Status,
+    /// Re-seal every authenticator-app key under the first key, a batch of
+    /// users per transaction; then the status.
+    Rekey {
+        /// Users per transaction (1-10000).
+        #[arg(long, default_value_t = crate::mfa_rotation::DEFAULT_BATCH)]
+        batch: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List the signing keys: kid, created, and whether current, rotated out or retired.
     List,
@@ -246,6 +270,7 @@ pub async fn run_admin_command(
     let now = SystemClock.now();
     match command {
         Command::Serve => unreachable!("serve is dispatched by main"),
+        Command::Mfa(_) => unreachable!("mfa is dispatched by main (run_mfa_command)"),
         Command::Migrate => {
             Ok(format!("database at {} is up to date", crate::store::redacted_url(database_url)))
         }
@@ -452,6 +477,25 @@ pub async fn run_admin_command(
                 out.push('\n');
             }
             Ok(out.trim_end().to_owned())
+        }
+    }
+}
+
+/// Runs an `mfa` subcommand with the keys of `MFA_ENCRYPTION_KEY`.
+pub async fn run_mfa_command(
+    database_url: &str,
+    keys: &crate::mfa::key::MfaKeys,
+    command: MfaCommand,
+) -> Result<String, CommandError> {
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    match command {
+        MfaCommand::Status => Ok(crate::mfa_rotation::status(&store, keys).await?.to_string()),
+        MfaCommand::Rekey { batch } => {
+            if !(1..=10_000).contains(&batch) {
+                return Err(CommandError::Usage("--batch must be between 1 and 10000".into()));
+            }
+            Ok(crate::mfa_rotation::rekey(&store, keys, batch).await?.to_string())
         }
     }
 }

@@ -2,31 +2,11 @@
 //! the command line and environment (see `cli.rs`) and validated before the
 //! server binds. Nothing else in the service reads the environment.
 
-use std::fmt;
-
 use shared::Role;
 
-use crate::{cli::ServeArgs, mfa::key::MfaKey, passwords::policy::PasswordPolicy};
-
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+use crate::{
+    cli::ServeArgs, domain::ClientSecrets, mfa::key::MfaKeys, passwords::policy::PasswordPolicy,
+};
 
 #[derive(Clone)]
 pub struct Settings {
@@ -39,7 +19,8 @@ pub struct Settings {
     pub metrics_addr: Option<String>,
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Secret,
+    /// `AUTH_CLIENT_SECRETS`: any of them authenticates the frontend.
+    pub client_secrets: ClientSecrets,
     /// Seconds.
     pub access_token_ttl: i64,
     /// Sessions without "remember me" (OWASP ASVS 3.3.2: 30 min idle, 12 h).
@@ -62,10 +43,11 @@ pub struct Settings {
     pub public_origins: Vec<String>,
 }
 
-/// Second factors: the key that protects them at rest, and who must have one.
+/// Second factors: the keys that protect them at rest, and who must have one.
 #[derive(Debug, Clone)]
 pub struct MfaSettings {
-    pub key: MfaKey,
+    /// `MFA_ENCRYPTION_KEY`: the first seals what is new, all open.
+    pub keys: MfaKeys,
     /// `MFA_REQUIRED_ROLES`: users with any of these roles must set up a
     /// second factor, and their sessions must have proven one before the
     /// auth-api answers them as administrators.
@@ -86,7 +68,7 @@ impl std::fmt::Debug for Settings {
             .field("metrics_addr", &self.metrics_addr)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
+            .field("client_secrets", &self.client_secrets)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("session_idle_ttl", &self.session_idle_ttl)
             .field("session_absolute_ttl", &self.session_absolute_ttl)
@@ -121,8 +103,8 @@ pub struct ThrottleSettings {
 pub enum ConfigError {
     #[error("{0} is required (set the variable or pass the flag; `just dev` writes one into .env)")]
     Missing(&'static str),
-    #[error("AUTH_CLIENT_SECRET must be at least {min} characters", min = Settings::MIN_SECRET_LEN)]
-    WeakSecret,
+    #[error(transparent)]
+    ClientSecrets(#[from] shared::client_secrets::SecretsError),
     #[error("{0} must be greater than zero")]
     NotPositive(&'static str),
     #[error("{absolute} must be at least {idle}")]
@@ -136,21 +118,23 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    pub const MIN_SECRET_LEN: usize = 16;
-
     pub fn from_args(database_url: String, args: &ServeArgs) -> Result<Self, ConfigError> {
         let client_id = args.client_id.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?;
-        let client_secret =
-            args.client_secret.clone().ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?;
-        let mfa_key =
-            args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
+        let (client_secrets, deprecated) =
+            ClientSecrets::from_env(args.client_secrets.as_deref(), args.client_secret.as_deref())?;
+        if deprecated {
+            tracing::warn!(
+                "AUTH_CLIENT_SECRET is deprecated: rename it AUTH_CLIENT_SECRETS (a comma-separated \
+                 list; any entry is accepted, which lets the secret rotate with no outage)"
+            );
+        }
         let settings = Settings {
             database_url,
             addr: args.addr.clone(),
             metrics_addr: listener_addr(&args.metrics_addr),
             issuer: args.issuer.clone(),
             client_id,
-            client_secret: Secret::new(client_secret),
+            client_secrets,
             access_token_ttl: i64::from(args.access_token_ttl),
             session_idle_ttl: i64::from(args.session_idle_ttl),
             session_absolute_ttl: i64::from(args.session_absolute_ttl),
@@ -167,7 +151,7 @@ impl Settings {
             audit_retention: i64::from(args.audit_retention),
             reauth_max_age: i64::from(args.reauth_max_age),
             mfa: MfaSettings {
-                key: MfaKey::from_base64(mfa_key)?,
+                keys: mfa_keys(args)?,
                 required_roles: roles_list(&args.mfa_required_roles)?,
             },
             public_origins: args
@@ -186,9 +170,6 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::Missing("AUTH_CLIENT_ID"));
-        }
-        if self.client_secret.expose().len() < Self::MIN_SECRET_LEN {
-            return Err(ConfigError::WeakSecret);
         }
         for (name, value) in [
             ("ACCESS_TOKEN_TTL", self.access_token_ttl),
@@ -232,6 +213,14 @@ fn roles_list(text: &str) -> Result<Vec<Role>, ConfigError> {
     Ok(names.map(str::parse).collect::<Result<_, _>>()?)
 }
 
+/// `MFA_ENCRYPTION_KEY` alone: the CLI's `mfa` commands need it without the
+/// rest of the server's settings.
+pub fn mfa_keys(args: &ServeArgs) -> Result<MfaKeys, ConfigError> {
+    let text =
+        args.mfa_encryption_key.as_deref().ok_or(ConfigError::Missing("MFA_ENCRYPTION_KEY"))?;
+    Ok(MfaKeys::parse(text)?)
+}
+
 /// The password policy alone: the CLI's `user add` and `user set-password`
 /// need it without the rest of the server's settings.
 pub fn password_policy(args: &ServeArgs) -> Result<PasswordPolicy, ConfigError> {
@@ -259,7 +248,10 @@ mod tests {
             metrics_addr: None,
             issuer: "http://issuer".into(),
             client_id: "frontend".into(),
-            client_secret: Secret::new("client-secret-0123456789"),
+            client_secrets: ClientSecrets::parse(
+                "client-secret-0123456789,second-secret-0123456789",
+            )
+            .unwrap(),
             access_token_ttl: 300,
             session_idle_ttl: 3600,
             session_absolute_ttl: 86400,
@@ -276,14 +268,14 @@ mod tests {
             audit_retention: 90 * 86400,
             reauth_max_age: 600,
             mfa: MfaSettings {
-                key: MfaKey::from_bytes(&[9; 32]),
+                keys: crate::mfa::key::MfaKey::from_bytes(&[9; 32]).into(),
                 required_roles: vec![Role::Admin],
             },
             public_origins: vec![],
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");
-        assert!(!shown.contains("client-secret-0123456789"), "{shown}");
+        assert!(!shown.contains("secret-0123456789"), "{shown}");
         assert!(shown.contains("db.internal"), "the rest of the URL stays useful: {shown}");
     }
 

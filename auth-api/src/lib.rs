@@ -28,7 +28,8 @@
 //! - **Second factors** ([`second_factors`], from the pieces in [`mfa`]):
 //!   authenticator apps (keys sealed under `MFA_ENCRYPTION_KEY`), recovery
 //!   codes (HMAC'd), passkeys (`webauthn-rs`, ceremonies kept server-side);
-//!   `MFA_REQUIRED_ROLES` decides whose admin rights need one proven.
+//!   `MFA_REQUIRED_ROLES` decides whose admin rights need one proven. The
+//!   key rotates ([`mfa_rotation`]: `auth-api mfa status`, `mfa rekey`).
 //! - **Refresh** (refresh grant): [`sessions::refresh`] rotates the token in
 //!   one conditional update; a rotated-out token within the grace window gets
 //!   the same successor, after it ends the session (reuse detection).
@@ -65,6 +66,7 @@ pub mod extract;
 pub mod feed;
 pub mod metrics;
 pub mod mfa;
+pub mod mfa_rotation;
 pub mod passwords;
 pub mod policy;
 pub mod routes;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use auth_api::{
-    cli::{Cli, Command, run_admin_command},
+    cli::{Cli, Command, run_admin_command, run_mfa_command},
     config::{self, Settings},
     startup::Application,
     telemetry,
@@ -19,11 +19,19 @@ async fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(cli.database_url, &cli.serve).await,
         Some(command) => {
-            let result = match config::password_policy(&cli.serve) {
-                Ok(policy) => run_admin_command(&cli.database_url, policy, command)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            let result = match command {
+                Command::Mfa(mfa) => match config::mfa_keys(&cli.serve) {
+                    Ok(keys) => run_mfa_command(&cli.database_url, &keys, mfa)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                command => match config::password_policy(&cli.serve) {
+                    Ok(policy) => run_admin_command(&cli.database_url, policy, command)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
             };
             match result {
                 Ok(out) => {

@@ -41,7 +41,7 @@ use crate::{
     domain::EventKind,
     error::ApiError,
     extract::AuthUser,
-    mfa::{key::MfaKey, recovery, totp, webauthn},
+    mfa::{key::MfaKeys, recovery, totp, webauthn},
     sessions::passkey,
     state::AppState,
     store::{NewEvent, NewFactor, PasskeyRecord, RemovedFactor},
@@ -70,7 +70,7 @@ pub async fn begin_totp(state: &AppState, auth: &AuthUser) -> Result<TotpSetup, 
     let now = state.now();
     may_change_factors(state, auth, now).await?;
     let user_id = &auth.claims.sub;
-    let key = &state.settings.mfa.key;
+    let keys = &state.settings.mfa.keys;
     let this_session = Some(auth.session.id.as_str());
     let offered = match state.store.totp_of(user_id).await? {
         Some(t) if t.confirmed_at.is_some() => {
@@ -82,7 +82,8 @@ pub async fn begin_totp(state: &AppState, auth: &AuthUser) -> Result<TotpSetup, 
             if now - t.created_at < SETUP_REUSE
                 && t.setup_session_id.as_deref() == this_session =>
         {
-            key.open(user_id, &t.secret_sealed)
+            // One that no longer opens is replaced, as an old one is.
+            keys.open(user_id, &t.secret_sealed).ok()
         }
         _ => None,
     };
@@ -90,7 +91,7 @@ pub async fn begin_totp(state: &AppState, auth: &AuthUser) -> Result<TotpSetup, 
         Some(secret) => secret,
         None => {
             let secret = totp::new_secret().to_vec();
-            let sealed = key.seal(user_id, &secret);
+            let sealed = keys.seal(user_id, &secret);
             if !state.store.put_unconfirmed_totp(user_id, &sealed, &auth.session.id, now).await? {
                 return Err(ApiError::Conflict("an authenticator app was just set up".into()));
             }
@@ -113,7 +114,7 @@ pub async fn confirm_totp(
     let now = state.now();
     may_change_factors(state, auth, now).await?;
     let user_id = &auth.claims.sub;
-    let key = &state.settings.mfa.key;
+    let keys = &state.settings.mfa.keys;
     let this_session = Some(auth.session.id.as_str());
     let pending = state
         .store
@@ -123,14 +124,15 @@ pub async fn confirm_totp(
     let Some(pending) = pending else {
         return Err(ApiError::Conflict("no authenticator app is being set up".into()));
     };
-    let secret = key.open_totp(user_id, &pending.secret_sealed)?;
+    let secret = keys.open_totp(user_id, &pending.secret_sealed)?;
     let step = totp::matching_step(&secret, code, now).ok_or(ApiError::WrongCode)?;
     let codes = recovery::generate();
-    let hashes = recovery_hashes(key, user_id, &codes);
+    let (key_id, hashes) = recovery_hashes(keys, user_id, &codes);
     let session_amr = with_method(&auth.session.amr, amr::ONE_TIME);
     let event = event(EventKind::TotpEnabled, auth, now);
     let added = NewFactor {
         recovery_hashes: &hashes,
+        recovery_key_id: &key_id,
         session_id: &auth.session.id,
         amr: &session_amr,
         revoked_until: state.policy().revoked_until(now),
@@ -150,7 +152,7 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
     let user_id = &auth.claims.sub;
     let on = state.store.totp_of(user_id).await?.filter(|t| t.confirmed_at.is_some());
     let Some(on) = on else { return Err(ApiError::NotFound) };
-    let secret = state.settings.mfa.key.open_totp(user_id, &on.secret_sealed)?;
+    let secret = state.settings.mfa.keys.open_totp(user_id, &on.secret_sealed)?;
     // Guessing codes from a session is slowed like guessing its password.
     let limiter = LoginThrottle { store: &state.store, settings: state.settings.throttle };
     let keys = Keys::for_session(&auth.claims.username, &auth.session.id);
@@ -190,11 +192,10 @@ pub async fn regenerate_recovery_codes(
     let now = state.now();
     may_change_factors(state, auth, now).await?;
     let user_id = &auth.claims.sub;
-    let key = &state.settings.mfa.key;
     let codes = recovery::generate();
-    let hashes = recovery_hashes(key, user_id, &codes);
+    let (key_id, hashes) = recovery_hashes(&state.settings.mfa.keys, user_id, &codes);
     let event = event(EventKind::RecoveryCodesRegenerated, auth, now);
-    if !state.store.replace_recovery_codes(user_id, &hashes, &event).await? {
+    if !state.store.replace_recovery_codes(user_id, &hashes, &key_id, &event).await? {
         return Err(ApiError::Conflict("set up an authenticator app first".into()));
     }
     Ok(RecoveryCodes { codes })
@@ -274,12 +275,13 @@ pub async fn register_passkey(
         last_used_at: None,
     };
     let codes = recovery::generate();
-    let hashes = recovery_hashes(&state.settings.mfa.key, user_id, &codes);
+    let (key_id, hashes) = recovery_hashes(&state.settings.mfa.keys, user_id, &codes);
     let session_amr = with_method(&auth.session.amr, amr::HARDWARE_KEY);
     let mut event = event(EventKind::PasskeyAdded, auth, now);
     event.detail = Some(record.name.clone());
     let added = NewFactor {
         recovery_hashes: &hashes,
+        recovery_key_id: &key_id,
         session_id: &auth.session.id,
         amr: &session_amr,
         revoked_until: state.policy().revoked_until(now),
@@ -362,13 +364,16 @@ fn with_method(methods: &[String], method: &str) -> Vec<String> {
     all
 }
 
-/// What the store keeps of `codes`.
-fn recovery_hashes(key: &MfaKey, user_id: &str, codes: &[String]) -> Vec<Vec<u8>> {
-    codes
+/// What the store keeps of `codes`: their hashes under the current MFA
+/// key, and that key's id.
+fn recovery_hashes(keys: &MfaKeys, user_id: &str, codes: &[String]) -> (String, Vec<Vec<u8>>) {
+    let key = keys.current();
+    let hashes = codes
         .iter()
         .filter_map(|c| recovery::normalise(c))
         .map(|c| key.recovery_hash(user_id, &c))
-        .collect()
+        .collect();
+    (key.id().to_string(), hashes)
 }
 
 /// An event the signed-in user caused to themselves, in this session.

@@ -77,6 +77,7 @@ impl Application {
         // Before serving a poll: a cursor of the database's past (a restored
         // backup) must never pass for one of its present.
         store.renew_feed_epoch(&feed::new_epoch()).await?;
+        crate::mfa_rotation::record_single_key(&store, &settings.mfa.keys).await?;
         let keys = KeyRing::load(&store, settings.access_token_ttl, clock.now()).await?;
         let passwords = Passwords::new().await?;
         let feed = FeedSignal::new(store.announces_revocations());

@@ -88,7 +88,7 @@ impl Env {
             .env("METRICS_ADDR", "127.0.0.1:0")
             .env("AUTH_ISSUER", ISSUER)
             .env("AUTH_CLIENT_ID", CLIENT_ID)
-            .env("AUTH_CLIENT_SECRET", &self.client_secret)
+            .env("AUTH_CLIENT_SECRETS", &self.client_secret)
             .env("MFA_ENCRYPTION_KEY", &self.mfa_key)
             .env("ACCESS_TOKEN_TTL", access_ttl.to_string())
             // The bench signs in thousands of times from one address.
@@ -150,7 +150,7 @@ impl Env {
             .env("AUTH_API_URL", auth_api.base())
             .env("AUTH_ISSUER", ISSUER)
             .env("AUTH_CLIENT_ID", CLIENT_ID)
-            .env("AUTH_CLIENT_SECRET", &self.client_secret)
+            .env("AUTH_CLIENT_SECRETS", &self.client_secret)
             .env("COOKIE_KEYS", &self.cookie_keys)
             .env("COOKIE_SECURE", "false");
         if let Some(upstreams) = &self.upstreams {

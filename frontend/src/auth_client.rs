@@ -500,6 +500,13 @@ fn error_from(status: StatusCode, res: &awc::ClientResponse, body: &[u8]) -> Aut
             AuthError::RateLimited(retry)
         }
         (_, Some(ErrorCode::InvalidToken)) => AuthError::InvalidToken,
+        // Said plainly in the log: after a client-secret rotation this is
+        // the one thing an operator needs to see.
+        (StatusCode::UNAUTHORIZED, Some(ErrorCode::InvalidClient)) => AuthError::Protocol(
+            "the auth-api refused this frontend's client credentials (AUTH_CLIENT_ID, and the \
+             first of AUTH_CLIENT_SECRETS, which the auth-api must list)"
+                .into(),
+        ),
         (StatusCode::FORBIDDEN, _) => AuthError::Forbidden,
         (StatusCode::NOT_FOUND, _) => AuthError::NotFound,
         (s, _) if s.is_server_error() => AuthError::Unavailable(format!("auth-api answered {s}")),

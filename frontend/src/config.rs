@@ -49,7 +49,12 @@ pub struct Cli {
     #[arg(long, env = "AUTH_CLIENT_ID")]
     pub client_id: Option<String>,
 
-    /// This frontend's client secret at the auth-api.
+    /// This frontend's client secrets at the auth-api, comma-separated: the
+    /// first is sent (the same list as the auth-api's may be used).
+    #[arg(long, env = "AUTH_CLIENT_SECRETS", hide_env_values = true)]
+    pub client_secrets: Option<String>,
+
+    /// Deprecated: one client secret; use AUTH_CLIENT_SECRETS (not both).
     #[arg(long, env = "AUTH_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
 
@@ -166,6 +171,7 @@ pub struct Settings {
     pub metrics_addr: Option<String>,
     pub issuer: String,
     pub client_id: String,
+    /// The first of `AUTH_CLIENT_SECRETS`: the one this frontend sends.
     pub client_secret: Secret,
     pub cookie_keys: CookieKeys,
     pub cookie_secure: bool,
@@ -183,6 +189,8 @@ pub struct Settings {
 pub enum ConfigError {
     #[error("{0} is required (set the variable or pass the flag; `just dev` writes one into .env)")]
     Missing(&'static str),
+    #[error(transparent)]
+    ClientSecrets(#[from] shared::client_secrets::SecretsError),
     #[error("COOKIE_KEYS entry {0} {1}")]
     CookieKey(usize, &'static str),
     #[error("could not read the Leptos configuration {path}: {reason}")]
@@ -216,6 +224,8 @@ pub enum ConfigError {
 
 impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let client_secret =
+            client_secret(cli.client_secrets.as_deref(), cli.client_secret.as_deref())?;
         let conf = leptos::config::get_configuration(Some(&cli.leptos_config.to_string_lossy()))
             .map_err(|e| ConfigError::Leptos {
                 path: cli.leptos_config.display().to_string(),
@@ -237,11 +247,7 @@ impl Settings {
                 .client_id
                 .filter(|s| !s.is_empty())
                 .ok_or(ConfigError::Missing("AUTH_CLIENT_ID"))?,
-            client_secret: Secret::new(
-                cli.client_secret
-                    .filter(|s| !s.is_empty())
-                    .ok_or(ConfigError::Missing("AUTH_CLIENT_SECRET"))?,
-            ),
+            client_secret,
             cookie_keys: CookieKeys::parse(
                 &cli.cookie_keys.ok_or(ConfigError::Missing("COOKIE_KEYS"))?,
             )?,
@@ -305,6 +311,21 @@ fn is_loopback_host(rest: &str) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
+/// The secret this frontend sends: the first of `AUTH_CLIENT_SECRETS`
+/// (`list`), or the deprecated `AUTH_CLIENT_SECRET` (`single`), every entry
+/// checked by the rule the auth-api applies (`shared::client_secrets`).
+pub fn client_secret(list: Option<&str>, single: Option<&str>) -> Result<Secret, ConfigError> {
+    let list = shared::client_secrets::parse(list, single)?;
+    if list.deprecated {
+        tracing::warn!(
+            "AUTH_CLIENT_SECRET is deprecated: rename it AUTH_CLIENT_SECRETS (a comma-separated \
+             list whose first entry is sent, which lets the secret rotate with no outage)"
+        );
+    }
+    let first = list.secrets.into_iter().next().expect("parse returns at least one secret");
+    Ok(Secret::new(first))
+}
+
 /// `TRUSTED_PROXIES`: CIDRs, or bare addresses (one host each).
 pub fn parse_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     list.split(',')
@@ -339,6 +360,21 @@ mod tests {
         ));
         assert!(matches!(CookieKeys::parse("not base64!"), Err(ConfigError::CookieKey(1, _))));
         assert!(matches!(CookieKeys::parse(" , "), Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn the_first_client_secret_is_sent_and_every_one_is_checked() {
+        let new = "new-client-secret-0123456789";
+        let old = "old-client-secret-0123456789";
+        let both = Cli::try_parse_from(["frontend", "--client-secrets", &format!("{new}, {old}")])
+            .unwrap();
+        let sent = client_secret(both.client_secrets.as_deref(), both.client_secret.as_deref());
+        assert_eq!(sent.unwrap().expose(), new);
+        assert_eq!(client_secret(None, Some(old)).unwrap().expose(), old, "the deprecated one");
+        let short = client_secret(Some(&format!("{new},short")), None);
+        assert!(matches!(short, Err(ConfigError::ClientSecrets(_))));
+        let refused = client_secret(Some(new), Some(old)).unwrap_err().to_string();
+        assert!(refused.contains("not both") && !refused.contains(old), "{refused}");
     }
 
     #[test]

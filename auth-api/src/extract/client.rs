@@ -1,4 +1,5 @@
-//! `ClientAuth`: HTTP Basic client authentication for the client endpoints.
+//! `ClientAuth`: HTTP Basic client authentication for the client endpoints:
+//! the configured client id, with any of `AUTH_CLIENT_SECRETS`.
 
 use std::future::{Ready, ready};
 
@@ -29,9 +30,10 @@ fn check(req: &HttpRequest) -> Result<ClientAuth, ApiError> {
     let basic = auth.as_ref();
     let given_secret = basic.password().map_or("", |p| p);
     // Compare digests in constant time: equal-length inputs, and no early exit
-    // that would let response timing reveal how much of the secret matched.
+    // that would let response timing reveal how much of the secret matched
+    // (or, for the secrets, which of them, or how many there are).
     let id_ok = digest(basic.user_id()).ct_eq(&digest(&state.settings.client_id));
-    let secret_ok = digest(given_secret).ct_eq(&digest(state.settings.client_secret.expose()));
+    let secret_ok = state.settings.client_secrets.accepts(given_secret);
     if bool::from(id_ok & secret_ok) { Ok(ClientAuth) } else { Err(ApiError::InvalidClient) }
 }
 

@@ -244,7 +244,7 @@ async fn otp_is_right(
 ) -> Result<bool, ApiError> {
     let totp = state.store.totp_of(&user.id).await?.filter(|t| t.confirmed_at.is_some());
     let Some(totp) = totp else { return Ok(false) };
-    let secret = state.settings.mfa.key.open_totp(&user.id, &totp.secret_sealed)?;
+    let secret = state.settings.mfa.keys.open_totp(&user.id, &totp.secret_sealed)?;
     match totp::matching_step(&secret, code, now) {
         Some(step) => Ok(state.store.use_totp_step(&user.id, step).await?),
         None => Ok(false),
@@ -292,6 +292,12 @@ async fn recovery_code_is_right(
     now: i64,
 ) -> Result<bool, ApiError> {
     let Some(code) = recovery::normalise(code) else { return Ok(false) };
-    let hash = state.settings.mfa.key.recovery_hash(&user.id, &code);
-    Ok(state.store.use_recovery_code(&user.id, &hash, now).await?)
+    // Under each listed MFA key, current first: a code made before the key
+    // rotated stays good while its key is listed.
+    for hash in state.settings.mfa.keys.recovery_candidates(&user.id, &code) {
+        if state.store.use_recovery_code(&user.id, &hash, now).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

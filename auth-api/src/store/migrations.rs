@@ -67,6 +67,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         description: "feed epoch",
         sql: include_str!("../../migrations/sqlite/0009_feed_epoch.sql"),
     },
+    Embedded {
+        version: 10,
+        description: "mfa key ids",
+        sql: include_str!("../../migrations/sqlite/0010_mfa_key_ids.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -109,6 +114,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         version: 8,
         description: "feed epoch",
         sql: include_str!("../../migrations/postgres/0008_feed_epoch.sql"),
+    },
+    Embedded {
+        version: 9,
+        description: "mfa key ids",
+        sql: include_str!("../../migrations/postgres/0009_mfa_key_ids.sql"),
     },
 ];
 

@@ -36,6 +36,7 @@
 
 mod dialect;
 mod error;
+mod mfa_keys;
 mod migrations;
 mod passkeys;
 mod postgres;
@@ -48,6 +49,7 @@ mod url;
 use sqlx::{Pool, Postgres, Sqlite};
 
 pub use error::StoreError;
+pub use mfa_keys::{CodesUnderKey, Reseal};
 pub use queries::Pruned;
 pub use records::{
     Ceremony, EventFilter, FactorAdded, FailureCount, FirstRefresh, KeyRetirement, Liveness,

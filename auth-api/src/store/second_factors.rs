@@ -47,20 +47,23 @@ pub(super) const FACTOR_COUNT: &str =
           + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)";
 
 /// Inside transaction `$tx`: user `$user_id`'s recovery codes become
-/// exactly `$hashes`, created at `$now` (the old set, used or not, dies).
+/// exactly `$hashes`, HMAC'd under the MFA key `$key_id`, created at `$now`
+/// (the old set, used or not, dies).
 macro_rules! store_recovery_codes {
-    ($tx:ident, $user_id:expr, $hashes:expr, $now:expr) => {
+    ($tx:ident, $user_id:expr, $hashes:expr, $key_id:expr, $now:expr) => {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind($user_id)
             .execute(&mut *$tx)
             .await?;
         for hash in $hashes {
             sqlx::query(
-                "INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)",
+                "INSERT INTO recovery_codes (code_hash, user_id, created_at, key_id)
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(hash)
             .bind($user_id)
             .bind($now)
+            .bind($key_id)
             .execute(&mut *$tx)
             .await?;
         }
@@ -84,6 +87,8 @@ pub(super) fn with_sessions_ended(event: &NewEvent, ended: u64) -> NewEvent {
 pub struct NewFactor<'a> {
     /// Stored if the user has no unused recovery codes.
     pub recovery_hashes: &'a [Vec<u8>],
+    /// The id of the MFA key they are HMAC'd under (`mfa::key::KeyId`).
+    pub recovery_key_id: &'a str,
     /// The session that added it: it has proven the factor (`amr`).
     pub session_id: &'a str,
     pub amr: &'a [String],
@@ -110,7 +115,7 @@ macro_rules! factor_added {
         .await?;
         let codes_issued = unused == 0;
         if codes_issued {
-            store_recovery_codes!($tx, $user_id, added.recovery_hashes, now);
+            store_recovery_codes!($tx, $user_id, added.recovery_hashes, added.recovery_key_id, now);
         }
         let adder = sqlx::query("UPDATE sessions SET amr = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(added.session_id)
@@ -353,13 +358,14 @@ impl Store {
 
     // ---- recovery codes --------------------------------------------------------
 
-    /// A new set of recovery codes replaces every old one (used or not);
-    /// records `event`. `false` (nothing changed) if the user has no second
-    /// factor for them to stand in for.
+    /// A new set of recovery codes (HMAC'd under MFA key `key_id`) replaces
+    /// every old one (used or not); records `event`. `false` (nothing
+    /// changed) if the user has no second factor for them to stand in for.
     pub async fn replace_recovery_codes(
         &self,
         user_id: &str,
         hashes: &[Vec<u8>],
+        key_id: &str,
         event: &NewEvent,
     ) -> Result<bool, StoreError> {
         on_db!(self, |db| {
@@ -370,7 +376,7 @@ impl Store {
             if factors == 0 {
                 return Ok(false);
             }
-            store_recovery_codes!(tx, user_id, hashes, event.at);
+            store_recovery_codes!(tx, user_id, hashes, key_id, event.at);
             insert_event!(&mut *tx, event);
             tx.commit().await?;
             Ok(true)

@@ -124,7 +124,7 @@ fn help_documents_every_variable() {
     for var in crate::helpers::VARIABLES {
         assert!(out.contains(var), "--help does not mention {var}:\n{out}");
     }
-    for sub in ["serve", "migrate", "user", "sessions", "keys"] {
+    for sub in ["serve", "migrate", "user", "sessions", "keys", "mfa"] {
         assert!(out.contains(sub), "--help does not list {sub}");
     }
 }
@@ -136,6 +136,52 @@ fn serve_refuses_to_start_without_client_credentials() {
     let (ok, _, err) = auth_api(&["serve", "--addr", "127.0.0.1:0", "--database-url", &db], "");
     assert!(!ok);
     assert!(err.contains("AUTH_CLIENT_ID"), "{err}");
+}
+
+/// `AUTH_CLIENT_SECRETS` and the deprecated `AUTH_CLIENT_SECRET`: one or the
+/// other, every entry long enough, distinct and present; the refusal names
+/// the variable and never echoes a secret. The old variable still works,
+/// with a warning (seen here because `MFA_ENCRYPTION_KEY`, checked after it,
+/// is missing, so the server stops right after).
+#[test]
+fn client_secrets_are_checked_and_the_old_variable_is_deprecated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/auth.db", dir.path().display());
+    let serve = |vars: &[(&str, &str)], mfa_key: bool| {
+        let mut cmd = binary();
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
+            .env("AUTH_CLIENT_ID", CLIENT_ID)
+            .envs(vars.iter().copied());
+        if mfa_key {
+            cmd.env("MFA_ENCRYPTION_KEY", "B3R8oBlS0cL0Y0Ut2m1Tq8Cq6pT3K5wJtGq8a0bWcVI=");
+        }
+        let out = cmd.output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, _, err) = serve(
+        &[("AUTH_CLIENT_SECRETS", CLIENT_SECRET), ("AUTH_CLIENT_SECRET", "old-secret-0123456789")],
+        true,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("AUTH_CLIENT_SECRETS or the deprecated AUTH_CLIENT_SECRET, not both"));
+    assert!(!err.contains(CLIENT_SECRET) && !err.contains("old-secret"), "{err}");
+    let refused = [
+        (format!("{CLIENT_SECRET},too-short"), "entry 2 must be at least 16 characters"),
+        (format!("{CLIENT_SECRET},,x"), "entry 2 is empty"),
+        (format!("{CLIENT_SECRET},{CLIENT_SECRET}"), "entry 2 repeats entry 1"),
+    ];
+    for (list, why) in refused {
+        let (code, _, err) = serve(&[("AUTH_CLIENT_SECRETS", &list)], true);
+        assert_eq!(code, Some(2), "{list}");
+        assert!(err.contains(why), "{why}: {err}");
+        assert!(!err.contains(CLIENT_SECRET), "{err}");
+    }
+    let (code, out, err) = serve(&[("AUTH_CLIENT_SECRET", CLIENT_SECRET)], false);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("MFA_ENCRYPTION_KEY is required"), "{err}");
+    assert!(out.contains("AUTH_CLIENT_SECRET is deprecated"), "{out}");
+    assert!(!out.contains(CLIENT_SECRET), "{out}");
 }
 
 /// Runs the real binary at debug log level through a sign-in, a refresh and a
@@ -152,7 +198,7 @@ async fn the_served_binary_logs_request_ids_but_never_a_secret() {
     let mut child = binary()
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
         .env("AUTH_CLIENT_ID", CLIENT_ID)
-        .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("AUTH_CLIENT_SECRETS", CLIENT_SECRET)
         .env("MFA_ENCRYPTION_KEY", "B3R8oBlS0cL0Y0Ut2m1Tq8Cq6pT3K5wJtGq8a0bWcVI=")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())

@@ -19,6 +19,7 @@ mod helpers;
 mod instances;
 mod keys;
 mod mfa;
+mod mfa_keys;
 mod passkeys;
 mod revocations;
 mod sessions;

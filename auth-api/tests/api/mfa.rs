@@ -22,7 +22,7 @@ const RECOVERY_GRANT: &str = "urn:cloakroom:params:oauth:grant-type:mfa-recovery
 
 pub(crate) struct Enrolled {
     pub secret: Vec<u8>,
-    recovery_codes: Vec<String>,
+    pub recovery_codes: Vec<String>,
     /// The tokens of the session that enrolled.
     access_token: String,
     refresh_token: String,
@@ -83,7 +83,7 @@ pub(crate) async fn second_step(app: &TestApp, mfa_token: &str, otp: &str) -> Re
     app.post_client("/auth/token", &body).await
 }
 
-async fn with_recovery_code(app: &TestApp, mfa_token: &str, code: &str) -> Reply {
+pub(crate) async fn with_recovery_code(app: &TestApp, mfa_token: &str, code: &str) -> Reply {
     let body = json!({"grant_type": RECOVERY_GRANT, "mfa_token": mfa_token, "recovery_code": code});
     app.post_client("/auth/token", &body).await
 }
@@ -146,9 +146,9 @@ async fn the_key_is_stored_sealed_and_bound_to_its_user() {
     let text = totp::base32(&enrolled.secret);
     assert!(!stored.secret_sealed.windows(20).any(|w| w == enrolled.secret.as_slice()));
     assert!(!String::from_utf8_lossy(&stored.secret_sealed).contains(&text));
-    let key = &app.settings.mfa.key;
-    assert_eq!(key.open(&alice, &stored.secret_sealed), Some(enrolled.secret));
-    assert_eq!(key.open("someone-else", &stored.secret_sealed), None);
+    let keys = &app.settings.mfa.keys;
+    assert_eq!(keys.open(&alice, &stored.secret_sealed).ok(), Some(enrolled.secret));
+    assert!(keys.open("someone-else", &stored.secret_sealed).is_err());
 }
 
 #[actix_web::test]

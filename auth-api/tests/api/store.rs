@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use auth_api::{
     domain::{EndReason, Username},
     store::{
-        Ceremony, EventFilter, FactorAdded, FirstRefresh, KeyRetirement, Liveness, NewEvent,
-        NewFactor, NewSession, NewUser, PasskeyRecord, PendingFailure, PendingSignIn,
-        RemovedFactor, Rotate, Store, UserChange,
+        Ceremony, CodesUnderKey, EventFilter, FactorAdded, FirstRefresh, KeyRetirement, Liveness,
+        NewEvent, NewFactor, NewSession, NewUser, PasskeyRecord, PendingFailure, PendingSignIn,
+        RemovedFactor, Reseal, Rotate, Store, UserChange,
     },
     tokens::keys,
 };
@@ -72,6 +72,7 @@ contract! {
     resetting_second_factors_removes_them_all_and_ends_the_sessions,
     passkeys_are_registered_once_used_and_removed_with_their_codes,
     a_webauthn_ceremony_answers_once_for_its_purpose,
+    mfa_rekey_pages_through_app_keys_reseals_conditionally_and_counts_codes_per_key,
 }
 
 const NOW: i64 = 1_800_000_000;
@@ -1058,7 +1059,14 @@ fn new_factor<'a>(
     amr: &'a [String],
     event: &'a NewEvent,
 ) -> NewFactor<'a> {
-    NewFactor { recovery_hashes: hashes, session_id, amr, revoked_until: NOW + 300, event }
+    NewFactor {
+        recovery_hashes: hashes,
+        recovery_key_id: "0123456789abcdef",
+        session_id,
+        amr,
+        revoked_until: NOW + 300,
+        event,
+    }
 }
 
 fn codes(tag: u8) -> Vec<Vec<u8>> {
@@ -1133,7 +1141,7 @@ async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
     let sid = session(&store, &alice, NOW - 100, b"rt-alice").await;
     let hashes = codes(b'a');
     assert!(
-        !store.replace_recovery_codes(&alice, &hashes, &event("x", &alice)).await.unwrap(),
+        !store.replace_recovery_codes(&alice, &hashes, "k", &event("x", &alice)).await.unwrap(),
         "no factor yet"
     );
     store.put_unconfirmed_totp(&alice, b"sealed", &sid, NOW).await.unwrap();
@@ -1153,10 +1161,66 @@ async fn recovery_codes_are_spent_once_and_replaced_whole(store: Store) {
     assert!(!store.use_recovery_code(&bob, &[b'a', 4], NOW).await.unwrap(), "not another's");
 
     let fresh = codes(b'b');
-    assert!(store.replace_recovery_codes(&alice, &fresh, &x).await.unwrap());
+    assert!(store.replace_recovery_codes(&alice, &fresh, "k", &x).await.unwrap());
     assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 10);
     assert!(!store.use_recovery_code(&alice, &[b'a', 4], NOW).await.unwrap(), "the old set died");
     assert!(store.use_recovery_code(&alice, &[b'b', 4], NOW).await.unwrap());
+}
+
+/// What `auth-api mfa rekey` and `mfa status` need of the store.
+async fn mfa_rekey_pages_through_app_keys_reseals_conditionally_and_counts_codes_per_key(
+    store: Store,
+) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let (sa, sb) = (
+        session(&store, &alice, NOW - 100, b"rt-alice").await,
+        session(&store, &bob, NOW - 100, b"rt-bob").await,
+    );
+    assert!(store.put_unconfirmed_totp(&alice, b"alice-old", &sa, NOW).await.unwrap());
+    assert!(store.put_unconfirmed_totp(&bob, b"bob-old", &sb, NOW).await.unwrap());
+    let mut ids = [alice.clone(), bob.clone()];
+    ids.sort();
+    let first = store.totp_keys_after("", 1).await.unwrap();
+    assert_eq!(first.iter().map(|(id, _)| id).collect::<Vec<_>>(), [&ids[0]]);
+    let second = store.totp_keys_after(&ids[0], 10).await.unwrap();
+    assert_eq!(second.iter().map(|(id, _)| id).collect::<Vec<_>>(), [&ids[1]]);
+    assert!(store.totp_keys_after(&ids[1], 10).await.unwrap().is_empty(), "the end");
+
+    let changes = [
+        Reseal { user_id: alice.clone(), old: b"alice-old".to_vec(), new: b"alice-new".to_vec() },
+        // Bob's row no longer holds what was read: it stays as it is.
+        Reseal { user_id: bob.clone(), old: b"bob-stale".to_vec(), new: b"bob-new".to_vec() },
+    ];
+    assert_eq!(store.reseal_totp_keys(&changes).await.unwrap(), 1);
+    assert_eq!(store.reseal_totp_keys(&[]).await.unwrap(), 0);
+    let sealed = |id: &str| {
+        let store = store.clone();
+        let id = id.to_owned();
+        async move { store.totp_of(&id).await.unwrap().unwrap().secret_sealed }
+    };
+    assert_eq!(sealed(&alice).await, b"alice-new");
+    assert_eq!(sealed(&bob).await, b"bob-old");
+
+    let amr = vec!["pwd".to_owned()];
+    let x = event("x", &alice);
+    let hashes = codes(b'a');
+    store.confirm_totp(&alice, 1, &new_factor(&sa, &hashes, &amr, &x)).await.unwrap();
+    store.confirm_totp(&bob, 1, &new_factor(&sb, &codes(b'b'), &amr, &x)).await.unwrap();
+    assert!(
+        store.replace_recovery_codes(&bob, &codes(b'c'), "fedcba9876543210", &x).await.unwrap()
+    );
+    assert!(store.use_recovery_code(&alice, &hashes[0], NOW).await.unwrap());
+    assert_eq!(store.record_recovery_key("0000000000000000").await.unwrap(), 0, "all recorded");
+    let counted = |key_id: &str, codes, users| CodesUnderKey {
+        key_id: Some(key_id.to_owned()),
+        codes,
+        users,
+    };
+    assert_eq!(
+        store.unused_recovery_codes_by_key().await.unwrap(),
+        [counted("0123456789abcdef", 9, 1), counted("fedcba9876543210", 10, 1)]
+    );
 }
 
 fn passkey_of(user_id: &str, id: &[u8], name: &str) -> PasskeyRecord {

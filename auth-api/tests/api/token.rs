@@ -103,6 +103,47 @@ async fn client_endpoints_refuse_missing_and_wrong_client_credentials() {
     }
 }
 
+/// `AUTH_CLIENT_SECRETS` during a rotation: the new secret and the old one
+/// both open the client endpoints; once the old one is removed it is refused,
+/// and the sessions signed in through it go on.
+#[actix_web::test]
+async fn every_listed_client_secret_opens_and_a_removed_one_is_refused() {
+    const NEW: &str = "new-client-secret-0123456789abcdef";
+    let both = format!("{NEW},{CLIENT_SECRET}");
+    let app = spawn_app_with(|s| {
+        s.client_secrets = auth_api::domain::ClientSecrets::parse(&both).unwrap();
+    })
+    .await;
+    app.add_user("alice", &[]).await;
+    let grant = |url: String, secret: &'static str| async move {
+        let body = json!({"grant_type": "password", "username": "alice", "password": PASSWORD});
+        read(client().post(url).basic_auth(CLIENT_ID, secret).send_json(&body).await.unwrap()).await
+    };
+    let through_old = grant(app.url("/auth/token"), CLIENT_SECRET).await;
+    assert_eq!(through_old.status, StatusCode::OK, "{}", through_old.body);
+    assert_eq!(grant(app.url("/auth/token"), NEW).await.status, StatusCode::OK);
+
+    let mut app = app;
+    app.settings.client_secrets = auth_api::domain::ClientSecrets::parse(NEW).unwrap();
+    let app = app.restart().await;
+    let refused = grant(app.url("/auth/token"), CLIENT_SECRET).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.error(), "invalid_client");
+    assert_eq!(grant(app.url("/auth/token"), NEW).await.status, StatusCode::OK);
+    // The session does not belong to a secret: the new one refreshes it.
+    let refresh_token = through_old.body["refresh_token"].as_str().unwrap();
+    let refreshed = read(
+        client()
+            .post(app.url("/auth/token"))
+            .basic_auth(CLIENT_ID, NEW)
+            .send_json(&json!({"grant_type": "refresh_token", "refresh_token": refresh_token}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+}
+
 #[actix_web::test]
 async fn refresh_rotates_the_token_and_updates_last_seen() {
     let app = spawn_app().await;

@@ -6,7 +6,8 @@
 //! is added in one place. Callers change what their tests need.
 
 use auth_api::{
-    config::{MfaSettings, Secret, Settings, ThrottleSettings},
+    config::{MfaSettings, Settings, ThrottleSettings},
+    domain::ClientSecrets,
     mfa::key::MfaKey,
     passwords::policy::PasswordPolicy,
 };
@@ -23,7 +24,7 @@ pub fn test_settings(
         metrics_addr: Some("127.0.0.1:0".into()),
         issuer: issuer.into(),
         client_id: client_id.into(),
-        client_secret: Secret::new(client_secret),
+        client_secrets: ClientSecrets::parse(client_secret).expect("a valid test secret"),
         access_token_ttl: 300,
         session_idle_ttl: 3600,
         session_absolute_ttl: 24 * 3600,
@@ -42,7 +43,7 @@ pub fn test_settings(
         // No role needs a second factor here, so the many administrator
         // tests can sign in with a password alone; the MFA tests turn the
         // default (`admin`) on.
-        mfa: MfaSettings { key: MfaKey::from_bytes(&[7; 32]), required_roles: Vec::new() },
+        mfa: MfaSettings { keys: MfaKey::from_bytes(&[7; 32]).into(), required_roles: Vec::new() },
         public_origins: Vec::new(),
     }
 }

@@ -9,6 +9,7 @@ pub const VARIABLES: &[&str] = &[
     "METRICS_ADDR",
     "AUTH_ISSUER",
     "AUTH_CLIENT_ID",
+    "AUTH_CLIENT_SECRETS",
     "AUTH_CLIENT_SECRET",
     "ACCESS_TOKEN_TTL",
     "SESSION_IDLE_TTL",

@@ -328,7 +328,7 @@ pub(crate) async fn start_auth_api(
         .env("METRICS_ADDR", "127.0.0.1:0")
         .env("AUTH_ISSUER", ISSUER)
         .env("AUTH_CLIENT_ID", CLIENT_ID)
-        .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("AUTH_CLIENT_SECRETS", CLIENT_SECRET)
         .env("MFA_ENCRYPTION_KEY", crate::harness::MFA_KEY)
         .env("ACCESS_TOKEN_TTL", options.access_ttl.to_string())
         // One user signs in from dozens of browsers here (crash.rs: 32, plus
@@ -375,7 +375,7 @@ pub(crate) async fn start_frontend_with(
         .env("AUTH_API_URL", auth_api_url)
         .env("AUTH_ISSUER", ISSUER)
         .env("AUTH_CLIENT_ID", CLIENT_ID)
-        .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("AUTH_CLIENT_SECRETS", CLIENT_SECRET)
         .env("COOKIE_KEYS", keys)
         .env("COOKIE_SECURE", "false")
         // Its start-up line (info) names the port; warnings explain failures.

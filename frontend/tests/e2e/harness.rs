@@ -8,7 +8,7 @@ use auth_api::{
     clock::ManualClock,
     config::{MfaSettings, Settings as AuthSettings},
     domain::{Password, Username},
-    mfa::key::MfaKey,
+    mfa::key::MfaKeys,
     passwords::policy::PasswordPolicy,
     startup::Application as AuthApplication,
     state::AppState,
@@ -133,7 +133,7 @@ pub async fn spawn_with(options: Options) -> Stack {
     // Many sign-ins from 127.0.0.1 in one test.
     auth_settings.throttle.max_failures_per_ip = 100;
     auth_settings.mfa = MfaSettings {
-        key: MfaKey::from_base64(MFA_KEY).unwrap(),
+        keys: MfaKeys::parse(MFA_KEY).unwrap(),
         required_roles: options.mfa_required_roles,
     };
     auth_settings.public_origins = vec![front_origin.clone()];

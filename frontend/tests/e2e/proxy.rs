@@ -403,7 +403,7 @@ async fn upstreams_that_shadow_cloakroom_or_do_not_parse_stop_start_up() {
         "--client-id",
         "c",
         "--client-secret",
-        "s",
+        "e2e-client-secret-0123456789abcdef",
         "--cookie-keys",
         &base64_key(),
         "--cookie-secure",
