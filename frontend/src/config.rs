@@ -301,7 +301,9 @@ impl Settings {
 /// reserves it for loopback). Any other name is not proven loopback, whatever
 /// it resolves to today, so it counts as remote.
 fn is_loopback_host(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // `\` ends the authority too, as the WHATWG URL parser (awc's) reads
+    // http URLs: `http://evil.example\@localhost` is a request to evil.example.
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = match host_port.strip_prefix('[') {
         Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
@@ -411,6 +413,8 @@ mod tests {
             "[::2]:80",
             "0.0.0.0:8080",
             "localhost@evil.example",
+            "evil.example\\@localhost",
+            "evil.example\\@127.0.0.1:8080/",
             "",
         ] {
             assert!(!is_loopback_host(rest), "{rest}");

@@ -166,6 +166,7 @@ async fn start(
         amr: verified.amr.iter().map(|m| (*m).to_owned()).collect(),
         live_limit: state.settings.max_sessions_per_user,
         revoked_until: policy.revoked_until(now),
+        live: policy.liveness(now),
     };
     let (refresh_token, hash, family) = RefreshToken::first(id);
     let signed_in = Event::new(EventKind::SignIn, now)
@@ -346,7 +347,9 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                     .ok_or_else(|| {
                         ApiError::Internal("rotated token without a readable successor".into())
                     })?;
-                state.store.touch_session(&session.id, now).await?;
+                // Not counted as use: the rotation it repeats already was,
+                // and a copy of the previous token replayed while its owner
+                // is away must not keep the session from idling out.
                 state.metrics.refresh("retry");
                 let since = now - stored.rotated_at.unwrap_or(now);
                 tracing::info!(session_id = %session.id, since, "refresh retried with the previous token");

@@ -464,16 +464,15 @@ impl Store {
                 return Ok(None);
             };
             // The user's row is held from here (above), so the count stays
-            // true until this commits. Sessions past their absolute end do
-            // not count; idle ones do, and being the oldest they go first.
-            let live: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2",
-            )
-            .bind(&new.user_id)
-            .bind(new.now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let excess = live + 1 - i64::from(new.live_limit.max(1));
+            // true until this commits. Only live sessions count (idled-out
+            // and expired ones are dead already, whatever their rows say).
+            let count =
+                format!("SELECT COUNT(*) FROM sessions s WHERE s.user_id = $1 AND {}", live(2));
+            let live_now: i64 =
+                bind_liveness!(sqlx::query_scalar(&count).bind(&new.user_id), new.live)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let excess = live_now + 1 - i64::from(new.live_limit.max(1));
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, auth_time, amr,
                                        refresh_generation, refresh_family, refresh_hash)
@@ -498,17 +497,17 @@ impl Store {
                 // SQL. The new session, the newest, is never among the oldest.
                 let sql = format!(
                     "UPDATE sessions SET ended_at = $1, end_reason = $2
-                     WHERE id IN (SELECT id FROM sessions WHERE user_id = $3 AND ended_at IS NULL
-                                  AND expires_at > $1 AND id <> $4 ORDER BY created_at, id LIMIT {excess})
-                     RETURNING id"
+                     WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $3 AND {}
+                                  AND s.id <> $4 ORDER BY s.created_at, s.id LIMIT {excess})
+                     RETURNING id",
+                    live(5)
                 );
-                let rows = sqlx::query(&sql)
+                let query = sqlx::query(&sql)
                     .bind(new.now)
                     .bind(EndReason::Superseded.as_str())
                     .bind(&new.user_id)
-                    .bind(&new.id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                    .bind(&new.id);
+                let rows = bind_liveness!(query, new.live).fetch_all(&mut *tx).await?;
                 let ids =
                     rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
                 tx.publish_revocations(&ids, new.revoked_until, None).await?;

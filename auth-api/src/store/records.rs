@@ -92,6 +92,8 @@ pub struct NewSession {
     /// and stay on the revocation feed until `revoked_until`.
     pub live_limit: u32,
     pub revoked_until: i64,
+    /// Which of the user's sessions are live (and so count) at `now`.
+    pub live: Liveness,
 }
 
 /// A user's authenticator app.

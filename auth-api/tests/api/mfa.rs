@@ -463,6 +463,11 @@ async fn session_with(app: &TestApp, user_id: &str, amr: &[&str]) -> String {
         amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         live_limit: 50,
         revoked_until: now + 300,
+        live: auth_api::store::Liveness {
+            now,
+            idle_cutoff: now - 600,
+            remember_idle_cutoff: now - 600,
+        },
     };
     let user = app.state.store.find_user_by_id(user_id).await.unwrap().unwrap();
     let (refresh_token, hash, family) =

@@ -149,6 +149,7 @@ fn new_session(user_id: &str, now: i64) -> NewSession {
         amr: vec!["pwd".into()],
         live_limit: 50,
         revoked_until: now + 300,
+        live: live_at(now),
     }
 }
 
@@ -356,6 +357,9 @@ async fn a_sign_in_beyond_the_limit_supersedes_the_oldest_sessions(store: Store)
     let bob = user(&store, "bob").await;
     let bobs = session(&store, &bob, NOW - 50, b"bob").await;
     let (_, cursor) = read_feed(&store, 0).await;
+    // Idled out (last seen 1,000 s ago, idle limit 600 s): dead already,
+    // it neither counts nor is the one to end.
+    let idle = session(&store, &alice, NOW - 1_000, b"idle").await;
     let mut older = Vec::new();
     for i in 0..3 {
         older.push(session(&store, &alice, NOW - 40 + i, &[b'a', i as u8]).await);
@@ -379,6 +383,7 @@ async fn a_sign_in_beyond_the_limit_supersedes_the_oldest_sessions(store: Store)
         assert_eq!(session.ended_at.is_some(), ended, "{id}");
     }
     assert!(store.find_session(&bobs).await.unwrap().unwrap().ended_at.is_none(), "others' stay");
+    assert!(store.find_session(&idle).await.unwrap().unwrap().ended_at.is_none(), "not counted");
     let published = read_feed(&store, cursor).await.0;
     assert_eq!(sorted(published), sorted(older[..2].to_vec()), "published on the feed");
 

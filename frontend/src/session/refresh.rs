@@ -30,19 +30,26 @@ pub type Outcome = Result<Arc<TokenResponse>, AuthError>;
 struct Flight {
     cell: Arc<OnceCell<Outcome>>,
     started: Instant,
+    /// The hash of the refresh token the call got, hashed once it has.
+    successor: std::sync::OnceLock<Option<[u8; 32]>>,
 }
 
 impl Flight {
     /// The hash of the refresh token this flight's call got, once it has.
     fn successor(&self) -> Option<[u8; 32]> {
-        let tokens = self.cell.get()?.as_ref().ok()?;
-        Some(Sha256::digest(tokens.refresh_token.as_bytes()).into())
+        self.cell.get()?;
+        *self.successor.get_or_init(|| {
+            let tokens = self.cell.get()?.as_ref().ok()?;
+            Some(Sha256::digest(tokens.refresh_token.as_bytes()).into())
+        })
     }
 }
 
 #[derive(Default)]
 pub struct RefreshFlights {
-    // Keyed by the token's hash: the map never holds a usable token.
+    // Keyed by the presented token's hash. A settled cell holds the answer,
+    // successor refresh token included, for `LINGER`: only in memory, and
+    // only for requests that present the token it replaced.
     flights: Mutex<HashMap<[u8; 32], Flight>>,
 }
 
@@ -61,6 +68,7 @@ impl RefreshFlights {
                 .or_insert_with(|| Flight {
                     cell: Arc::new(OnceCell::new()),
                     started: Instant::now(),
+                    successor: std::sync::OnceLock::new(),
                 })
                 .cell
                 .clone()

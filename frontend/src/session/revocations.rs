@@ -167,6 +167,11 @@ pub async fn follow(
                 backoff = BACKOFF_MIN;
             }
             Err(e) => {
+                // Refused (not merely unreachable): perhaps a position the
+                // auth-api cannot read; start over from everything in force.
+                if !matches!(e, AuthError::Unavailable(_)) {
+                    position = Position::default();
+                }
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "revocation feed unavailable");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
