@@ -92,7 +92,10 @@ impl Env {
             .env("MFA_ENCRYPTION_KEY", &self.mfa_key)
             .env("ACCESS_TOKEN_TTL", access_ttl.to_string())
             // The bench signs in thousands of times from one address.
-            .env("LOGIN_MAX_FAILURES_PER_IP", "1000000");
+            .env("LOGIN_MAX_FAILURES_PER_IP", "1000000")
+            // And signs one user in from many connections at once: the cap
+            // would end the first sessions while their pages are measured.
+            .env("MAX_SESSIONS_PER_USER", "10000");
         cmd
     }
 
@@ -164,10 +167,11 @@ impl Env {
 
 async fn spawn(mut cmd: Command, log: &Path) -> Result<Server, Error> {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    // The public address first, then the metrics listener's.
+    // The public address and the metrics listener's, in whichever order the
+    // server logs them (both start before either line is written).
     let (tx, rx) = oneshot::channel();
     let mut tx = Some(tx);
-    let mut addr = None;
+    let (mut addr, mut metrics) = (None, None);
     let mut file = tokio::fs::File::create(log.with_extension("log")).await?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
@@ -181,10 +185,9 @@ async fn spawn(mut cmd: Command, log: &Path) -> Result<Server, Error> {
                 l = err.next_line(), if err_open => l.ok().flatten().or_else(|| { err_open = false; None }),
             };
             let Some(line) = line else { continue };
-            if let Some(found) = listening_addr(&line) {
-                addr = Some(found);
-            }
-            if let (Some(addr), Some(metrics)) = (addr, metrics_addr(&line))
+            addr = addr.or_else(|| listening_addr(&line));
+            metrics = metrics.or_else(|| metrics_addr(&line));
+            if let (Some(addr), Some(metrics)) = (addr, metrics)
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send((addr, metrics));

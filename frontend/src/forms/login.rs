@@ -109,7 +109,9 @@ pub async fn handle_login(
             set_cookie(&mut answer, &state.codec.seal_pending(&pending, state.now()));
             Ok(req.into_response(answer))
         }
-        Err(AuthError::InvalidGrant) => {
+        // `Rejected`: a password no account can have (over 1024 bytes) — the
+        // same answer as a wrong one, since that is what it is.
+        Err(AuthError::InvalidGrant | AuthError::Rejected(_)) => {
             let notice = LoginNotice { username, message: GENERIC_FAILURE.into() };
             render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await
         }
@@ -175,7 +177,7 @@ async fn confirm(
             tracing::info!("password confirmed");
             Ok(req.into_response(see_other(&safe_next(form.next.as_deref()))))
         }
-        Err(AuthError::WrongPassword) => {
+        Err(AuthError::WrongPassword | AuthError::Rejected(_)) => {
             let notice = failed("That is not your password.".into());
             render_with_notice(req, next, notice, StatusCode::BAD_REQUEST, None).await
         }

@@ -186,6 +186,12 @@ async fn malformed_and_oversized_posts_get_a_4xx_page() {
     let big = browser.post("/login", &[("username", "alice"), ("password", &huge)]).await;
     assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(big.body.contains("too large"));
+    // Within the form's limit but longer than any password may be: the
+    // answer to a wrong password, not "unavailable".
+    let long = "x".repeat(1025);
+    let refused = browser.post("/login", &[("username", "alice"), ("password", &long)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("Invalid username or password."), "{}", refused.body);
 }
 
 #[actix_web::test]

@@ -17,6 +17,8 @@
 //! and the rest of what it returns (the session and its user) is the grant's
 //! only read.
 
+use std::sync::OnceLock;
+
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use tokio::sync::{mpsc, oneshot};
 
@@ -101,8 +103,7 @@ async fn commit(writer: &SqlitePool, batch: &mut Vec<Job>) {
 /// rotations that won.
 async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<SqliteRow>, sqlx::Error> {
     let rows = batch.len().next_power_of_two();
-    let sql = statement(rows);
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query(statement(rows));
     for Job { rotation, .. } in batch {
         query = query
             .bind(&rotation.session_id[..])
@@ -131,12 +132,20 @@ async fn apply(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<SqliteRow>, sql
     query.fetch_all(writer).await
 }
 
+/// The statement for `rows` rotations (a power of two up to `MAX_BATCH`),
+/// built once per size: sqlx finds its prepared form by the text.
+fn statement(rows: usize) -> &'static str {
+    const SIZES: usize = MAX_BATCH.trailing_zeros() as usize + 1;
+    static STATEMENTS: [OnceLock<String>; SIZES] = [const { OnceLock::new() }; SIZES];
+    STATEMENTS[rows.trailing_zeros() as usize].get_or_init(|| build_statement(rows))
+}
+
 /// `UPDATE … FROM` joins each row of the batch to its session by primary
 /// key. If several rows of one batch name the same session, SQLite updates
 /// it once with one of them; `RETURNING` says which. The right-hand sides
 /// read the row as it was (`refresh_previous_hash = refresh_hash` keeps the
 /// old current hash).
-fn statement(rows: usize) -> String {
+fn build_statement(rows: usize) -> String {
     let mut sql = String::with_capacity(2000 + rows * 30);
     sql.push_str(
         "WITH batch(id, generation, current, hash, sealed, family, now, idle_cutoff, remember_cutoff) AS (VALUES ",
@@ -278,6 +287,7 @@ mod tests {
     fn the_statement_has_nine_parameters_per_rotation() {
         for rows in [1, 2, 64] {
             assert_eq!(statement(rows).matches('?').count(), rows * 9);
+            assert_eq!(statement(rows), build_statement(rows));
         }
     }
 }
