@@ -149,6 +149,12 @@ pub struct ServeArgs {
     /// Seconds an audit event is kept (default 90 days).
     #[arg(long, env = "AUDIT_RETENTION", default_value_t = 90 * 24 * 3600, global = true)]
     pub audit_retention: u32,
+
+    /// Seconds a stopping server (SIGTERM or SIGINT) gives the requests in
+    /// flight to finish; it accepts no new connections meanwhile.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -41,6 +41,8 @@ pub struct Settings {
     /// `PUBLIC_ORIGIN`: the origins of the frontends browsers use, the only
     /// relying parties passkeys are made and used for. None: no passkeys.
     pub public_origins: Vec<String>,
+    /// `SHUTDOWN_GRACE`: seconds a stopping server gives requests in flight.
+    pub shutdown_grace: u64,
 }
 
 /// Second factors: the keys that protect them at rest, and who must have one.
@@ -81,6 +83,7 @@ impl std::fmt::Debug for Settings {
             .field("reauth_max_age", &self.reauth_max_age)
             .field("mfa", &self.mfa)
             .field("public_origins", &self.public_origins)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -162,6 +165,7 @@ impl Settings {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            shutdown_grace: args.shutdown_grace,
         };
         settings.validate()?;
         Ok(settings)
@@ -272,6 +276,7 @@ mod tests {
                 required_roles: vec![Role::Admin],
             },
             public_origins: vec![],
+            shutdown_grace: 30,
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db"), "{shown}");

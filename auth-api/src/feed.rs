@@ -9,7 +9,14 @@
 //! on SQLite nothing announces them, and the polls' periodic re-read of the
 //! database is what finds them.
 
-use std::{fmt::Write as _, time::Duration};
+use std::{
+    fmt::Write as _,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -53,6 +60,7 @@ const RECHECK_ANNOUNCED: Duration = Duration::from_secs(5);
 pub struct FeedSignal {
     wakes: watch::Sender<u64>,
     recheck: Duration,
+    closing: Arc<AtomicBool>,
 }
 
 impl FeedSignal {
@@ -62,7 +70,20 @@ impl FeedSignal {
         Self {
             wakes: watch::channel(0).0,
             recheck: if announced { RECHECK_ANNOUNCED } else { RECHECK_UNANNOUNCED },
+            closing: Arc::default(),
         }
+    }
+
+    /// The server is stopping: every waiting poll answers now with what it
+    /// has (readers poll again, elsewhere), and new ones do not wait, so a
+    /// graceful stop is not held up to `MAX_WAIT` by readers with no news.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     pub fn notify(&self) {

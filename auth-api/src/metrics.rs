@@ -17,7 +17,7 @@ use actix_web::{
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 
@@ -37,6 +37,7 @@ struct ResultLabels {
 pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
+    in_flight: Gauge,
     logins: Family<ResultLabels, Counter>,
     refreshes: Family<ResultLabels, Counter>,
     exchanges: Family<ResultLabels, Counter>,
@@ -48,6 +49,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
+        let in_flight = Gauge::default();
         let logins = Family::<ResultLabels, Counter>::default();
         let refreshes = Family::<ResultLabels, Counter>::default();
         let exchanges = Family::<ResultLabels, Counter>::default();
@@ -57,6 +59,11 @@ impl Default for Metrics {
             "http_requests",
             "HTTP requests by route, method and status",
             requests.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being handled (until their answer starts)",
+            in_flight.clone(),
         );
         registry.register(
             "logins",
@@ -86,6 +93,7 @@ impl Default for Metrics {
         Self {
             registry: Arc::new(registry),
             requests,
+            in_flight,
             logins,
             refreshes,
             exchanges,
@@ -133,6 +141,8 @@ pub async fn count_requests(
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let started = std::time::Instant::now();
+    // Counted down however the request ends, a cancelled one too.
+    let _in_flight = metrics.as_ref().map(|m| InFlight::enter(&m.in_flight));
     let res = next.call(req).await?;
     let status = res.status().as_u16();
     tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request finished");
@@ -140,6 +150,22 @@ pub async fn count_requests(
         metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
     }
     Ok(res)
+}
+
+/// One request in `http_requests_in_flight`, for as long as it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Starts the metrics listener on `listener`: `GET /metrics` and 404 for

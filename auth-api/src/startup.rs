@@ -135,7 +135,18 @@ impl Application {
         .keep_alive(KEEP_ALIVE)
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: state.settings.addr.clone(), source })?
-        .shutdown_timeout(5)
+        .shutdown_timeout(state.settings.shutdown_grace)
+        // Instead of actix's own handlers (which stop at once on SIGINT):
+        // both signals stop gracefully, and long polls are told first.
+        .shutdown_signal({
+            let feed = state.feed.clone();
+            let grace = state.settings.shutdown_grace;
+            async move {
+                stop_requested().await;
+                tracing::info!(grace_s = grace, "stopping: requests in flight may finish");
+                feed.close();
+            }
+        })
         .run();
 
         let metrics = match &state.settings.metrics_addr {
@@ -189,6 +200,25 @@ impl Application {
         }
         self.state.store.close().await;
         result
+    }
+}
+
+/// Resolves at the first SIGTERM (what orchestrators send) or SIGINT
+/// (Ctrl-C). Never, if neither can be listened for: the signals then keep
+/// their default effect, ending the process at once.
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT; they stop the server at once");
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -86,6 +86,13 @@ pub struct Cli {
     /// https upstreams (an https AUTH_API_URL is checked against the system's).
     #[arg(long, env = "UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
+
+    /// Seconds a stopping server (SIGTERM or SIGINT) gives the requests in
+    /// flight to finish (proxied ones and WebSockets too); it accepts no new
+    /// connections meanwhile.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace: u64,
 }
 
 /// A secret string whose `Debug` never shows it.
@@ -183,6 +190,8 @@ pub struct Settings {
     pub upstreams: Vec<crate::routes::Upstream>,
     /// TLS for outgoing https calls (`UPSTREAM_CA_FILE`).
     pub tls: crate::tls::ClientTls,
+    /// `SHUTDOWN_GRACE`: seconds a stopping server gives requests in flight.
+    pub shutdown_grace: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +271,7 @@ impl Settings {
                 Some(path) => crate::tls::ClientTls::new(Some(path))?,
                 None => crate::tls::ClientTls::system(),
             },
+            shutdown_grace: cli.shutdown_grace,
         };
         settings.validate()?;
         Ok(settings)
@@ -436,6 +446,7 @@ mod tests {
             trusted_proxies: vec![],
             upstreams: vec![],
             tls: crate::tls::ClientTls::system(),
+            shutdown_grace: 30,
         }
     }
 

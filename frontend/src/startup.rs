@@ -206,6 +206,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(crate::security::origin::MAX_BODY))
                 .route(STYLESHEET, web::get().to(stylesheet))
                 .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
                 .service(actix_files::Files::new(
                     &format!("/{}", leptos_options.site_pkg_dir),
                     site_pkg,
@@ -258,7 +259,16 @@ impl Application {
         .keep_alive(KEEP_ALIVE)
         .listen(listener)
         .map_err(bind_err)?
-        .shutdown_timeout(5)
+        .shutdown_timeout(state.settings.shutdown_grace)
+        // Instead of actix's own handlers (which stop at once on SIGINT):
+        // both signals stop gracefully.
+        .shutdown_signal({
+            let grace = state.settings.shutdown_grace;
+            async move {
+                stop_requested().await;
+                tracing::info!(grace_s = grace, "stopping: requests in flight may finish");
+            }
+        })
         .run();
         Ok(Self { port: local.port(), server, metrics: metrics_server, state, follower })
     }
@@ -312,6 +322,48 @@ async fn stylesheet() -> HttpResponse {
         .body(include_str!("../style/cloakroom.css"))
 }
 
+/// `GET /healthz`: the process is alive and serving HTTP, whatever the
+/// auth-api's state (restarting frontends cannot fix an auth-api outage).
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: this frontend can judge sessions: it has the auth-api's
+/// signing keys, and the revocation feed has answered within its trust
+/// window (`RevokedSessions::is_current`). Otherwise `503` and the reasons:
+/// signed-in pages would be refused, or refreshed at every view.
+async fn readyz(state: web::Data<FrontendState>) -> HttpResponse {
+    let mut reasons = Vec::new();
+    if !state.jwks.is_loaded() {
+        reasons.push("the auth-api's signing keys are not loaded");
+    }
+    if !state.revoked.is_current() {
+        reasons.push("the revocation feed has not answered within its trust window");
+    }
+    if reasons.is_empty() {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .json(serde_json::json!({ "status": "unavailable", "reasons": reasons }))
+    }
+}
+
+/// Resolves at the first SIGTERM (what orchestrators send) or SIGINT
+/// (Ctrl-C). Never, if neither can be listened for: the signals then keep
+/// their default effect, ending the process at once.
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT; they stop the server at once");
+            std::future::pending::<()>().await;
+        }
+    }
 }

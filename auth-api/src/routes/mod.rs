@@ -65,7 +65,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/admin/audit").route(web::get().to(admin::audit)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)));
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)));
     // `/metrics` is not here: it has a listener of its own (`metrics::serve`).
 }
 

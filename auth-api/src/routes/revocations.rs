@@ -57,7 +57,8 @@ pub async fn feed(
         let stale =
             |theirs: &Option<String>, ours: &str| theirs.as_deref().is_some_and(|t| t != ours);
         let news = next != cursor || stale(&query.epoch, &epoch) || stale(&query.keys, &keys);
-        if news || tokio::time::Instant::now() >= deadline {
+        let done = tokio::time::Instant::now() >= deadline || state.feed.is_closing();
+        if news || done {
             return Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(
                 RevocationFeed { epoch, cursor: next.to_string(), keys, revoked, retired_keys },
             ));

@@ -1,20 +1,161 @@
-//! Liveness and metrics.
+//! Liveness, readiness, stopping, and metrics.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use awc::http::StatusCode;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 
-use crate::helpers::{Served, client, spawn_app};
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, Served, TestDb, client, spawn_app, spawn_app_with};
 
 #[actix_web::test]
-async fn healthz_checks_the_database() {
+async fn healthz_is_liveness_and_readyz_checks_the_database() {
     let app = spawn_app().await;
-    let ok = app.get("/healthz").await;
-    assert_eq!(ok.status, StatusCode::OK);
-    assert_eq!(ok.body["status"], "ok");
-    // With the database gone, the service says so instead of pretending.
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(app.get(path).await.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(app.get("/readyz").await.body["status"], "ready");
+    // With the database gone the instance is alive but not ready: a load
+    // balancer sends its requests elsewhere, an orchestrator leaves it be.
     app.state.store.close().await;
-    let down = app.get("/healthz").await;
-    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(down.error(), "temporarily_unavailable");
+    let alive = app.get("/healthz").await;
+    assert_eq!((alive.status, &alive.body["status"]), (StatusCode::OK, &"ok".into()));
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["status"], "unavailable");
+    let reasons = ready.body["reasons"].to_string();
+    assert!(reasons.contains("database"), "{reasons}");
+}
+
+/// A TCP relay to `target` that can be cut (every connection through it
+/// dropped, new ones closed at once) and joined again: a database that goes
+/// away and comes back, for one test alone.
+struct Relay {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    cuts: watch::Sender<u64>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let cuts = watch::channel(0).0;
+        let (is_open, cut) = (open.clone(), cuts.clone());
+        actix_web::rt::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !is_open.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let (target, mut cut) = (target.clone(), cut.subscribe());
+                actix_web::rt::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, open, cuts }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    fn join(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+#[actix_web::test]
+async fn readyz_on_postgresql_follows_the_database_away_and_back() {
+    let Some(db) = TestDb::postgres().await else { return };
+    // postgres://user:password@HOST:PORT/name, with HOST:PORT the relay's.
+    let (head, rest) = db.url.split_once('@').unwrap();
+    let (server, name) = rest.split_once('/').unwrap();
+    let relay = Relay::start(server.to_owned()).await;
+    let url = format!("{head}@{}/{name}", relay.addr);
+    let app = spawn_app_with(|s| s.database_url = url).await;
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+
+    let until = |wanted: StatusCode| {
+        let app = &app;
+        async move {
+            let started = Instant::now();
+            loop {
+                let reply = app.get("/readyz").await;
+                if reply.status == wanted {
+                    return reply;
+                }
+                assert!(started.elapsed() < Duration::from_secs(20), "still {}", reply.body);
+                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    relay.cut();
+    let away = until(StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(away.body["reasons"].to_string().contains("database"), "{}", away.body);
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "alive all the while");
+    relay.join();
+    // The pool reconnects by itself.
+    until(StatusCode::OK).await;
+}
+
+/// SIGTERM stops the binary gracefully: 20 revocation-feed polls waiting for
+/// news (each for up to 30 s, longer than the grace) are answered at once
+/// rather than cut off, and the process exits 0.
+#[actix_web::test]
+async fn sigterm_answers_the_requests_in_flight_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/a.db", dir.path().display());
+    let mut served = Served::start(&db, &[("SHUTDOWN_GRACE", "10")]);
+    let metrics = served.metrics.clone().unwrap();
+    let polls: Vec<_> = (0..20)
+        .map(|_| {
+            let url = format!("{}/auth/revocations?wait=30", served.base);
+            actix_web::rt::spawn(async move {
+                let request = client().get(url).basic_auth(CLIENT_ID, CLIENT_SECRET);
+                let mut res = request.timeout(Duration::from_secs(60)).send().await;
+                let res = res.as_mut().map_err(|e| e.to_string())?;
+                let body = res.body().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((res.status(), body))
+            })
+        })
+        .collect();
+    // Every poll is being handled (not merely sent) before the signal.
+    let started = Instant::now();
+    loop {
+        let mut res = client().get(format!("{metrics}/metrics")).send().await.unwrap();
+        let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        if text.lines().any(|l| l == "http_requests_in_flight 20") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "polls never all in flight:\n{text}");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    served.terminate();
+    for poll in polls {
+        let (status, body) = poll.await.unwrap().expect("answered, not cut off");
+        assert_eq!(status, StatusCode::OK);
+        let feed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(feed["cursor"].is_string(), "{feed}");
+    }
+    let exit = served.exit_status(Duration::from_secs(20)).expect("the auth-api exits");
+    assert_eq!(exit.code(), Some(0), "{}", served.log());
+    assert!(served.log().contains("stopping: requests in flight may finish"), "{}", served.log());
 }
 
 #[actix_web::test]

@@ -357,6 +357,29 @@ impl Served {
         }
     }
 
+    /// `SIGTERM`: what an orchestrator sends to stop it.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// How the process ended, once it has, or `None` after `limit`.
+    pub fn exit_status(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `SIGKILL`: no shutdown, no flush; whatever was not committed is lost.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -258,14 +258,14 @@ async fn instances_recover_when_the_database_drops_their_connections() {
 }
 
 #[actix_web::test]
-async fn healthz_on_postgresql_answers_503_once_the_database_is_gone() {
+async fn readyz_on_postgresql_answers_503_once_the_store_is_closed() {
     let Some((a, _b, _db)) = two_instances().await else { return };
-    assert_eq!(a.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(a.get("/readyz").await.status, StatusCode::OK);
     // Closing the pool also ends the listener, which holds one of its connections.
     a.state.store.close().await;
-    let down = a.get("/healthz").await;
+    let down = a.get("/readyz").await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(down.error(), "temporarily_unavailable");
+    assert_eq!(down.body["status"], "unavailable");
 }
 
 #[actix_web::test]

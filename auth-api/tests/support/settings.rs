@@ -45,5 +45,6 @@ pub fn test_settings(
         // default (`admin`) on.
         mfa: MfaSettings { keys: MfaKey::from_bytes(&[7; 32]).into(), required_roles: Vec::new() },
         public_origins: Vec::new(),
+        shutdown_grace: 5,
     }
 }

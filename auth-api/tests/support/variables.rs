@@ -28,4 +28,5 @@ pub const VARIABLES: &[&str] = &[
     "MFA_ENCRYPTION_KEY",
     "MFA_REQUIRED_ROLES",
     "PUBLIC_ORIGIN",
+    "SHUTDOWN_GRACE",
 ];

@@ -60,6 +60,7 @@ const fn prefix(path: &'static str, access: Access) -> Page {
 /// check the session themselves).
 pub const PAGES: &[Page] = &[
     exact("/healthz", Access::Static),
+    exact("/readyz", Access::Static),
     exact("/favicon.ico", Access::Static),
     prefix("/pkg", Access::Static),
     prefix("/assets", Access::Static),
@@ -97,6 +98,7 @@ pub const RESERVED: &[&str] = &[
     "/pkg",
     "/assets",
     "/healthz",
+    "/readyz",
     "/favicon.ico",
 ];
 

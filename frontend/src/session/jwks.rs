@@ -96,6 +96,11 @@ impl JwksCache {
         Ok(claims)
     }
 
+    /// Whether any signing key is loaded: without one no token verifies.
+    pub fn is_loaded(&self) -> bool {
+        !self.keys.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
     /// Which key set is installed; changes with every `install`. A decision
     /// remembered under one generation must not outlive it.
     pub fn generation(&self) -> u64 {
@@ -146,6 +151,15 @@ impl JwksCache {
     /// new keys were loaded.
     pub async fn refetch(&self, client: &AuthClient) -> bool {
         self.fetch(client, Limit::Honoured).await
+    }
+
+    /// Fetches the key set if none is loaded, however recent the last
+    /// attempt: the revocation feed just answered, so the auth-api is up
+    /// (the feed's pace bounds how often this fetches).
+    pub async fn load_if_missing(&self, client: &AuthClient) {
+        if !self.is_loaded() {
+            self.fetch(client, Limit::Ignored).await;
+        }
     }
 
     /// Drops the keys in `kids` (the feed's cut-off keys) and keeps them out

@@ -157,6 +157,10 @@ pub async fn follow(
                 // Added whatever the step: a refusal more is always safe.
                 revoked.add(&answer.revoked, clock());
                 jwks.retire(&client, &answer.retired_keys).await;
+                // The auth-api answers: load its keys now rather than at the
+                // first signed-in request, so the frontend is ready (`/readyz`)
+                // before it is sent one.
+                jwks.load_if_missing(&client).await;
                 match position.apply(&answer) {
                     Step::Followed => revoked.answered(),
                     Step::StartOver => tracing::info!(

@@ -163,6 +163,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         trusted_proxies: options.trusted_proxies,
         upstreams: options.upstreams,
         tls: options.tls,
+        shutdown_grace: 5,
     };
     let front = start_frontend(listener, front_settings.clone(), &clock).await;
     Stack {

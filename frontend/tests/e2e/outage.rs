@@ -69,3 +69,32 @@ async fn a_frontend_started_before_the_auth_api_serves_soon_after_it_comes_up() 
     }
     assert!(browser.cookie().is_some(), "nobody was signed out while the keys were missing");
 }
+
+/// `/readyz` is `200` only while this frontend can judge sessions itself: it
+/// has the signing keys and the revocation feed answers. `/healthz` says
+/// only that the process serves.
+#[actix_web::test]
+async fn readyz_waits_for_the_keys_and_the_feed_and_healthz_does_not() {
+    let mut stack = spawn().await;
+    stack.stop_auth_api().await;
+    let (base, _handle) = stack.another_frontend(vec![cookie::Key::generate()]).await;
+    let browser = crate::harness::Browser::new(&base);
+    assert_eq!(browser.get("/healthz").await.status, StatusCode::OK);
+    let waiting = browser.get("/readyz").await;
+    assert_eq!(waiting.status, StatusCode::SERVICE_UNAVAILABLE, "{}", waiting.body);
+    let reasons: serde_json::Value = serde_json::from_str(&waiting.body).unwrap();
+    let reasons = reasons["reasons"].to_string();
+    assert!(reasons.contains("signing keys") && reasons.contains("revocation feed"), "{reasons}");
+
+    stack.restart_auth_api().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ready = browser.get("/readyz").await;
+        if ready.status == StatusCode::OK {
+            assert!(ready.body.contains("ready"), "{}", ready.body);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready 20 s on: {}", ready.body);
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

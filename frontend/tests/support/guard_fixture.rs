@@ -114,6 +114,7 @@ pub fn fixture() -> Fixture {
         trusted_proxies: vec![],
         upstreams: vec![],
         tls: frontend::tls::ClientTls::system(),
+        shutdown_grace: 5,
     };
     let client = AuthClient::new(&settings);
     let clock = Arc::new(AtomicI64::new(NOW));
