@@ -49,13 +49,15 @@ bench *ARGS:
 fmt:
     cargo fmt --all
 
-# Check formatting and lints, for the server and the browser half (warnings are errors).
+# Check formatting and lints, for the server and the browser half (warnings are errors),
+# and the alert rules with promtool (skipped without it, outside CI).
 # Clippy runs as a build (scripts/clippy.sh says why), so `just test` after it compiles
 # only the workspace's own crates again.
 lint:
     scripts/tools.sh
     cargo fmt --all -- --check
     scripts/clippy.sh
+    scripts/alerts.sh
 
 # Run the auth-api from the command line, e.g. `just auth-api user list`.
 auth-api *ARGS:

@@ -32,6 +32,10 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log lines as `text` (one line per event) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: shared::log_format::LogFormat,
+
     #[command(flatten)]
     pub serve: ServeArgs,
 

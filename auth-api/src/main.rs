@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(cli.log_format);
     match cli.command {
         None | Some(Command::Serve) => serve(cli.database_url, &cli.serve).await,
         Some(command) => {

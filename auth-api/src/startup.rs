@@ -19,7 +19,7 @@ use crate::{
     config::Settings,
     error::rejections,
     feed::{self, FeedSignal},
-    metrics::{Metrics, count_requests},
+    metrics::{Metrics, log_requests},
     passwords::Passwords,
     routes,
     state::AppState,
@@ -35,6 +35,10 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// small read a second).
 const KEY_RELOAD: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often the pool gauges are sampled (free: no query).
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
+/// How often live sessions are counted (one indexed count).
+const COUNT_SESSIONS_EVERY: Duration = Duration::from_secs(30);
 /// A connection must deliver its first request's whole head within this, or
 /// it gets a `408` and is closed: a client that trickles bytes (slow loris)
 /// or connects and says nothing holds a connection no longer than this.
@@ -109,10 +113,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                // Also on its own: the request counter reads it without
-                // knowing `AppState` (which holds it), so `metrics` imports
-                // nothing from above it.
-                .app_data(app_state.metrics.clone())
+                // On their own: `shared::metrics::count_requests` reads them
+                // without knowing `AppState` (which holds them).
+                .app_data(web::Data::new(app_state.metrics.http.clone()))
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY).error_handler(rejections::json),
                 )
@@ -128,7 +131,8 @@ impl Application {
                         // per-user and must never sit in a shared cache.
                         .add(("Cache-Control", "no-store")),
                 )
-                .wrap(from_fn(count_requests))
+                .wrap(from_fn(log_requests))
+                .wrap(from_fn(shared::metrics::count_requests))
                 .wrap(TracingLogger::default())
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -155,7 +159,7 @@ impl Application {
                 let listener = TcpListener::bind(addr).map_err(bind_err)?;
                 let port = listener.local_addr().map_err(bind_err)?.port();
                 let server =
-                    crate::metrics::serve(listener, state.metrics.clone()).map_err(bind_err)?;
+                    shared::metrics::serve(listener, state.metrics.registry()).map_err(bind_err)?;
                 let handle = server.handle();
                 // A server runs only while polled: on the runtime, stopped
                 // through its handle after the public one.
@@ -228,8 +232,22 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut keys_tick = tokio::time::interval(KEY_RELOAD);
         let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+        let mut gauges_tick = tokio::time::interval(GAUGES_EVERY);
+        let mut sessions_tick = tokio::time::interval(COUNT_SESSIONS_EVERY);
         loop {
             tokio::select! {
+                _ = gauges_tick.tick() => {
+                    for (pool, size, idle) in state.store.pool_usage() {
+                        state.metrics.pool(pool, size, idle);
+                    }
+                }
+                _ = sessions_tick.tick() => {
+                    let live = state.policy().liveness(state.now());
+                    match state.store.count_live_sessions(live).await {
+                        Ok(count) => state.metrics.sessions_active(count),
+                        Err(e) => tracing::warn!(error = %e, "could not count the live sessions"),
+                    }
+                }
                 _ = keys_tick.tick() => {
                     if let Err(e) = state.keys.reload(&state.store, state.now()).await {
                         tracing::warn!(error = %e, "could not reload signing keys; keeping the loaded ones");

@@ -2,16 +2,26 @@
 //! handlers log inside it. Nothing logged here or elsewhere carries a
 //! password, token or secret: those types redact themselves in `Debug`.
 
+use shared::log_format::LogFormat;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the global subscriber; `RUST_LOG` filters (default `info`, less
 /// PostgreSQL's notices, such as the "already exists, skipping" that every
 /// start's migration check draws). Safe to call more than once (later calls
 /// do nothing), which tests rely on.
-pub fn init() {
-    // Colours only for a person at a terminal; not in files, pipes or `just dev`'s prefixed log.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    install(fmt::layer().with_target(true).with_ansi(ansi));
+pub fn init(format: LogFormat) {
+    match format {
+        LogFormat::Text => {
+            // Colours only for a person at a terminal; not in files, pipes
+            // or `just dev`'s prefixed log.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            install(fmt::layer().with_target(true).with_ansi(ansi));
+        }
+        // One object per line: the event's fields flattened beside
+        // `message`, and every span it is in (the request's, with its
+        // `request_id`) in `spans`.
+        LogFormat::Json => install(fmt::layer().json().flatten_event(true).with_span_list(true)),
+    }
 }
 
 /// For servers started inside a test process: the same lines, written through

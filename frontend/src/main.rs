@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(cli.log_format);
     let settings = match Settings::from_cli(cli) {
         Ok(s) => s,
         Err(e) => {

@@ -28,7 +28,6 @@ use crate::{
         login::handle_login, new_user::handle_new_user, password::handle_password_change,
         security::handle_security, verify::handle_verify,
     },
-    metrics::{Metrics, count_requests},
     proxy::{UpstreamClient, dispatch},
     security::{headers::security_headers, origin::check_origin},
     session::{guard::session_guard, revocations},
@@ -153,13 +152,14 @@ impl Application {
                  the client secret and tokens cross that network readable"
             );
         }
-        let metrics = web::Data::new(Metrics::default());
-        let metrics_server = match &settings.metrics_addr {
+        let state = web::Data::new(FrontendState::new(settings, clock, public_origin)?);
+        let metrics_server = match &state.settings.metrics_addr {
             Some(addr) => {
                 let bind_err = |source| StartupError::Bind { addr: addr.clone(), source };
                 let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
                 let port = listener.local_addr().map_err(bind_err)?.port();
-                let server = crate::metrics::serve(listener, metrics.clone()).map_err(bind_err)?;
+                let server =
+                    shared::metrics::serve(listener, state.metrics.registry()).map_err(bind_err)?;
                 let handle = server.handle();
                 // A server runs only while polled: on the runtime, stopped
                 // through its handle after the public one.
@@ -169,8 +169,6 @@ impl Application {
             None => None,
         };
 
-        let state = web::Data::new(FrontendState::new(settings, clock, public_origin)?);
-
         // Load the signing keys and start following revocations before the
         // first request; neither is fatal if the auth-api is not up yet.
         let client = AuthClient::new(&state.settings);
@@ -179,6 +177,7 @@ impl Application {
             client,
             state.revoked.clone(),
             state.jwks.clone(),
+            state.metrics.clone(),
             state.clock(),
         ));
 
@@ -197,7 +196,8 @@ impl Application {
             let site_pkg = format!("{}/{}", leptos_options.site_root, leptos_options.site_pkg_dir);
             App::new()
                 .app_data(app_state.clone())
-                .app_data(metrics.clone())
+                // On their own: `shared::metrics::count_requests` reads them.
+                .app_data(web::Data::new(app_state.metrics.http.clone()))
                 // One pooled client per worker: awc clients are not Send.
                 .app_data(web::Data::new(AuthClient::new(&app_state.settings)))
                 .app_data(web::Data::new(UpstreamClient::new(&app_state.settings.tls)))
@@ -252,7 +252,7 @@ impl Application {
                 .wrap(from_fn(session_guard))
                 .wrap(from_fn(check_origin))
                 .wrap(from_fn(security_headers))
-                .wrap(from_fn(count_requests))
+                .wrap(from_fn(shared::metrics::count_requests))
                 .wrap(TracingLogger::default())
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -340,6 +340,7 @@ async fn readyz(state: web::Data<FrontendState>) -> HttpResponse {
     if !state.revoked.is_current() {
         reasons.push("the revocation feed has not answered within its trust window");
     }
+    state.metrics.ready(reasons.is_empty());
     if reasons.is_empty() {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
     } else {

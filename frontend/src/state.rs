@@ -10,6 +10,7 @@ use shared::verify::Expected;
 pub use crate::clock::{Clock, system_clock};
 use crate::{
     config::Settings,
+    metrics::Metrics,
     routes::{RouteError, RouteTable},
     session::{
         cookie::CookieCodec, exchange::UpstreamTokens, jwks::JwksCache, known::KnownCookies,
@@ -31,6 +32,9 @@ pub struct FrontendState {
     pub public_origin: String,
     /// Who may see what, the app's pages and its upstreams (`routes`).
     pub routes: RouteTable,
+    /// Served on the metrics listener; parts of it counted by `jwks` and
+    /// `flights` too.
+    pub metrics: Metrics,
     clock: Clock,
 }
 
@@ -42,12 +46,14 @@ impl FrontendState {
         clock: Clock,
         public_origin: String,
     ) -> Result<Self, RouteError> {
+        let metrics = Metrics::default();
         Ok(Self {
             routes: RouteTable::new(&settings.upstreams)?,
             codec: CookieCodec::new(settings.cookie_keys.clone(), settings.cookie_secure),
-            jwks: Arc::default(),
+            jwks: Arc::new(JwksCache::counting(metrics.jwks.clone())),
             known: KnownCookies::default(),
-            flights: RefreshFlights::default(),
+            flights: RefreshFlights::counting(metrics.refresh.clone()),
+            metrics,
             upstream_tokens: UpstreamTokens::default(),
             revoked: Arc::new(RevokedSessions::default()),
             public_origin,

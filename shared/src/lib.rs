@@ -3,15 +3,21 @@
 //! The frontend (Leptos SSR) and the auth-api (actix-web JSON) agree on these
 //! shapes and nothing else: request and response bodies, access-token claims,
 //! error codes, role names and session views; and the rule of the one secret
-//! setting both read (`AUTH_CLIENT_SECRETS`, [`client_secrets`]). This crate
-//! does no I/O and knows no framework, so both sides (and the wasm build of
-//! the frontend) can depend on it cheaply. See `docs/DESIGN.md` for the contract these types encode.
+//! setting both read (`AUTH_CLIENT_SECRETS`, [`client_secrets`]). By default
+//! this crate does no I/O and knows no framework, so both sides (and the wasm
+//! build of the frontend) can depend on it cheaply; the servers alone turn on
+//! `jwt` (token verification) and `metrics` (the `/metrics` listener and the
+//! HTTP metrics they both keep). See `docs/DESIGN.md` for the contract these
+//! types encode.
 
 pub mod account;
 pub mod claims;
 pub mod client_secrets;
 pub mod error;
 pub mod event_kind;
+pub mod log_format;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod mfa;
 pub mod role;
 pub mod session;

@@ -39,6 +39,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.keys.snapshot().signer.is_none() {
         reasons.push("no signing key is loaded");
     }
+    state.metrics.ready(reasons.is_empty());
     if reasons.is_empty() {
         HttpResponse::Ok().json(json!({ "status": "ready" }))
     } else {

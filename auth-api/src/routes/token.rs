@@ -23,7 +23,33 @@ pub async fn grant(
     req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = match body.into_inner() {
+    let request = body.into_inner();
+    let grant_type = grant_type(&request);
+    let started = std::time::Instant::now();
+    let answer = answer(&state, &req, request).await;
+    state.metrics.grant(grant_type, started.elapsed());
+    answer
+}
+
+/// The metrics' name of each grant (`grant_duration_seconds{grant_type}`).
+fn grant_type(request: &TokenRequest) -> &'static str {
+    match request {
+        TokenRequest::Password { .. } => "password",
+        TokenRequest::RefreshToken { .. } => "refresh_token",
+        TokenRequest::MfaOtp { .. } => "mfa_otp",
+        TokenRequest::MfaRecoveryCode { .. } => "mfa_recovery_code",
+        TokenRequest::MfaPasskey { .. } => "mfa_passkey",
+        TokenRequest::Passkey { .. } => "passkey",
+        TokenRequest::TokenExchange { .. } => "token_exchange",
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    req: &HttpRequest,
+    request: TokenRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = match request {
         TokenRequest::Password { username, password, remember, user_agent, ip, device } => {
             // The frontend passes the browser's address (it alone knows it,
             // behind its trusted proxies); this request is client-authenticated,
@@ -32,25 +58,25 @@ pub async fn grant(
             // the best throttling key there is.
             let ip = ip.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
             let login = Login { username, password, remember, user_agent, ip, device };
-            sessions::login(&state, login).await?
+            sessions::login(state, login).await?
         }
         TokenRequest::RefreshToken { refresh_token } => {
-            sessions::refresh(&state, &refresh_token).await?
+            sessions::refresh(state, &refresh_token).await?
         }
         TokenRequest::MfaOtp { mfa_token, otp } => {
-            second_factor::complete(&state, &mfa_token, Proof::Otp(otp)).await?
+            second_factor::complete(state, &mfa_token, Proof::Otp(otp)).await?
         }
         TokenRequest::MfaRecoveryCode { mfa_token, recovery_code } => {
-            second_factor::complete(&state, &mfa_token, Proof::RecoveryCode(recovery_code)).await?
+            second_factor::complete(state, &mfa_token, Proof::RecoveryCode(recovery_code)).await?
         }
         TokenRequest::MfaPasskey { mfa_token, ceremony, credential } => {
             let proof = Proof::Passkey { ceremony, credential };
-            second_factor::complete(&state, &mfa_token, proof).await?
+            second_factor::complete(state, &mfa_token, proof).await?
         }
         TokenRequest::Passkey { ceremony, credential, remember, user_agent, ip } => {
             let ip = ip.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
             let request = PasskeySignIn { ceremony, credential, remember, user_agent, ip };
-            passkey::sign_in(&state, request).await?
+            passkey::sign_in(state, request).await?
         }
         TokenRequest::TokenExchange { subject_token, subject_token_type, audience } => {
             let request = Exchange {
@@ -58,7 +84,7 @@ pub async fn grant(
                 subject_token_type: &subject_token_type,
                 audience: &audience,
             };
-            return Ok(no_store(&exchange::exchange(&state, request).await?));
+            return Ok(no_store(&exchange::exchange(state, request).await?));
         }
     };
     Ok(no_store(&tokens))

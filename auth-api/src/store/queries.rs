@@ -237,6 +237,27 @@ impl Store {
         Ok(())
     }
 
+    /// Live sessions (by `live`), for the `sessions_active` gauge.
+    pub async fn count_live_sessions(&self, at: Liveness) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM sessions s WHERE {}", live(1));
+        let count: i64 = on_db!(self, |db| {
+            bind_liveness!(sqlx::query_scalar(&sql), at).fetch_one(&db.reads).await?
+        });
+        Ok(count)
+    }
+
+    /// Each pool's name, size and idle connections now (SQLite: `reads` and
+    /// `writes`; PostgreSQL: one pool serves both, `shared`).
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, usize)> {
+        match &self.0 {
+            super::Backend::Sqlite(db) => vec![
+                ("reads", db.reads.size(), db.reads.num_idle()),
+                ("writes", db.writes.size(), db.writes.num_idle()),
+            ],
+            super::Backend::Postgres(db) => vec![("shared", db.reads.size(), db.reads.num_idle())],
+        }
+    }
+
     pub async fn close(&self) {
         on_db!(self, |db| {
             db.reads.close().await;

@@ -220,3 +220,29 @@ async fn the_binary_serves_metrics_privately_side_by_side_or_not_at_all() {
     assert!(off.metrics.is_none());
     assert!(off.log().contains("serves no metrics"), "{}", off.log());
 }
+
+/// `LOG_FORMAT=json`: every line the binary writes is one JSON object, and a
+/// request's lines carry its request id.
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/a.db", dir.path().display());
+    let mut served = Served::start(&db, &[("LOG_FORMAT", "json")]);
+    let res = client().get(format!("{}/healthz", served.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    served.terminate();
+    served.exit_status(Duration::from_secs(20)).expect("the auth-api exits");
+    let log = served.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    let finished = lines
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no request line: {log}"));
+    assert_eq!(finished["status"], 200, "{finished}");
+    let request_id = finished["spans"][0]["request_id"].as_str().unwrap_or_default();
+    assert_eq!(request_id.len(), 36, "{finished}");
+}

@@ -347,11 +347,13 @@ impl Served {
             let Ok(line) = rx.recv_timeout(left) else {
                 panic!("the auth-api did not start:\n{}", served.log());
             };
+            // Text or JSON lines alike: the address, up to what follows it.
             if let Some(rest) = line.split("metrics served at ").nth(1) {
-                served.metrics = rest.strip_suffix("/metrics").map(str::to_owned);
+                served.metrics = rest.split_once("/metrics").map(|(base, _)| base.to_owned());
             }
-            if let Some(port) = line.split("listening on http://127.0.0.1:").nth(1) {
-                served.base = format!("http://127.0.0.1:{}", port.trim());
+            if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                served.base = format!("http://127.0.0.1:{port}");
                 return served;
             }
         }

@@ -29,4 +29,5 @@ pub const VARIABLES: &[&str] = &[
     "MFA_REQUIRED_ROLES",
     "PUBLIC_ORIGIN",
     "SHUTDOWN_GRACE",
+    "LOG_FORMAT",
 ];

@@ -207,6 +207,7 @@ pub async fn forward(
         let _ = body_sent.await;
         tokio::time::sleep(upstream.timeout).await;
     };
+    let started = std::time::Instant::now();
     let sent = tokio::select! {
         sent = sending => sent,
         () = head_deadline => Err(awc::error::SendRequestError::Timeout),
@@ -223,6 +224,7 @@ pub async fn forward(
             FrontendError::UpstreamUnavailable.respond(json)
         }
     };
+    state.metrics.upstream(&upstream.path, response.status().as_u16(), started.elapsed());
     ServiceResponse::new(http_req, response)
 }
 

@@ -44,6 +44,7 @@ use crate::{
     app::types::CurrentUser,
     auth_client::{AuthClient, AuthError},
     error::FrontendError,
+    metrics::Outcome,
     routes::{Access, Route},
     state::FrontendState,
 };
@@ -72,7 +73,9 @@ pub async fn session_guard(
     let cookies = req.headers().get_all(header::COOKIE).filter_map(|v| v.to_str().ok());
     let (auth, update) = match bench::mode(&req) {
         bench::Mode::Off => decide(&state, &client, cookies).await,
-        bench::Mode::Naive => decide_inner(&state, &client, cookies, true).await,
+        bench::Mode::Naive => {
+            decide_inner(&state, &client, cookies, true, &mut Outcome::Verified).await
+        }
         bench::Mode::PublicTwin => (bench::twin(), CookieUpdate::Keep),
     };
     let slot = CookieSlot::default();
@@ -203,14 +206,26 @@ pub async fn decide<'a>(
     client: &AuthClient,
     cookie_headers: impl Iterator<Item = &'a str>,
 ) -> (AuthState, CookieUpdate) {
-    decide_inner(state, client, cookie_headers, false).await
+    let mut signed_in_by = Outcome::Verified;
+    let (auth, update) =
+        decide_inner(state, client, cookie_headers, false, &mut signed_in_by).await;
+    state.metrics.decided(match (&auth, &update) {
+        (AuthState::SignedIn(_), _) => signed_in_by,
+        (AuthState::Unavailable, _) => Outcome::Unavailable,
+        (AuthState::SignedOut, CookieUpdate::Clear) => Outcome::SignedOut,
+        (AuthState::SignedOut, _) => Outcome::Anonymous,
+    });
+    (auth, update)
 }
 
+/// `signed_in_by` says how a `SignedIn` answer was reached, when not by
+/// verifying the cookie's token (its initial value).
 async fn decide_inner<'a>(
     state: &FrontendState,
     client: &AuthClient,
     cookie_headers: impl Iterator<Item = &'a str>,
     always_refresh: bool,
+    signed_in_by: &mut Outcome,
 ) -> (AuthState, CookieUpdate) {
     let Some(found) = state.codec.find(cookie_headers) else {
         return (AuthState::SignedOut, CookieUpdate::Keep);
@@ -235,6 +250,7 @@ async fn decide_inner<'a>(
             // about to be replaced for good.
             state.known.forget(&digest);
         } else if feed_current && !always_refresh {
+            *signed_in_by = Outcome::Cached;
             return (AuthState::SignedIn(hit.signed_in.clone()), CookieUpdate::Keep);
         }
     }
@@ -277,6 +293,7 @@ async fn decide_inner<'a>(
 
     match state.flights.refresh(client, &cookie.refresh_token).await {
         Ok(tokens) => {
+            *signed_in_by = Outcome::Refreshed;
             warn_if_too_short(tokens.expires_in);
             let fresh = SessionCookie::from_tokens(&tokens, now);
             match state.jwks.verify_or_refetch(client, &fresh.access_token, expected, now).await {

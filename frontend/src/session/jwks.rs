@@ -31,7 +31,7 @@ use shared::{
     verify::{Expected, VerifyError, check_time, verify_access_token},
 };
 
-use crate::auth_client::AuthClient;
+use crate::{auth_client::AuthClient, metrics::JwksMetrics};
 
 const REFETCH_EVERY: Duration = Duration::from_secs(5);
 /// Bound on remembered verifications (each ~0.3 KiB): only genuinely signed
@@ -63,9 +63,15 @@ pub struct JwksCache {
     next_fetch: Mutex<Option<Instant>>,
     /// Kids the revocation feed named as cut off.
     retired: RwLock<HashSet<String>>,
+    metrics: JwksMetrics,
 }
 
 impl JwksCache {
+    /// An empty cache counting its fetches into `metrics`.
+    pub fn counting(metrics: JwksMetrics) -> Self {
+        Self { metrics, ..Self::default() }
+    }
+
     /// Verifies `token`, or finds it verified before. `expected` must be the
     /// same for every call (it is: the frontend's own issuer and client id).
     pub fn verify(
@@ -214,9 +220,14 @@ impl JwksCache {
                 Some(Instant::now() + RETRY_AFTER_FAILURE);
         }
         match fetched {
-            Ok(set) => self.install(&set),
+            Ok(set) => {
+                let loaded = self.install(&set);
+                self.metrics.fetched(if loaded { "loaded" } else { "unusable" });
+                loaded
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch the auth-api's signing keys");
+                self.metrics.fetched("failed");
                 false
             }
         }

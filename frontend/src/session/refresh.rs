@@ -20,7 +20,10 @@ use sha2::{Digest, Sha256};
 use shared::TokenResponse;
 use tokio::sync::OnceCell;
 
-use crate::auth_client::{AuthClient, AuthError};
+use crate::{
+    auth_client::{AuthClient, AuthError},
+    metrics::RefreshMetrics,
+};
 
 /// How long a settled result is handed out again.
 const LINGER: Duration = Duration::from_secs(5);
@@ -51,9 +54,15 @@ pub struct RefreshFlights {
     // successor refresh token included, for `LINGER`: only in memory, and
     // only for requests that present the token it replaced.
     flights: Mutex<HashMap<[u8; 32], Flight>>,
+    metrics: RefreshMetrics,
 }
 
 impl RefreshFlights {
+    /// No flights yet; calls and joins counted into `metrics`.
+    pub fn counting(metrics: RefreshMetrics) -> Self {
+        Self { metrics, ..Self::default() }
+    }
+
     pub async fn refresh(&self, client: &AuthClient, refresh_token: &str) -> Outcome {
         let key: [u8; 32] = Sha256::digest(refresh_token.as_bytes()).into();
         let cell = {
@@ -75,10 +84,26 @@ impl RefreshFlights {
         };
         // If the request running the refresh is dropped midway, the next
         // waiter runs it instead: the cell is only filled by a finished call.
+        let mut called = false;
         let outcome = cell
-            .get_or_init(|| async { client.refresh(refresh_token).await.map(Arc::new) })
+            .get_or_init(|| async {
+                called = true;
+                let started = Instant::now();
+                let outcome = client.refresh(refresh_token).await.map(Arc::new);
+                let result = match &outcome {
+                    Ok(_) => "ok",
+                    Err(AuthError::InvalidGrant) => "invalid_grant",
+                    Err(AuthError::Unavailable(_)) => "unavailable",
+                    Err(_) => "error",
+                };
+                self.metrics.called(result, started.elapsed());
+                outcome
+            })
             .await
             .clone();
+        if !called {
+            self.metrics.joined();
+        }
         if matches!(outcome, Err(AuthError::Unavailable(_))) {
             // Do not remember an outage: the next request should try again.
             self.flights.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);

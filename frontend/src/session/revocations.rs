@@ -136,6 +136,7 @@ pub async fn follow(
     client: AuthClient,
     revoked: std::sync::Arc<RevokedSessions>,
     jwks: std::sync::Arc<JwksCache>,
+    metrics: crate::metrics::Metrics,
     clock: Clock,
 ) {
     let mut position = Position::default();
@@ -162,7 +163,10 @@ pub async fn follow(
                 // before it is sent one.
                 jwks.load_if_missing(&client).await;
                 match position.apply(&answer) {
-                    Step::Followed => revoked.answered(),
+                    Step::Followed => {
+                        revoked.answered();
+                        metrics.feed_answered(clock());
+                    }
                     Step::StartOver => tracing::info!(
                         "the revocation feed has another history (a restarted auth-api or a \
                          restored database): reloading every revocation in force"

@@ -303,7 +303,7 @@ fn auth_api_process() {
     });
     actix_web::rt::System::new().block_on(async {
         let cli = auth_api::cli::Cli::try_parse_from(["auth-api"]).expect("the auth-api settings");
-        auth_api::telemetry::init();
+        auth_api::telemetry::init(cli.log_format);
         let settings = auth_api::config::Settings::from_args(cli.database_url, &cli.serve)
             .expect("valid auth-api settings");
         let app = auth_api::startup::Application::build(settings).await.expect("auth-api starts");

@@ -18,6 +18,7 @@ mod instances;
 mod keys;
 mod listeners;
 mod notes;
+mod observability;
 mod outage;
 mod proxy;
 mod refresh;
