@@ -106,6 +106,20 @@ impl FeedSignal {
 mod tests {
     use super::*;
 
+    /// A stopping server's waiting polls are woken, not left to their nap.
+    #[tokio::test]
+    async fn closing_wakes_every_waiting_poll() {
+        let feed = FeedSignal::new(false);
+        let mut waiting = feed.subscribe();
+        assert!(!feed.is_closing());
+        feed.close();
+        tokio::time::timeout(Duration::from_millis(100), waiting.changed())
+            .await
+            .expect("woken at once")
+            .expect("the feed lives");
+        assert!(feed.is_closing());
+    }
+
     #[test]
     fn epochs_are_random_and_the_keys_tag_follows_the_list() {
         assert_ne!(new_epoch(), new_epoch());

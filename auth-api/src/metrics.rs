@@ -109,7 +109,7 @@ impl Default for Metrics {
         );
         registry.register(
             "ready",
-            "1 when the last /readyz found this instance ready, 0 when not",
+            "1 while this instance is ready (as /readyz answers; checked every second), else 0",
             metrics.ready.clone(),
         );
         Self { registry: Arc::new(registry), ..metrics }
@@ -148,12 +148,14 @@ impl Metrics {
     pub fn pool(&self, pool: &'static str, size: u32, idle: usize) {
         let idle = i64::try_from(idle).unwrap_or(i64::MAX);
         self.pool.get_or_create(&PoolLabels { pool, state: "idle" }).set(idle);
-        let in_use = i64::from(size).saturating_sub(idle);
+        // `size` and `num_idle` are read apart: never below 0 in between.
+        let in_use = (i64::from(size) - idle).max(0);
         self.pool.get_or_create(&PoolLabels { pool, state: "in_use" }).set(in_use);
     }
 
-    pub fn ready(&self, ready: bool) {
-        self.ready.set(i64::from(ready));
+    /// The `ready` gauge, which `shared::lifecycle::Readiness` sets.
+    pub fn ready_gauge(&self) -> Gauge {
+        self.ready.clone()
     }
 
     pub fn registry(&self) -> Arc<Registry> {

@@ -35,6 +35,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// small read a second).
 const KEY_RELOAD: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often readiness is checked (a `SELECT 1`).
+const READINESS_EVERY: Duration = Duration::from_secs(1);
 /// How often the pool gauges are sampled (free: no query).
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 /// How often live sessions are counted (one indexed count).
@@ -62,7 +64,7 @@ pub struct Application {
     /// The private `/metrics` listener (`METRICS_ADDR`), unless turned off.
     metrics: Option<(u16, ServerHandle)>,
     state: web::Data<AppState>,
-    housekeeping: JoinHandle<()>,
+    housekeeping: [JoinHandle<()>; 2],
     /// PostgreSQL only: wakes revocation-feed polls for ends made elsewhere.
     announcements: Option<JoinHandle<()>>,
 }
@@ -93,14 +95,17 @@ impl Application {
                 move || feed.notify()
             })
             .await?;
+        let metrics = Metrics::default();
+        let readiness = shared::lifecycle::Readiness::new(metrics.ready_gauge());
         let state = web::Data::new(AppState {
             settings,
             store,
             clock,
             keys,
             passwords,
-            metrics: Metrics::default(),
+            metrics,
             feed,
+            readiness,
         });
 
         let addr = state.settings.addr.clone();
@@ -146,12 +151,13 @@ impl Application {
             let feed = state.feed.clone();
             let grace = state.settings.shutdown_grace;
             async move {
-                stop_requested().await;
+                shared::lifecycle::stop_requested().await;
                 tracing::info!(grace_s = grace, "stopping: requests in flight may finish");
                 feed.close();
             }
         })
         .run();
+        actix_web::rt::spawn(shared::lifecycle::second_signal_stops_at_once(server.handle()));
 
         let metrics = match &state.settings.metrics_addr {
             Some(addr) => {
@@ -198,7 +204,9 @@ impl Application {
         if let Some((_, metrics)) = self.metrics {
             metrics.stop(true).await;
         }
-        self.housekeeping.abort();
+        for task in &self.housekeeping {
+            task.abort();
+        }
         if let Some(announcements) = &self.announcements {
             announcements.abort();
         }
@@ -207,35 +215,37 @@ impl Application {
     }
 }
 
-/// Resolves at the first SIGTERM (what orchestrators send) or SIGINT
-/// (Ctrl-C). Never, if neither can be listened for: the signals then keep
-/// their default effect, ending the process at once.
-async fn stop_requested() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+/// Reloads signing keys every second and prunes dead rows every few
+/// minutes; beside it, so that a slow database delays neither, checks
+/// readiness every second and samples the gauges. Until the server stops.
+fn spawn_housekeeping(state: web::Data<AppState>) -> [JoinHandle<()>; 2] {
+    let upkeep = actix_web::rt::spawn({
+        let state = state.clone();
+        async move {
+            let mut keys_tick = tokio::time::interval(KEY_RELOAD);
+            let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = keys_tick.tick() => {
+                        if let Err(e) = state.keys.reload(&state.store, state.now()).await {
+                            tracing::warn!(error = %e, "could not reload signing keys; keeping the loaded ones");
+                        }
+                    }
+                    _ = prune_tick.tick() => prune(&state).await,
+                }
             }
         }
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT; they stop the server at once");
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Reloads signing keys every few seconds and prunes dead rows every few
-/// minutes, until the server stops.
-fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
-    actix_web::rt::spawn(async move {
-        let mut keys_tick = tokio::time::interval(KEY_RELOAD);
-        let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+    });
+    let observation = actix_web::rt::spawn(async move {
+        let mut ready_tick = tokio::time::interval(READINESS_EVERY);
+        ready_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gauges_tick = tokio::time::interval(GAUGES_EVERY);
         let mut sessions_tick = tokio::time::interval(COUNT_SESSIONS_EVERY);
         loop {
             tokio::select! {
+                _ = ready_tick.tick() => {
+                    state.readiness.set(crate::routes::health::check(&state).await);
+                }
                 _ = gauges_tick.tick() => {
                     for (pool, size, idle) in state.store.pool_usage() {
                         state.metrics.pool(pool, size, idle);
@@ -243,33 +253,32 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> JoinHandle<()> {
                 }
                 _ = sessions_tick.tick() => {
                     let live = state.policy().liveness(state.now());
-                    match state.store.count_live_sessions(live).await {
-                        Ok(count) => state.metrics.sessions_active(count),
-                        Err(e) => tracing::warn!(error = %e, "could not count the live sessions"),
-                    }
-                }
-                _ = keys_tick.tick() => {
-                    if let Err(e) = state.keys.reload(&state.store, state.now()).await {
-                        tracing::warn!(error = %e, "could not reload signing keys; keeping the loaded ones");
-                    }
-                }
-                _ = prune_tick.tick() => {
-                    let now = state.now();
-                    let keep = state.policy().keep_ended();
-                    let audit_before = now - state.settings.audit_retention;
-                    let window = state.settings.throttle.window;
-                    match state.store.prune(now, now - keep, window, audit_before).await {
-                        Ok(pruned) if pruned.rows > 0 => tracing::info!(
-                            rows = pruned.rows,
-                            batches = pruned.batches,
-                            longest_ms = pruned.longest.as_millis() as u64,
-                            "pruned"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "pruning failed"),
+                    let count = state.store.count_live_sessions(live);
+                    match tokio::time::timeout(COUNT_SESSIONS_EVERY, count).await {
+                        Ok(Ok(count)) => state.metrics.sessions_active(count),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "could not count the live sessions"),
+                        Err(_) => tracing::warn!("counting the live sessions took over 30 s"),
                     }
                 }
             }
         }
-    })
+    });
+    [upkeep, observation]
+}
+
+async fn prune(state: &AppState) {
+    let now = state.now();
+    let keep = state.policy().keep_ended();
+    let audit_before = now - state.settings.audit_retention;
+    let window = state.settings.throttle.window;
+    match state.store.prune(now, now - keep, window, audit_before).await {
+        Ok(pruned) if pruned.rows > 0 => tracing::info!(
+            rows = pruned.rows,
+            batches = pruned.batches,
+            longest_ms = pruned.longest.as_millis() as u64,
+            "pruned"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "pruning failed"),
+    }
 }

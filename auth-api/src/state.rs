@@ -25,6 +25,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub metrics: Metrics,
     pub feed: FeedSignal,
+    /// What `/readyz` answers, checked every second (`startup`).
+    pub readiness: shared::lifecycle::Readiness,
 }
 
 impl AppState {

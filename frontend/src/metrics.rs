@@ -51,6 +51,9 @@ pub enum Outcome {
     Refreshed,
     /// The cookie was invalid or its session ended: cleared.
     SignedOut,
+    /// The auth-api unreachable, the cookie's still-valid token served
+    /// meanwhile.
+    Fallback,
     /// Neither verifiable nor refreshable now (the auth-api unreachable).
     Unavailable,
 }
@@ -63,6 +66,7 @@ impl Outcome {
             Outcome::Verified => "verified",
             Outcome::Refreshed => "refreshed",
             Outcome::SignedOut => "signed_out",
+            Outcome::Fallback => "fallback",
             Outcome::Unavailable => "unavailable",
         }
     }
@@ -137,7 +141,7 @@ impl Default for Metrics {
         registry.register(
             "guard_decisions",
             "The session guard's decisions by outcome (anonymous, cached, verified, refreshed, \
-             signed_out, unavailable)",
+             signed_out, fallback, unavailable)",
             metrics.guard.clone(),
         );
         registry.register(
@@ -152,12 +156,12 @@ impl Default for Metrics {
         );
         registry.register(
             "refresh_single_flight_joins",
-            "Requests that waited for a refresh already in flight instead of making one",
+            "Requests that used a refresh in flight, or settled in the last 5 s, instead of making one",
             metrics.refresh.joins.clone(),
         );
         registry.register(
             "revocation_feed_last_answer_timestamp_seconds",
-            "When the revocation feed last answered (Unix time; 0: never)",
+            "When the revocation feed last answered (Unix time; the process's start until it does)",
             metrics.feed_answered.clone(),
         );
         registry.register(
@@ -172,12 +176,12 @@ impl Default for Metrics {
         );
         registry.register(
             "upstream_request_duration_seconds",
-            "Time to an upstream's response head, by upstream",
+            "Time to an upstream's response head, the request's upload included, by upstream",
             metrics.upstream_duration.clone(),
         );
         registry.register(
             "ready",
-            "1 when the last /readyz found this instance ready, 0 when not",
+            "1 while this instance is ready (as /readyz answers; checked every second), else 0",
             metrics.ready.clone(),
         );
         Self { registry: Arc::new(registry), ..metrics }
@@ -201,8 +205,9 @@ impl Metrics {
         self.upstream_duration.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
-    pub fn ready(&self, ready: bool) {
-        self.ready.set(i64::from(ready));
+    /// The `ready` gauge, which `shared::lifecycle::Readiness` sets.
+    pub fn ready_gauge(&self) -> Gauge {
+        self.ready.clone()
     }
 
     pub fn registry(&self) -> Arc<Registry> {

@@ -55,7 +55,8 @@ pub struct Application {
     /// The private `/metrics` listener (`METRICS_ADDR`), unless turned off.
     metrics: Option<(u16, ServerHandle)>,
     state: web::Data<FrontendState>,
-    follower: actix_web::rt::task::JoinHandle<()>,
+    /// The revocation-feed follower and the readiness check.
+    background: [actix_web::rt::task::JoinHandle<()>; 2],
 }
 
 /// The app's routes, walked once per process.
@@ -173,6 +174,8 @@ impl Application {
         // first request; neither is fatal if the auth-api is not up yet.
         let client = AuthClient::new(&state.settings);
         state.jwks.refetch(&client).await;
+        // The feed's age counts from now until it first answers.
+        state.metrics.feed_answered(state.now());
         let follower = actix_web::rt::spawn(revocations::follow(
             client,
             state.revoked.clone(),
@@ -265,12 +268,15 @@ impl Application {
         .shutdown_signal({
             let grace = state.settings.shutdown_grace;
             async move {
-                stop_requested().await;
+                shared::lifecycle::stop_requested().await;
                 tracing::info!(grace_s = grace, "stopping: requests in flight may finish");
             }
         })
         .run();
-        Ok(Self { port: local.port(), server, metrics: metrics_server, state, follower })
+        actix_web::rt::spawn(shared::lifecycle::second_signal_stops_at_once(server.handle()));
+        let readiness = actix_web::rt::spawn(watch_readiness(state.clone()));
+        let background = [follower, readiness];
+        Ok(Self { port: local.port(), server, metrics: metrics_server, state, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -299,7 +305,9 @@ impl Application {
         if let Some((_, metrics)) = self.metrics {
             metrics.stop(true).await;
         }
-        self.follower.abort();
+        for task in &self.background {
+            task.abort();
+        }
         result
     }
 }
@@ -328,11 +336,18 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: this frontend can judge sessions: it has the auth-api's
-/// signing keys, and the revocation feed has answered within its trust
-/// window (`RevokedSessions::is_current`). Otherwise `503` and the reasons:
-/// signed-in pages would be refused, or refreshed at every view.
+/// `GET /readyz`: this frontend can judge sessions (see [`unready_because`]),
+/// checked as it is asked (two reads of memory) and every second besides
+/// (`watch_readiness`), so the `ready` gauge follows an unprobed instance.
 async fn readyz(state: web::Data<FrontendState>) -> HttpResponse {
+    state.readiness.set(unready_because(&state));
+    state.readiness.respond()
+}
+
+/// Why this frontend cannot judge sessions now, if it cannot: without the
+/// auth-api's signing keys every signed-in page is refused; with the
+/// revocation feed silent past its trust window, every view is refreshed.
+fn unready_because(state: &FrontendState) -> Vec<&'static str> {
     let mut reasons = Vec::new();
     if !state.jwks.is_loaded() {
         reasons.push("the auth-api's signing keys are not loaded");
@@ -340,31 +355,14 @@ async fn readyz(state: web::Data<FrontendState>) -> HttpResponse {
     if !state.revoked.is_current() {
         reasons.push("the revocation feed has not answered within its trust window");
     }
-    state.metrics.ready(reasons.is_empty());
-    if reasons.is_empty() {
-        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(serde_json::json!({ "status": "unavailable", "reasons": reasons }))
-    }
+    reasons
 }
 
-/// Resolves at the first SIGTERM (what orchestrators send) or SIGINT
-/// (Ctrl-C). Never, if neither can be listened for: the signals then keep
-/// their default effect, ending the process at once.
-async fn stop_requested() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT; they stop the server at once");
-            std::future::pending::<()>().await;
-        }
+/// Checks readiness every second, until the server stops.
+async fn watch_readiness(state: web::Data<FrontendState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        state.readiness.set(unready_because(&state));
     }
 }

@@ -35,6 +35,8 @@ pub struct FrontendState {
     /// Served on the metrics listener; parts of it counted by `jwks` and
     /// `flights` too.
     pub metrics: Metrics,
+    /// What `/readyz` answers (`startup::readiness`).
+    pub readiness: shared::lifecycle::Readiness,
     clock: Clock,
 }
 
@@ -53,6 +55,7 @@ impl FrontendState {
             jwks: Arc::new(JwksCache::counting(metrics.jwks.clone())),
             known: KnownCookies::default(),
             flights: RefreshFlights::counting(metrics.refresh.clone()),
+            readiness: shared::lifecycle::Readiness::new(metrics.ready_gauge()),
             metrics,
             upstream_tokens: UpstreamTokens::default(),
             revoked: Arc::new(RevokedSessions::default()),

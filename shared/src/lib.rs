@@ -6,8 +6,8 @@
 //! setting both read (`AUTH_CLIENT_SECRETS`, [`client_secrets`]). By default
 //! this crate does no I/O and knows no framework, so both sides (and the wasm
 //! build of the frontend) can depend on it cheaply; the servers alone turn on
-//! `jwt` (token verification) and `metrics` (the `/metrics` listener and the
-//! HTTP metrics they both keep). See `docs/DESIGN.md` for the contract these
+//! `jwt` (token verification) and `server` (the `/metrics` listener and the
+//! HTTP metrics they both keep, readiness, the stop signals). See `docs/DESIGN.md` for the contract these
 //! types encode.
 
 pub mod account;
@@ -15,8 +15,10 @@ pub mod claims;
 pub mod client_secrets;
 pub mod error;
 pub mod event_kind;
+#[cfg(feature = "server")]
+pub mod lifecycle;
 pub mod log_format;
-#[cfg(feature = "metrics")]
+#[cfg(feature = "server")]
 pub mod metrics;
 pub mod mfa;
 pub mod role;

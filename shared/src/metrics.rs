@@ -6,8 +6,9 @@
 //! in one [`Registry`].
 //!
 //! Labels are bounded: the route is the matched *pattern*
-//! (`/auth/sessions/{id}`), never the raw path, so a scanner cannot blow up
-//! the series count.
+//! (`/auth/sessions/{id}`), never the raw path, and the method one of the
+//! standard ones or `other` (HTTP lets a client make up methods), so a
+//! scanner cannot blow up the series count.
 
 use std::{sync::Arc, time::Instant};
 
@@ -15,6 +16,7 @@ use actix_web::{
     App, Error, HttpResponse, HttpServer,
     body::MessageBody,
     dev::{Server, ServiceRequest, ServiceResponse},
+    http::Method,
     middleware::Next,
     web,
 };
@@ -91,7 +93,7 @@ pub async fn count_requests(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let started = Instant::now();
     // Counted down however the request ends, a cancelled one too.
     let _in_flight = metrics.as_ref().map(|m| InFlight::enter(&m.in_flight));
@@ -104,6 +106,22 @@ pub async fn count_requests(
         metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
     }
     Ok(res)
+}
+
+/// The `method` label: a standard method's name, any other `other`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or("other", Method::as_str)
 }
 
 /// One request in `http_requests_in_flight`, for as long as it lives.
@@ -153,4 +171,18 @@ async fn exposition(registry: web::Data<Registry>) -> HttpResponse {
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(render(&registry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_made_up_method_is_labelled_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for made_up in ["AAA1", "AAA2", "get"] {
+            assert_eq!(method_label(&Method::from_bytes(made_up.as_bytes()).unwrap()), "other");
+        }
+    }
 }

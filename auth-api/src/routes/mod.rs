@@ -4,7 +4,7 @@
 
 mod account;
 mod admin;
-mod health;
+pub mod health;
 mod jwks;
 mod mfa;
 mod revocations;

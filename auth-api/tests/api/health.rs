@@ -15,22 +15,35 @@ use tokio::{
     sync::watch,
 };
 
-use crate::helpers::{CLIENT_ID, CLIENT_SECRET, Served, TestDb, client, spawn_app, spawn_app_with};
+use crate::helpers::{
+    CLIENT_ID, CLIENT_SECRET, Served, TestApp, TestDb, client, spawn_app, spawn_app_with,
+};
+
+/// `/readyz` of `app` once it answers `wanted` (it answers the last of its
+/// checks, made every second).
+pub async fn readyz_becomes(app: &TestApp, wanted: StatusCode) -> crate::helpers::Reply {
+    let started = Instant::now();
+    loop {
+        let reply = app.get("/readyz").await;
+        if reply.status == wanted {
+            return reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still {}", reply.body);
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 #[actix_web::test]
 async fn healthz_is_liveness_and_readyz_checks_the_database() {
     let app = spawn_app().await;
-    for path in ["/healthz", "/readyz"] {
-        assert_eq!(app.get(path).await.status, StatusCode::OK, "{path}");
-    }
-    assert_eq!(app.get("/readyz").await.body["status"], "ready");
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(readyz_becomes(&app, StatusCode::OK).await.body["status"], "ready");
     // With the database gone the instance is alive but not ready: a load
     // balancer sends its requests elsewhere, an orchestrator leaves it be.
     app.state.store.close().await;
+    let ready = readyz_becomes(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     let alive = app.get("/healthz").await;
     assert_eq!((alive.status, &alive.body["status"]), (StatusCode::OK, &"ok".into()));
-    let ready = app.get("/readyz").await;
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["status"], "unavailable");
     let reasons = ready.body["reasons"].to_string();
     assert!(reasons.contains("database"), "{reasons}");
@@ -89,29 +102,15 @@ async fn readyz_on_postgresql_follows_the_database_away_and_back() {
     let relay = Relay::start(server.to_owned()).await;
     let url = format!("{head}@{}/{name}", relay.addr);
     let app = spawn_app_with(|s| s.database_url = url).await;
-    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    readyz_becomes(&app, StatusCode::OK).await;
 
-    let until = |wanted: StatusCode| {
-        let app = &app;
-        async move {
-            let started = Instant::now();
-            loop {
-                let reply = app.get("/readyz").await;
-                if reply.status == wanted {
-                    return reply;
-                }
-                assert!(started.elapsed() < Duration::from_secs(20), "still {}", reply.body);
-                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
     relay.cut();
-    let away = until(StatusCode::SERVICE_UNAVAILABLE).await;
+    let away = readyz_becomes(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(away.body["reasons"].to_string().contains("database"), "{}", away.body);
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "alive all the while");
     relay.join();
     // The pool reconnects by itself.
-    until(StatusCode::OK).await;
+    readyz_becomes(&app, StatusCode::OK).await;
 }
 
 /// SIGTERM stops the binary gracefully: 20 revocation-feed polls waiting for

@@ -317,6 +317,7 @@ async fn decide_inner<'a>(
                 // The auth-api is down but the cached token is still valid:
                 // keep serving this user until it expires.
                 Some(claims) => {
+                    *signed_in_by = Outcome::Fallback;
                     (AuthState::SignedIn(signed_in(&claims, &cookie)), CookieUpdate::Keep)
                 }
                 None => (AuthState::Unavailable, CookieUpdate::Keep),

@@ -28,6 +28,8 @@ use crate::store::{Rotate, error::StoreError, queries::ROTATED_COLUMNS};
 /// padded to a power of two, so the connection prepares and caches at most
 /// seven statements (1, 2, 4, … 64 rows) however the load varies.
 const MAX_BATCH: usize = 64;
+// `statement` files the sizes by their power of two.
+const _: () = assert!(MAX_BATCH.is_power_of_two());
 
 /// Rotations waiting for the task; a full queue makes callers wait (backpressure).
 const QUEUE: usize = 1024;
