@@ -25,6 +25,32 @@ fn exported(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// The label names each selector of a PromQL expression matches on, by
+/// metric: `a{b="1", c=~"x"}` → (`a`, `b`), (`a`, `c`).
+fn matched_labels(expr: &str) -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(open) = rest.find('{') {
+        let name: String = rest[..open]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let close = open + rest[open..].find('}').expect("a closed selector");
+        for matcher in rest[open + 1..close].split(',') {
+            let label = matcher.split(['=', '!']).next().unwrap_or_default().trim();
+            if !label.is_empty() {
+                pairs.insert((name.clone(), label.to_owned()));
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    pairs
+}
+
 /// The metric names in a PromQL expression: identifiers that are not
 /// functions (followed by `(`), keywords, label names (inside `{…}` or a
 /// `by (…)`) or durations.
@@ -209,6 +235,23 @@ async fn every_metric_the_dashboard_and_alerts_name_is_exported() {
     // `up` is Prometheus's own, one per scraped target.
     let dangling: Vec<_> = named.difference(&exported).filter(|n| *n != "up").collect();
     assert!(dangling.is_empty(), "named but not exported: {dangling:?}\nexported: {exported:?}");
+    // Every label a query matches on is one the metric has (`job` and
+    // `instance` are Prometheus's, given to every series it scrapes).
+    let samples: Vec<&str> =
+        front.lines().chain(auth.lines()).filter(|l| !l.starts_with('#')).collect();
+    for query in &queries {
+        for (metric, label) in matched_labels(query) {
+            if ["job", "instance"].contains(&label.as_str()) || metric == "up" {
+                continue;
+            }
+            let has = samples.iter().any(|s| {
+                s.strip_prefix(metric.as_str())
+                    .and_then(|rest| rest.strip_prefix('{'))
+                    .is_some_and(|labels| labels.contains(&format!("{label}=\"")))
+            });
+            assert!(has, "{query}: {metric} has no label {label:?}");
+        }
+    }
 
     // And they measured what happened.
     assert!(sample(&front, r#"guard_decisions_total{outcome="refreshed"}"#) >= 1.0, "{front}");
@@ -228,6 +271,14 @@ async fn every_metric_the_dashboard_and_alerts_name_is_exported() {
     assert_eq!(sample(&auth, "ready"), 1.0);
     let forwarded = r#"upstream_requests_total{upstream="/notes-api",status="200"}"#;
     assert_eq!(sample(&front, forwarded), 1.0, "{front}");
+}
+
+#[test]
+fn matched_labels_are_read_from_selectors() {
+    let q = r#"sum(rate(a_total{job=~"c-.*", status=~"5..", route!~"/x|y"}[5m])) / b{le="1"}"#;
+    let pairs: Vec<(String, String)> = matched_labels(q).into_iter().collect();
+    let expected = [("a_total", "job"), ("a_total", "route"), ("a_total", "status"), ("b", "le")];
+    assert_eq!(pairs, expected.map(|(m, l)| (m.to_owned(), l.to_owned())));
 }
 
 #[test]
