@@ -7,6 +7,9 @@
 # build it performs is two commands, so we run them ourselves:
 #   cargo rustc --target wasm32-unknown-unknown --features hydrate --crate-type cdylib
 #   wasm-bindgen --target web        (the CLI at exactly Cargo.lock's version)
+# then names the output for its content and pre-compresses it:
+#   {site-root}/{site-pkg-dir}/{hash}/…     the bundle, each file with .br and .gz
+#   {site-root}/{site-pkg-dir}/manifest.txt which files the pages load
 # No wasm-opt: Debian's binaryen (108) shrinks the bundle 5 MB -> 1.8 MB
 # but breaks it (wasm-bindgen's externref table fails at load in Chromium:
 # "WebAssembly.Table.set(): Argument 1 is invalid"), so the bundle is served
@@ -47,7 +50,7 @@ out="$site_root/$pkg_dir"
 stamp="$out/.built-from"
 # Skip the rest when this exact wasm was already processed (a warm `just dev`).
 fingerprint="$(stat -c '%s %Y' "$wasm") $profile"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" && -f "$out/$output_name.js" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" && -f "$out/manifest.txt" ]]; then
     exit 0
 fi
 
@@ -57,11 +60,29 @@ mkdir -p "$site_root"
 tmp="$(mktemp -d "$site_root/.pkg.XXXXXX")"
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-wasm-bindgen --target web --no-typescript --out-dir "$tmp" --out-name "$output_name" "$wasm"
+wasm-bindgen --target web --no-typescript --out-dir "$tmp/bundle" --out-name "$output_name" "$wasm"
+
+# Content-hashed: the bundle's directory is named for what is in it (names
+# and bytes), so the frontend can let browsers cache it for a year
+# (`immutable`), and a new build is a new URL. The JavaScript finds its
+# snippets by relative paths, which hashing the directory leaves intact.
+hash="$(cd "$tmp/bundle" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)"
+mv "$tmp/bundle" "$tmp/$hash"
+# Compressed once here rather than per request (brotli at its best setting
+# is far too slow per request); dev builds compress quickly instead.
+if [[ "$profile" == release ]]; then
+    node scripts/precompress.mjs "$tmp/$hash"
+else
+    node scripts/precompress.mjs "$tmp/$hash" fast
+fi
+# The frontend reads this at start-up to name the bundle in every page.
+printf 'js = %s/%s.js\nwasm = %s/%s_bg.wasm\n' "$hash" "$output_name" "$hash" "$output_name" \
+    > "$tmp/manifest.txt"
 echo "$fingerprint" > "$tmp/.built-from"
 rm -rf "$out.old"
 if [[ -d "$out" ]]; then mv "$out" "$out.old"; fi
 mv "$tmp" "$out"
 rm -rf "$out.old"
 trap - EXIT
-echo "wasm: $(du -h "$out/${output_name}_bg.wasm" | cut -f1) bundle in $out"
+bundle="$out/$hash/${output_name}_bg.wasm"
+echo "wasm: $(du -h "$bundle" | cut -f1) bundle ($(du -h "$bundle.br" | cut -f1) brotli) in $out/$hash"

@@ -158,6 +158,8 @@ pub struct Browser {
     pub client: Client,
     pub js: Js,
     base: String,
+    /// Refusals the scenario provokes on purpose (`expect_refusal`).
+    refusals: std::cell::RefCell<Vec<(String, u16)>>,
     // Dropped in this order: the browser's processes, its profile, its slot.
     _driver: ChromeDriver,
     _profile: tempfile::TempDir,
@@ -209,6 +211,8 @@ impl Browser {
             "pageLoadStrategy": "normal",
             "timeouts": { "pageLoad": patience, "script": patience },
             "goog:chromeOptions": options,
+            // The console, for `close` to check.
+            "goog:loggingPrefs": { "browser": "ALL" },
         }) else {
             unreachable!()
         };
@@ -226,6 +230,7 @@ impl Browser {
             client,
             js,
             base: base.to_owned(),
+            refusals: Default::default(),
             _driver: driver,
             _profile: profile,
             _slot: slot,
@@ -261,9 +266,55 @@ impl Browser {
     }
 
     /// Ends the session (Chromium quits); the rest goes when `self` drops.
+    /// Fails the test if anything was logged as an error in the console
+    /// meanwhile (a failed load, such as a missing icon, counts), but for
+    /// the refusals the scenario said it provokes.
     pub async fn close(self) {
+        let refusals = self.refusals.take();
+        let unexpected: Vec<_> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|message| {
+                !refusals.iter().any(|(path, status)| {
+                    message.starts_with(&format!("{}{path} - ", self.base))
+                        && message.contains(&format!("status of {status} "))
+                })
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "the browser console logged errors: {unexpected:#?}");
         let client = self.client.clone();
         let _ = tokio::time::timeout(PATIENCE, client.close()).await;
+    }
+
+    /// The scenario answers `path` with `status` on purpose (a wrong
+    /// password's `400`): the console's "Failed to load resource" for it is
+    /// no fault.
+    pub fn expect_refusal(&self, path: &str, status: u16) {
+        self.refusals.borrow_mut().push((path.to_owned(), status));
+    }
+
+    /// The console's error lines since the last call (chromedriver's log
+    /// endpoint hands each entry out once).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let log = self.client.issue_cmd(BrowserLog).await.expect("the browser log");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The URLs of every resource the current page fetched, from its
+    /// Resource Timing entries (WebDriver's script runs with JavaScript off too).
+    pub async fn resources_fetched(&self) -> Vec<String> {
+        let names = self
+            .client
+            .execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![])
+            .await
+            .expect("WebDriver runs a script");
+        serde_json::from_value(names).expect("a list of URLs")
     }
 
     /// Types an address: a full page load (hydrated, with JavaScript on).
@@ -280,7 +331,7 @@ impl Browser {
         if self.js == Js::Off {
             return false;
         }
-        let bundle = crate::harness::site_root().join("pkg/frontend.js");
+        let bundle = crate::harness::site_root().join("pkg/manifest.txt");
         let built = bundle.is_file();
         assert!(
             built || !browser_required(),
@@ -483,6 +534,25 @@ impl Browser {
         let dir = PathBuf::from(dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), png).unwrap();
+    }
+}
+
+/// chromedriver's console log (`goog:loggingPrefs`): a legacy endpoint
+/// fantoccini has no helper for.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
     }
 }
 
