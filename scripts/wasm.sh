@@ -89,10 +89,14 @@ hash="$(cd "$tmp/bundle" && find . -type f | LC_ALL=C sort | xargs sha256sum | s
 mv "$tmp/bundle" "$tmp/$hash"
 # Compressed once here rather than per request (brotli at its best setting
 # is far too slow per request); dev builds compress quickly instead.
+# Without Node (it is needed for `release` only), a dev bundle goes without
+# its copies: the frontend then compresses it as it sends it.
 if [[ "$profile" == release ]]; then
     node scripts/precompress.mjs "$tmp/$hash"
-else
+elif command -v node >/dev/null 2>&1; then
     node scripts/precompress.mjs "$tmp/$hash" fast
+else
+    echo "wasm: no node found; the dev bundle is not pre-compressed" >&2
 fi
 # The frontend reads this at start-up to name the bundle in every page.
 printf 'js = %s/%s.js\nwasm = %s/%s_bg.wasm\n' "$hash" "$output_name" "$hash" "$output_name" \
@@ -104,4 +108,4 @@ mv "$tmp" "$out"
 rm -rf "$out.old"
 trap - EXIT
 bundle="$out/$hash/${output_name}_bg.wasm"
-echo "wasm: $(du -h "$bundle" | cut -f1) bundle ($(du -h "$bundle.br" | cut -f1) brotli) in $out/$hash"
+echo "wasm: $(du -h "$bundle" | cut -f1) bundle in $out/$hash"
