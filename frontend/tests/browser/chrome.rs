@@ -297,7 +297,12 @@ impl Browser {
     /// The console's error lines since the last call (chromedriver's log
     /// endpoint hands each entry out once).
     pub async fn console_errors(&self) -> Vec<String> {
-        let log = self.client.issue_cmd(BrowserLog).await.expect("the browser log");
+        let command = SessionCommand {
+            path: "se/log".into(),
+            method: http::Method::POST,
+            body: Some(json!({ "type": "browser" })),
+        };
+        let log = self.client.issue_cmd(command).await.expect("the browser log");
         log.as_array()
             .into_iter()
             .flatten()
@@ -537,43 +542,25 @@ impl Browser {
     }
 }
 
-/// chromedriver's console log (`goog:loggingPrefs`): a legacy endpoint
-/// fantoccini has no helper for.
+/// A command fantoccini has no helper for, sent as is: WebDriver's WebAuthn
+/// extension (a W3C extension Chromium's driver implements) and
+/// chromedriver's console log (`goog:loggingPrefs`, a legacy endpoint).
 #[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
-    }
-}
-
-/// WebDriver's WebAuthn extension (a W3C extension command Chromium's
-/// driver implements; fantoccini has no helper, so it is sent as is).
-#[derive(Debug)]
-struct WebAuthnCommand {
-    /// Below `session/{id}/webauthn/`.
+struct SessionCommand {
+    /// Below `session/{id}/`.
     path: String,
     method: http::Method,
     body: Option<Value>,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         let session = session_id.unwrap_or_default();
-        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+        base_url.join(&format!("session/{session}/{}", self.path))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -586,8 +573,8 @@ impl Browser {
     /// (CTAP2, internal) that keeps discoverable credentials and verifies
     /// its user (as a fingerprint or PIN would) every time. Its id.
     pub async fn add_virtual_authenticator(&self) -> String {
-        let command = WebAuthnCommand {
-            path: "authenticator".into(),
+        let command = SessionCommand {
+            path: "webauthn/authenticator".into(),
             method: http::Method::POST,
             body: Some(json!({
                 "protocol": "ctap2",
@@ -604,8 +591,8 @@ impl Browser {
 
     /// The credentials the virtual authenticator `id` holds.
     pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
-        let command = WebAuthnCommand {
-            path: format!("authenticator/{id}/credentials"),
+        let command = SessionCommand {
+            path: format!("webauthn/authenticator/{id}/credentials"),
             method: http::Method::GET,
             body: None,
         };

@@ -6,7 +6,7 @@
 use awc::http::{Method, StatusCode, header};
 use shared::Role;
 
-use crate::harness::{Options, spawn, spawn_with_notes};
+use crate::harness::{Options, Stack, spawn, spawn_with_notes};
 
 const HASH: &str = "0123456789abcdef";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -133,18 +133,25 @@ async fn pages_are_compressed_as_accepted_and_never_cached_as_immutable() {
     }
 
     // A signed-in page stays `no-store`, compressed or not.
-    stack.add_user("alice", &[Role::User]).await;
-    let alice = stack.browser();
-    alice.sign_in_ok("alice").await;
-    let res = alice
-        .request(Method::GET, "/profile")
-        .insert_header((header::ACCEPT_ENCODING, "br"))
-        .send()
-        .await
-        .unwrap();
+    let res = as_alice(&stack, "/profile", "br").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers().get(header::CONTENT_ENCODING).unwrap(), "br");
     assert_eq!(res.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+}
+
+/// `GET path` from a browser alice has just signed in with, as an app's
+/// script would send it (`X-CSRF: 1`), accepting `accept_encoding`.
+async fn as_alice(stack: &Stack, path: &str, accept_encoding: &str) -> awc::ClientResponse {
+    stack.add_user("alice", &[Role::User]).await;
+    let alice = stack.browser();
+    alice.sign_in_ok("alice").await;
+    alice
+        .request(Method::GET, path)
+        .insert_header((header::ACCEPT_ENCODING, accept_encoding))
+        .insert_header(("x-csrf", "1"))
+        .send()
+        .await
+        .expect("the frontend answers")
 }
 
 #[actix_web::test]
@@ -160,16 +167,7 @@ async fn the_icon_is_served_and_cached_for_a_day() {
 #[actix_web::test]
 async fn an_upstream_apps_responses_are_not_compressed_by_us() {
     let (stack, _dir) = spawn_with_notes(Options::default()).await;
-    stack.add_user("alice", &[Role::User]).await;
-    let alice = stack.browser();
-    alice.sign_in_ok("alice").await;
-    let res = alice
-        .request(Method::GET, "/notes-api/notes")
-        .insert_header((header::ACCEPT_ENCODING, "gzip, br"))
-        .insert_header(("x-csrf", "1"))
-        .send()
-        .await
-        .unwrap();
+    let res = as_alice(&stack, "/notes-api/notes", "gzip, br").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get(header::CONTENT_ENCODING).is_none(), "{:?}", res.headers());
 }
