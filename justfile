@@ -45,6 +45,12 @@ bench *ARGS:
     cargo bench --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 2
     scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
 
+# Measures a running frontend (`just dev`'s serves the dev bundle; run `just build`'s
+# for release figures) with bench/page_weight.mjs.
+# Page weight of a first visit: bytes with JavaScript on and off, median time to hydrated.
+page-weight url="http://localhost:3000/login":
+    node bench/page_weight.mjs {{url}}
+
 # Format the code.
 fmt:
     cargo fmt --all

@@ -27,3 +27,23 @@ if [[ "$have" != "$want" ]]; then
         CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=false \
         cargo install --force wasm-bindgen-cli --version "$want"
 fi
+
+# wasm-opt, for release bundles only (`scripts/tools.sh wasm-opt`, from
+# `scripts/wasm.sh release`): binaryen's
+# npm package, whose wasm-opt is binaryen compiled to wasm and run by Node,
+# so it installs from the npm registry alone (or its cache, offline) and
+# runs on any machine Node does. Pinned: a new binaryen can change the
+# output. scripts/wasm.sh's header says why this and not Debian's binaryen
+# or the wasm-opt crate.
+# With `wasm-opt`, prints its path as the last line.
+if [[ "${1:-}" == wasm-opt ]]; then
+    binaryen_version=132.0.0
+    binaryen_dir="${XDG_CACHE_HOME:-$HOME/.cache}/cloakroom/binaryen-$binaryen_version"
+    if [[ ! -x "$binaryen_dir/node_modules/.bin/wasm-opt" ]]; then
+        echo "tools: installing binaryen $binaryen_version (npm) into $binaryen_dir" >&2
+        mkdir -p "$binaryen_dir"
+        npm install --prefix "$binaryen_dir" --no-save --no-audit --no-fund --silent \
+            "binaryen@$binaryen_version" >&2
+    fi
+    echo "$binaryen_dir/node_modules/.bin/wasm-opt"
+fi

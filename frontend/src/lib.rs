@@ -45,6 +45,8 @@ pub fn hydrate() {
     leptos::mount::hydrate_body(app::App);
 }
 #[cfg(feature = "ssr")]
+pub mod assets;
+#[cfg(feature = "ssr")]
 pub mod auth_client;
 #[cfg(feature = "ssr")]
 pub mod clock;

@@ -3,8 +3,8 @@
 //!
 //! Middleware order, outermost first: request-id span, security headers,
 //! origin check (body-size cap, `X-CSRF` for apps' APIs), the session guard,
-//! the proxy (requests to upstream apps stop there), then the route: the
-//! login POST, server functions, or a Leptos page.
+//! the proxy (requests to upstream apps stop there), compression, then the
+//! route: the bundle and icon, the login POST, server functions, or a Leptos page.
 
 use std::{net::TcpListener, time::Duration};
 
@@ -12,16 +12,16 @@ use actix_web::{
     App, HttpResponse, HttpServer,
     dev::{Server, ServerHandle},
     guard,
-    middleware::from_fn,
+    middleware::{Compress, from_fn},
     web,
 };
-use leptos::prelude::*;
 use leptos_actix::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use leptos_router::Method;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    app::{App as CloakroomApp, STYLESHEET, shell},
+    app::{App as CloakroomApp, FAVICON, STYLESHEET, shell},
+    assets,
     auth_client::AuthClient,
     config::Settings,
     forms::{
@@ -185,8 +185,8 @@ impl Application {
         ));
 
         let leptos_options = state.settings.leptos.clone();
-        let hydrate = hydration_bundle_exists(&leptos_options);
-        if !hydrate {
+        let bundle = assets::bundle(&leptos_options);
+        if bundle.is_none() {
             tracing::info!(
                 "no wasm bundle under the site root: pages are served without hydration"
             );
@@ -194,9 +194,8 @@ impl Application {
         let routes = route_list();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let options = leptos_options.clone();
-            let render = move || shell(options.clone(), hydrate);
-            let site_pkg = format!("{}/{}", leptos_options.site_root, leptos_options.site_pkg_dir);
+            let bundle = bundle.clone();
+            let render = move || shell(bundle.clone());
             App::new()
                 .app_data(app_state.clone())
                 // On their own: `shared::metrics::count_requests` reads them.
@@ -208,12 +207,13 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(crate::security::origin::MAX_BODY))
                 .app_data(web::PayloadConfig::new(crate::security::origin::MAX_BODY))
                 .route(STYLESHEET, web::get().to(stylesheet))
+                .route(FAVICON, web::get().to(assets::favicon))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
-                .service(actix_files::Files::new(
-                    &format!("/{}", leptos_options.site_pkg_dir),
-                    site_pkg,
-                ))
+                .route(
+                    &format!("/{}/{{file:.*}}", leptos_options.site_pkg_dir.trim_matches('/')),
+                    web::get().to(assets::bundle_file),
+                )
                 .service(
                     web::resource("/login")
                         .guard(guard::Post())
@@ -250,6 +250,11 @@ impl Application {
                 // Anything else is rendered by the router too, whose fallback
                 // is the 404 page.
                 .default_service(render_app_async_with_context(|| (), render, Method::Get))
+                // Inside `dispatch`: an upstream app's responses are passed on
+                // as it sent them. Our pages may be compressed: they hold no
+                // secret beside reflected input (docs/DESIGN.md, "Compression").
+                // Files already encoded (the bundle's `.br`/`.gz`) pass untouched.
+                .wrap(Compress::default())
                 .wrap(from_fn(crate::error::server_fn_arguments))
                 .wrap(from_fn(dispatch))
                 .wrap(from_fn(session_guard))
@@ -310,15 +315,6 @@ impl Application {
         }
         result
     }
-}
-
-/// True when the hydration bundle (`{site-root}/{site-pkg-dir}/{output-name}.js`
-/// and its wasm) was built.
-fn hydration_bundle_exists(options: &LeptosOptions) -> bool {
-    std::path::Path::new(&*options.site_root)
-        .join(&*options.site_pkg_dir)
-        .join(format!("{}.js", options.output_name))
-        .is_file()
 }
 
 /// The hand-written stylesheet, compiled in so the site needs no asset

@@ -9,6 +9,7 @@
 pub mod api;
 mod components;
 pub mod format;
+pub mod hydration;
 mod pages;
 mod passkeys;
 pub mod paths;
@@ -25,6 +26,7 @@ use leptos_router::{
 
 use self::{
     components::Header,
+    hydration::{HydrationBundle, HydrationScript},
     pages::{
         account::AccountPage, admin::AdminPage, audit::AuditPage, home::HomePage, login::LoginPage,
         not_found::NotFoundPage, notes::NotesPage, password::PasswordPage, profile::ProfilePage,
@@ -32,13 +34,13 @@ use self::{
     },
 };
 
-/// Where the stylesheet is served; see `startup.rs`.
-pub use paths::STYLESHEET;
+/// Where the stylesheet and the icon are served; see `startup.rs`.
+pub use paths::{FAVICON, STYLESHEET};
 
-/// The whole document. The hydration scripts are included only when the
-/// wasm bundle has been built (`hydrate`); without it every page still works,
-/// as it does for a browser with JavaScript off.
-pub fn shell(options: LeptosOptions, hydrate: bool) -> impl IntoView {
+/// The whole document. The hydration script is included only when the wasm
+/// bundle has been built (`bundle`); without it every page still works, as
+/// it does for a browser with JavaScript off.
+pub fn shell(bundle: Option<HydrationBundle>) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_csp();
     view! {
@@ -49,7 +51,8 @@ pub fn shell(options: LeptosOptions, hydrate: bool) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="stylesheet" href=STYLESHEET/>
-                {hydrate.then(|| view! { <HydrationScripts options/> })}
+                <link rel="icon" href=FAVICON/>
+                {bundle.map(|bundle| view! { <HydrationScript bundle/> })}
                 <MetaTags/>
             </head>
             <body>

@@ -6,6 +6,9 @@
 /// and every error page).
 pub const STYLESHEET: &str = "/assets/cloakroom.css";
 
+/// The site's icon, where browsers look for it unasked (`assets::favicon`).
+pub const FAVICON: &str = "/favicon.ico";
+
 /// Where signing out lands: the home page, saying whether the auth-api
 /// confirmed the end of the session or only this browser forgot it.
 pub fn signed_out_path(ended: bool) -> &'static str {

@@ -83,6 +83,7 @@ async fn wrong_password_keeps_the_username(js: Js) {
     let Some(browser) = Browser::open(&stack.front_base, js).await else { return };
 
     browser.goto("/login").await;
+    browser.expect_refusal("/login", 400);
     browser.submit_sign_in("alice", "not the password").await;
     browser.wait_for_text(ALERT, "Invalid username or password").await;
     assert_eq!(browser.location().await, "/login");
@@ -145,6 +146,9 @@ async fn change_password_from_the_account_page(js: Js) {
 
     browser.click(Locator::XPath("//main//a[normalize-space()='Change password']")).await;
     browser.wait_for_location("/account/password").await;
+    // A wrong current password, then a common new one.
+    browser.expect_refusal("/account/password", 403);
+    browser.expect_refusal("/account/password", 400);
     submit_password_change(&browser, "not my password", NEW_PASSWORD).await;
     browser.wait_for_text(ALERT, "current password is not correct").await;
 

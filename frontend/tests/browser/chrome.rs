@@ -158,6 +158,8 @@ pub struct Browser {
     pub client: Client,
     pub js: Js,
     base: String,
+    /// Refusals the scenario provokes on purpose (`expect_refusal`).
+    refusals: std::cell::RefCell<Vec<(String, u16)>>,
     // Dropped in this order: the browser's processes, its profile, its slot.
     _driver: ChromeDriver,
     _profile: tempfile::TempDir,
@@ -209,6 +211,8 @@ impl Browser {
             "pageLoadStrategy": "normal",
             "timeouts": { "pageLoad": patience, "script": patience },
             "goog:chromeOptions": options,
+            // The console, for `close` to check.
+            "goog:loggingPrefs": { "browser": "ALL" },
         }) else {
             unreachable!()
         };
@@ -226,6 +230,7 @@ impl Browser {
             client,
             js,
             base: base.to_owned(),
+            refusals: Default::default(),
             _driver: driver,
             _profile: profile,
             _slot: slot,
@@ -261,9 +266,60 @@ impl Browser {
     }
 
     /// Ends the session (Chromium quits); the rest goes when `self` drops.
+    /// Fails the test if anything was logged as an error in the console
+    /// meanwhile (a failed load, such as a missing icon, counts), but for
+    /// the refusals the scenario said it provokes.
     pub async fn close(self) {
+        let refusals = self.refusals.take();
+        let unexpected: Vec<_> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|message| {
+                !refusals.iter().any(|(path, status)| {
+                    message.starts_with(&format!("{}{path} - ", self.base))
+                        && message.contains(&format!("status of {status} "))
+                })
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "the browser console logged errors: {unexpected:#?}");
         let client = self.client.clone();
         let _ = tokio::time::timeout(PATIENCE, client.close()).await;
+    }
+
+    /// The scenario answers `path` with `status` on purpose (a wrong
+    /// password's `400`): the console's "Failed to load resource" for it is
+    /// no fault.
+    pub fn expect_refusal(&self, path: &str, status: u16) {
+        self.refusals.borrow_mut().push((path.to_owned(), status));
+    }
+
+    /// The console's error lines since the last call (chromedriver's log
+    /// endpoint hands each entry out once).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let command = SessionCommand {
+            path: "se/log".into(),
+            method: http::Method::POST,
+            body: Some(json!({ "type": "browser" })),
+        };
+        let log = self.client.issue_cmd(command).await.expect("the browser log");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The URLs of every resource the current page fetched, from its
+    /// Resource Timing entries (WebDriver's script runs with JavaScript off too).
+    pub async fn resources_fetched(&self) -> Vec<String> {
+        let names = self
+            .client
+            .execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![])
+            .await
+            .expect("WebDriver runs a script");
+        serde_json::from_value(names).expect("a list of URLs")
     }
 
     /// Types an address: a full page load (hydrated, with JavaScript on).
@@ -280,7 +336,7 @@ impl Browser {
         if self.js == Js::Off {
             return false;
         }
-        let bundle = crate::harness::site_root().join("pkg/frontend.js");
+        let bundle = crate::harness::site_root().join("pkg/manifest.txt");
         let built = bundle.is_file();
         assert!(
             built || !browser_required(),
@@ -486,24 +542,25 @@ impl Browser {
     }
 }
 
-/// WebDriver's WebAuthn extension (a W3C extension command Chromium's
-/// driver implements; fantoccini has no helper, so it is sent as is).
+/// A command fantoccini has no helper for, sent as is: WebDriver's WebAuthn
+/// extension (a W3C extension Chromium's driver implements) and
+/// chromedriver's console log (`goog:loggingPrefs`, a legacy endpoint).
 #[derive(Debug)]
-struct WebAuthnCommand {
-    /// Below `session/{id}/webauthn/`.
+struct SessionCommand {
+    /// Below `session/{id}/`.
     path: String,
     method: http::Method,
     body: Option<Value>,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         let session = session_id.unwrap_or_default();
-        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+        base_url.join(&format!("session/{session}/{}", self.path))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -516,8 +573,8 @@ impl Browser {
     /// (CTAP2, internal) that keeps discoverable credentials and verifies
     /// its user (as a fingerprint or PIN would) every time. Its id.
     pub async fn add_virtual_authenticator(&self) -> String {
-        let command = WebAuthnCommand {
-            path: "authenticator".into(),
+        let command = SessionCommand {
+            path: "webauthn/authenticator".into(),
             method: http::Method::POST,
             body: Some(json!({
                 "protocol": "ctap2",
@@ -534,8 +591,8 @@ impl Browser {
 
     /// The credentials the virtual authenticator `id` holds.
     pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
-        let command = WebAuthnCommand {
-            path: format!("authenticator/{id}/credentials"),
+        let command = SessionCommand {
+            path: format!("webauthn/authenticator/{id}/credentials"),
             method: http::Method::GET,
             body: None,
         };

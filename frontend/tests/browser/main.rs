@@ -37,3 +37,4 @@ mod admin;
 mod notes;
 mod second_factors;
 mod sessions;
+mod weight;

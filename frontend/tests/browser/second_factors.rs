@@ -58,6 +58,7 @@ async fn set_up_an_app_then_sign_in_with_a_code(js: Js) {
     browser.assert_no_session_cookie().await;
     browser.screenshot("verify.png").await;
     // The code that switched the app on is used up.
+    browser.expect_refusal("/login/verify", 400);
     browser.field("Code from your authenticator app").await.send_keys(&code_now()).await.unwrap();
     browser.click(Locator::XPath("//button[normalize-space()='Verify']")).await;
     browser.wait_for_text(ALERT, "That code did not work").await;
@@ -167,6 +168,7 @@ async fn passkeys_sign_in_alone_and_after_the_password(js: Js) {
     // The authenticator still holds the credential; the site no longer knows it.
     sign_out(&browser).await;
     browser.goto("/login").await;
+    browser.expect_refusal("/api/passkey_sign_in", 400);
     browser.click(PASSKEY_SIGN_IN).await;
     browser
         .wait_for_text(Locator::XPath("//main//*[@role='alert']"), "That passkey did not work")

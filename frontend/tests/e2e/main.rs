@@ -5,6 +5,7 @@
 mod abuse;
 mod account;
 mod admin;
+mod assets;
 mod client_secrets;
 mod cluster;
 mod cookies;
