@@ -210,9 +210,13 @@ impl Application {
                 .route(FAVICON, web::get().to(assets::favicon))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
-                .route(
-                    &format!("/{}/{{file:.*}}", leptos_options.site_pkg_dir.trim_matches('/')),
-                    web::get().to(assets::bundle_file),
+                .service(
+                    web::resource(format!(
+                        "/{}/{{file:.*}}",
+                        leptos_options.site_pkg_dir.trim_matches('/')
+                    ))
+                    .route(web::get().to(assets::bundle_file))
+                    .route(web::head().to(assets::bundle_file)),
                 )
                 .service(
                     web::resource("/login")

@@ -83,6 +83,11 @@ async fn bundle_files_are_immutable_and_sent_precompressed_as_accepted() {
     assert_eq!(wasm.header(header::CONTENT_ENCODING), "br");
     let snippet = fetch(&base, &format!("/pkg/{HASH}/snippets/leptos-1/inline0.js"), None).await;
     assert_eq!(snippet.status, StatusCode::OK);
+    // HEAD too (a cache or a checker asking what a GET would bring).
+    let mut head = awc::Client::default().head(format!("{base}{js}")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers().get(header::CACHE_CONTROL).unwrap(), IMMUTABLE);
+    assert!(head.body().await.unwrap().is_empty());
 
     for path in [
         "/pkg/manifest.txt".to_owned(),
