@@ -275,10 +275,12 @@ impl Application {
         // Instead of actix's own handlers (which stop at once on SIGINT):
         // both signals stop gracefully.
         .shutdown_signal({
-            let grace = state.settings.shutdown_grace;
+            let state = state.clone();
             async move {
                 shared::lifecycle::stop_requested().await;
-                tracing::info!(grace_s = grace, "stopping: requests in flight may finish");
+                let grace_s = state.settings.shutdown_grace;
+                tracing::info!(grace_s, "stopping: requests in flight may finish");
+                state.begin_stop();
             }
         })
         .run();

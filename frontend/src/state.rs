@@ -37,6 +37,9 @@ pub struct FrontendState {
     pub metrics: Metrics,
     /// What `/readyz` answers (`startup::readiness`).
     pub readiness: shared::lifecycle::Readiness,
+    /// True once the server is stopping: relayed WebSockets close then
+    /// (`proxy::websocket`) rather than hold the stop for its whole grace.
+    stopping: tokio::sync::watch::Sender<bool>,
     clock: Clock,
 }
 
@@ -56,6 +59,7 @@ impl FrontendState {
             known: KnownCookies::default(),
             flights: RefreshFlights::counting(metrics.refresh.clone()),
             readiness: shared::lifecycle::Readiness::new(metrics.ready_gauge()),
+            stopping: tokio::sync::watch::channel(false).0,
             metrics,
             upstream_tokens: UpstreamTokens::default(),
             revoked: Arc::new(RevokedSessions::default()),
@@ -63,6 +67,20 @@ impl FrontendState {
             clock,
             settings,
         })
+    }
+
+    /// The server is stopping (its stop signal came): see `stopping`.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once the server is stopping.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            // An error: the state is gone, so is the server.
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
     }
 
     pub fn now(&self) -> i64 {

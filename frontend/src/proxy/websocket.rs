@@ -100,7 +100,9 @@ pub async fn relay(
         response.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
     }
     response.extensions_mut().insert(crate::security::headers::Proxied);
-    actix_web::rt::spawn(pump(session, from_browser.max_frame_size(MAX_FRAME), app_socket, watch));
+    let stopping = state.stopping();
+    let from_browser = from_browser.max_frame_size(MAX_FRAME);
+    actix_web::rt::spawn(pump(session, from_browser, app_socket, watch, stopping));
     ServiceResponse::new(http_req, response)
 }
 
@@ -129,6 +131,7 @@ async fn pump<A>(
     mut from_browser: actix_ws::MessageStream,
     app: A,
     mut watch: Option<Watch>,
+    stopping: impl std::future::Future<Output = ()>,
 ) where
     A: futures::Stream<Item = Result<Frame, awc::error::WsProtocolError>>
         + futures::Sink<Message>
@@ -139,8 +142,13 @@ async fn pump<A>(
     let policy =
         || Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) });
     let mut ended = watch.as_ref().is_some_and(|w| !w.still_good());
-    while !ended {
+    let mut away = false;
+    let mut stopping = std::pin::pin!(stopping);
+    while !ended && !away {
         tokio::select! {
+            // The server is stopping: both ends hear so now (1001 "going
+            // away", and reconnect elsewhere), not at the grace's end.
+            () = &mut stopping => away = true,
             msg = from_browser.recv() => match msg {
                 Some(Ok(Message::Nop)) => {}
                 Some(Ok(msg)) => {
@@ -191,6 +199,12 @@ async fn pump<A>(
         tracing::info!("closing a proxied WebSocket: its session ended or its roles changed");
         let _ = tokio::time::timeout(SEND_TIMEOUT, to_app.send(Message::Close(policy()))).await;
         let _ = browser.close(policy()).await;
+    } else if away {
+        let away = || {
+            Some(CloseReason { code: CloseCode::Away, description: Some("server stopping".into()) })
+        };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, to_app.send(Message::Close(away()))).await;
+        let _ = browser.close(away()).await;
     } else {
         let _ = browser.close(None).await;
     }

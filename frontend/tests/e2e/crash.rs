@@ -156,7 +156,6 @@ where
     }))
     .await;
     assert!(outcomes.iter().flatten().count() >= KILL_AFTER, "{outcomes:?}");
-    assert!(outcomes.iter().any(Option::is_none), "the kill came after every answer");
     outcomes
 }
 
@@ -166,6 +165,7 @@ async fn sigkill_mid_sign_in_loses_no_session() {
     let (frontend, base) = deployment.frontend().await;
     let browsers: Vec<Browser> = (0..BROWSERS).map(|_| Browser::new(&base)).collect();
     let outcomes = kill_midway(frontend, &browsers, try_sign_in).await;
+    assert!(outcomes.iter().any(Option::is_none), "the kill came after every answer");
     for (browser, outcome) in browsers.iter().zip(&outcomes) {
         assert!(
             matches!(outcome, None | Some(StatusCode::SEE_OTHER)),
@@ -190,17 +190,26 @@ async fn sigkill_mid_refresh_signs_nobody_out() {
     // Access tokens due for a swap two seconds after the sign-ins.
     const TTL: u32 = REFRESH_MARGIN as u32 + 2;
     let deployment = Deployment::start(TTL, None).await;
-    let (frontend, base) = deployment.frontend().await;
-    let browsers: Vec<Browser> = (0..BROWSERS).map(|_| Browser::new(&base)).collect();
-    for browser in &browsers {
-        assert_eq!(try_sign_in(browser).await, Some(StatusCode::SEE_OTHER));
-    }
-    let cookies: Vec<String> = browsers.iter().map(|b| b.cookie().unwrap()).collect();
-    until_refresh_due(SystemTime::now(), TTL).await;
-
     // Every view swaps its session's tokens at the auth-api first; the kill
-    // lands between swaps made and cookies delivered.
-    let outcomes = kill_midway(frontend, &browsers, try_view).await;
+    // lands between swaps made and cookies delivered. Unless the frontend
+    // wrote every answer before it (the kernel delivers them after the
+    // process is gone): such a round proves nothing, so again, with a new
+    // frontend and new sessions, up to three times.
+    let mut rounds = 0;
+    let (browsers, cookies, outcomes) = loop {
+        rounds += 1;
+        let (frontend, base) = deployment.frontend().await;
+        let browsers: Vec<Browser> = (0..BROWSERS).map(|_| Browser::new(&base)).collect();
+        for browser in &browsers {
+            assert_eq!(try_sign_in(browser).await, Some(StatusCode::SEE_OTHER));
+        }
+        let cookies: Vec<String> = browsers.iter().map(|b| b.cookie().unwrap()).collect();
+        until_refresh_due(SystemTime::now(), TTL).await;
+        let outcomes = kill_midway(frontend, &browsers, try_view).await;
+        if outcomes.iter().any(Option::is_none) || rounds == 3 {
+            break (browsers, cookies, outcomes);
+        }
+    };
     let mut kept_old = 0;
     for (i, (browser, outcome)) in browsers.iter().zip(&outcomes).enumerate() {
         match outcome {
@@ -214,7 +223,7 @@ async fn sigkill_mid_refresh_signs_nobody_out() {
             }
         }
     }
-    assert!(kept_old > 0);
+    assert!(kept_old > 0, "in {rounds} rounds the kill came after every answer");
 
     let (_frontend, base) = deployment.frontend().await;
     for (i, browser) in browsers.iter().enumerate() {

@@ -53,6 +53,13 @@ async fn closed_for_policy_within_two_seconds<S>(socket: &mut S, after: &str)
 where
     S: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>> + Unpin,
 {
+    closed_within_two_seconds(socket, awc::ws::CloseCode::Policy, after).await;
+}
+
+async fn closed_within_two_seconds<S>(socket: &mut S, code: awc::ws::CloseCode, after: &str)
+where
+    S: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>> + Unpin,
+{
     let closed = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
             match socket.next().await {
@@ -64,7 +71,7 @@ where
     })
     .await
     .unwrap_or_else(|_| panic!("not closed within 2 s of {after}"));
-    assert_eq!(closed.map(|r| r.code), Some(awc::ws::CloseCode::Policy));
+    assert_eq!(closed.map(|r| r.code), Some(code));
 }
 
 #[actix_web::test]
@@ -279,6 +286,20 @@ async fn a_websocket_is_relayed_and_closed_when_its_session_ends() {
     let revoked = laptop.post("/api/revoke_session", &[("id", &phone_sid)]).await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
     closed_for_policy_within_two_seconds(&mut socket, "the revocation").await;
+}
+
+/// A stopping frontend closes its relayed sockets at once, "going away"
+/// (1001: reconnect elsewhere), rather than hold its stop for the whole
+/// grace and then cut them.
+#[actix_web::test]
+async fn a_websocket_is_told_the_server_is_going_away_when_it_stops() {
+    let app = TestApp::start().await;
+    let (stack, laptop, _) = with_alice(&app).await;
+    let (_, mut socket) = laptop.websocket("/app/ws").connect().await.expect("handshake");
+    socket.send(awc::ws::Message::Text("hello".into())).await.unwrap();
+    assert!(matches!(socket.next().await, Some(Ok(awc::ws::Frame::Text(_)))), "relayed");
+    stack.front.begin_stop();
+    closed_within_two_seconds(&mut socket, awc::ws::CloseCode::Away, "the stop").await;
 }
 
 #[actix_web::test]
