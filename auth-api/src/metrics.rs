@@ -46,7 +46,6 @@ pub struct Metrics {
     grants: Family<GrantLabels, Histogram>,
     sessions_active: Gauge,
     pool: Family<PoolLabels, Gauge>,
-    ready: Gauge,
 }
 
 impl Default for Metrics {
@@ -64,7 +63,6 @@ impl Default for Metrics {
             grants: Family::new_with_constructor(latency_histogram),
             sessions_active: Gauge::default(),
             pool: Family::default(),
-            ready: Gauge::default(),
         };
         registry.register(
             "logins",
@@ -107,11 +105,6 @@ impl Default for Metrics {
              in_use at the pool's size means queries are waiting for a connection",
             metrics.pool.clone(),
         );
-        registry.register(
-            "ready",
-            "1 while this instance is ready (as /readyz answers; checked every second), else 0",
-            metrics.ready.clone(),
-        );
         Self { registry: Arc::new(registry), ..metrics }
     }
 }
@@ -153,17 +146,8 @@ impl Metrics {
         self.pool.get_or_create(&PoolLabels { pool, state: "in_use" }).set(in_use);
     }
 
-    /// The `ready` gauge, which `shared::lifecycle::Readiness` sets.
-    pub fn ready_gauge(&self) -> Gauge {
-        self.ready.clone()
-    }
-
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.clone()
-    }
-
-    pub fn render(&self) -> String {
-        shared::metrics::render(&self.registry)
     }
 }
 

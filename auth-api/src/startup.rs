@@ -96,7 +96,7 @@ impl Application {
             })
             .await?;
         let metrics = Metrics::default();
-        let readiness = shared::lifecycle::Readiness::new(metrics.ready_gauge());
+        let readiness = shared::lifecycle::Readiness::new(metrics.http.ready());
         let state = web::Data::new(AppState {
             settings,
             store,

@@ -120,7 +120,6 @@ pub struct Metrics {
     feed_answered: Gauge,
     upstream_requests: Family<UpstreamLabels, Counter>,
     upstream_duration: Family<UpstreamNameLabels, Histogram>,
-    ready: Gauge,
 }
 
 impl Default for Metrics {
@@ -136,7 +135,6 @@ impl Default for Metrics {
             feed_answered: Gauge::default(),
             upstream_requests: Family::default(),
             upstream_duration: Family::new_with_constructor(latency_histogram),
-            ready: Gauge::default(),
         };
         registry.register(
             "guard_decisions",
@@ -179,11 +177,6 @@ impl Default for Metrics {
             "Time to an upstream's response head, the request's upload included, by upstream",
             metrics.upstream_duration.clone(),
         );
-        registry.register(
-            "ready",
-            "1 while this instance is ready (as /readyz answers; checked every second), else 0",
-            metrics.ready.clone(),
-        );
         Self { registry: Arc::new(registry), ..metrics }
     }
 }
@@ -205,16 +198,7 @@ impl Metrics {
         self.upstream_duration.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
-    /// The `ready` gauge, which `shared::lifecycle::Readiness` sets.
-    pub fn ready_gauge(&self) -> Gauge {
-        self.ready.clone()
-    }
-
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.clone()
-    }
-
-    pub fn render(&self) -> String {
-        shared::metrics::render(&self.registry)
     }
 }

@@ -58,7 +58,7 @@ impl FrontendState {
             jwks: Arc::new(JwksCache::counting(metrics.jwks.clone())),
             known: KnownCookies::default(),
             flights: RefreshFlights::counting(metrics.refresh.clone()),
-            readiness: shared::lifecycle::Readiness::new(metrics.ready_gauge()),
+            readiness: shared::lifecycle::Readiness::new(metrics.http.ready()),
             stopping: tokio::sync::watch::channel(false).0,
             metrics,
             upstream_tokens: UpstreamTokens::default(),

@@ -56,6 +56,7 @@ pub struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
     in_flight: Gauge,
+    ready: Gauge,
 }
 
 impl HttpMetrics {
@@ -64,6 +65,7 @@ impl HttpMetrics {
             requests: Family::default(),
             durations: Family::new_with_constructor(latency_histogram),
             in_flight: Gauge::default(),
+            ready: Gauge::default(),
         };
         registry.register(
             "http_requests",
@@ -80,7 +82,17 @@ impl HttpMetrics {
             "HTTP requests being handled (until their answer starts)",
             metrics.in_flight.clone(),
         );
+        registry.register(
+            "ready",
+            "1 while this instance is ready (as /readyz answers; checked every second), else 0",
+            metrics.ready.clone(),
+        );
         metrics
+    }
+
+    /// The `ready` gauge, which `lifecycle::Readiness` sets.
+    pub fn ready(&self) -> Gauge {
+        self.ready.clone()
     }
 }
 
