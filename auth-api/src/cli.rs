@@ -32,9 +32,9 @@ pub struct Cli {
     )]
     pub database_url: String,
 
-    /// Log lines as `text` (one line per event) or `json` (one object per line).
-    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
-    pub log_format: shared::log_format::LogFormat,
+    /// Logs and traces: `LOG_FORMAT` and OpenTelemetry's `OTEL_*` variables.
+    #[command(flatten)]
+    pub telemetry: shared::telemetry::TelemetryArgs,
 
     #[command(flatten)]
     pub serve: ServeArgs,

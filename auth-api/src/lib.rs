@@ -8,7 +8,8 @@
 //!
 //! ## How a request flows
 //!
-//! Every request passes `TracingLogger` (a span with a request id), the
+//! Every request passes `TracingLogger` (a span with a request id, in the
+//! trace the frontend's `traceparent` names: `shared::telemetry`), the
 //! metrics middleware and default security headers, then reaches one handler
 //! in [`routes`]. Handlers authenticate through extractors in [`extract`]:
 //! `ClientAuth` for the frontend's client endpoints, `AuthUser`/`AdminUser`
@@ -75,7 +76,6 @@ pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod store;
-pub mod telemetry;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

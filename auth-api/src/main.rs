@@ -6,16 +6,28 @@ use auth_api::{
     cli::{Cli, Command, run_admin_command, run_mfa_command},
     config::{self, Settings},
     startup::Application,
-    telemetry,
 };
 use clap::Parser;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    // Outside the runtime: the span exporter's client blocks (see
+    // `shared::telemetry`), and its last spans are sent once the server is done.
+    let telemetry = match shared::telemetry::init("cloakroom-auth-api", &cli.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = actix_web::rt::System::new().block_on(run(cli));
+    telemetry.shutdown();
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(cli.database_url, &cli.serve).await,
         Some(command) => {

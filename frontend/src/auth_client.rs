@@ -94,6 +94,7 @@ impl AuthClient {
             )
             .timeout(REQUEST_TIMEOUT)
             .disable_redirects()
+            .wrap(crate::telemetry::TraceCalls)
             .finish();
         let credentials = format!("{}:{}", settings.client_id, settings.client_secret.expose());
         Self {
@@ -145,6 +146,9 @@ impl AuthClient {
         self.token(&grant).await
     }
 
+    /// The refresh call: its own span, so a trace tells the swap apart
+    /// from the other grants it shares `POST /auth/token` with.
+    #[tracing::instrument(name = "refresh", skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, AuthError> {
         self.token(&TokenRequest::RefreshToken { refresh_token: refresh_token.to_owned() }).await
     }

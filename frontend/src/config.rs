@@ -87,9 +87,9 @@ pub struct Cli {
     #[arg(long, env = "UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
 
-    /// Log lines as `text` (one line per event) or `json` (one object per line).
-    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
-    pub log_format: shared::log_format::LogFormat,
+    /// Logs and traces: `LOG_FORMAT` and OpenTelemetry's `OTEL_*` variables.
+    #[command(flatten)]
+    pub telemetry: shared::telemetry::TelemetryArgs,
 
     /// Seconds a stopping server (SIGTERM or SIGINT) gives the requests in
     /// flight to finish (proxied ones and WebSockets too); it accepts no new

@@ -8,7 +8,9 @@
 //!
 //! ## How a request flows
 //!
-//! 1. `TracingLogger` opens a span with a request id; [`security::headers`]
+//! 1. [`telemetry`] drops a `traceparent` that no trusted proxy sent, then
+//!    `TracingLogger` opens the request's span (its request id and trace
+//!    id, on every line logged for it; `shared::telemetry`); [`security::headers`]
 //!    will add CSP, `nosniff`, `X-Frame-Options` and `Referrer-Policy` to the
 //!    answer.
 //! 2. [`security::origin`] refuses state changes (POST…) that do not come

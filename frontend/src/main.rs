@@ -6,18 +6,30 @@ use clap::Parser;
 use frontend::{
     config::{Cli, Settings},
     startup::Application,
-    telemetry,
 };
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    // Outside the runtime: the span exporter's client blocks (see
+    // `shared::telemetry`), and its last spans are sent once the server is done.
+    let telemetry = match shared::telemetry::init("cloakroom-frontend", &cli.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = actix_web::rt::System::new().block_on(run(cli));
+    telemetry.shutdown();
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::from_cli(cli) {
         Ok(s) => s,
         Err(e) => {

@@ -59,7 +59,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn label(self) -> &'static str {
+    /// Also the guard span's `outcome` attribute (`session::guard`).
+    pub fn label(self) -> &'static str {
         match self {
             Outcome::Anonymous => "anonymous",
             Outcome::Cached => "cached",

@@ -266,6 +266,9 @@ impl Application {
                 .wrap(from_fn(security_headers))
                 .wrap(from_fn(shared::metrics::count_requests))
                 .wrap(TracingLogger::default())
+                // Outside the request span, which would otherwise join the
+                // trace any client names.
+                .wrap(from_fn(crate::telemetry::trust_trace_context))
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .keep_alive(KEEP_ALIVE)

@@ -1,23 +1,122 @@
-//! Logging: a request-id span per request (`tracing-actix-web`); `RUST_LOG`
-//! filters. Tokens and the cookie never reach a log line: the types that hold
-//! them redact themselves in `Debug`.
+//! Where a trace enters and leaves the frontend (logs and the exporter are
+//! set up by `shared::telemetry`, the same on both servers).
+//!
+//! In: a browser's `traceparent` is not ours to follow. A client that picks
+//! its own trace id could graft its requests onto someone else's trace, or
+//! make ours easy to find and correlate; so the header (and `tracestate`)
+//! is removed before the request span is made, unless the peer is one of
+//! `TRUSTED_PROXIES`, whose trace we continue. Out: every call through our
+//! HTTP clients (the auth-api, upstream apps, their WebSockets) is a client
+//! span whose context is sent as `traceparent`, replacing any header the
+//! request already had.
 
-use shared::log_format::LogFormat;
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use std::{future::Future, pin::Pin};
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
-        LogFormat::Text => {
-            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-            registry.with(fmt::layer().with_ansi(ansi)).try_init()
+use actix_http::RequestHeadType;
+use actix_web::{
+    Error,
+    body::MessageBody,
+    dev::{Service, ServiceRequest, ServiceResponse, forward_ready},
+    middleware::Next,
+    web,
+};
+use awc::{ConnectRequest, ConnectResponse, error::SendRequestError};
+use tracing::Instrument;
+
+use crate::state::FrontendState;
+
+const TRACE_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
+
+/// Outermost middleware: forgets the trace context an untrusted peer sent.
+pub async fn trust_trace_context(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let carries = TRACE_HEADERS.iter().any(|h| req.headers().contains_key(*h));
+    if carries && !from_trusted_proxy(&req) {
+        for header in TRACE_HEADERS {
+            req.headers_mut().remove(header);
         }
-        // One object per line: the event's fields flattened beside
-        // `message`, and every span it is in (the request's, with its
-        // `request_id`) in `spans`.
-        LogFormat::Json => {
-            registry.with(fmt::layer().json().flatten_event(true).with_span_list(true)).try_init()
+    }
+    next.call(req).await
+}
+
+fn from_trusted_proxy(req: &ServiceRequest) -> bool {
+    let Some(state) = req.app_data::<web::Data<FrontendState>>() else { return false };
+    let Some(peer) = req.peer_addr().map(|a| a.ip().to_canonical()) else { return false };
+    state.settings.trusted_proxies.iter().any(|net| net.contains(&peer))
+}
+
+/// An `awc` middleware: each call a client span, its context on the wire.
+pub struct TraceCalls;
+
+impl<S> awc::middleware::Transform<S, ConnectRequest> for TraceCalls
+where
+    S: Service<ConnectRequest, Response = ConnectResponse, Error = SendRequestError> + 'static,
+{
+    type Transform = TracedCalls<S>;
+
+    fn new_transform(self, service: S) -> Self::Transform {
+        TracedCalls { service }
+    }
+}
+
+pub struct TracedCalls<S> {
+    service: S,
+}
+
+impl<S> Service<ConnectRequest> for TracedCalls<S>
+where
+    S: Service<ConnectRequest, Response = ConnectResponse, Error = SendRequestError> + 'static,
+{
+    type Response = ConnectResponse;
+    type Error = SendRequestError;
+    type Future = Pin<Box<dyn Future<Output = Result<ConnectResponse, SendRequestError>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut req: ConnectRequest) -> Self::Future {
+        let head: &actix_http::RequestHead = match &req {
+            ConnectRequest::Client(head, ..) => head.as_ref(),
+            ConnectRequest::Tunnel(head, _) => head,
+        };
+        // The path only: a query string may hold what a log must not.
+        let (method, path) = (head.method.as_str().to_owned(), head.uri.path().to_owned());
+        let host = head.uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let span = tracing::info_span!(
+            "HTTP client",
+            otel.name = %format!("{method} {path}"),
+            otel.kind = "client",
+            http.request.method = %method,
+            url.path = %path,
+            server.address = %host,
+            http.response.status_code = tracing::field::Empty,
+        );
+        match &mut req {
+            ConnectRequest::Client(RequestHeadType::Owned(head), ..) => {
+                shared::telemetry::inject(&span, &mut head.headers);
+            }
+            // A shared head (a frozen request) takes extra headers beside
+            // it, which win over the head's own.
+            ConnectRequest::Client(RequestHeadType::Rc(_, extra), ..) => {
+                shared::telemetry::inject(&span, extra.get_or_insert_with(Default::default));
+            }
+            ConnectRequest::Tunnel(head, _) => shared::telemetry::inject(&span, &mut head.headers),
         }
-    };
+        let call = self.service.call(req);
+        Box::pin(
+            async move {
+                let res = call.await;
+                if let Ok(res) = &res {
+                    let status = match res {
+                        ConnectResponse::Client(res) => res.status(),
+                        ConnectResponse::Tunnel(head, _) => head.status,
+                    };
+                    tracing::Span::current().record("http.response.status_code", status.as_u16());
+                }
+                res
+            }
+            .instrument(span),
+        )
+    }
 }

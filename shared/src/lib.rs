@@ -7,7 +7,7 @@
 //! this crate does no I/O and knows no framework, so both sides (and the wasm
 //! build of the frontend) can depend on it cheaply; the servers alone turn on
 //! `jwt` (token verification) and `server` (the `/metrics` listener and the
-//! HTTP metrics they both keep, readiness, the stop signals). See `docs/DESIGN.md` for the contract these
+//! HTTP metrics they both keep, readiness, the stop signals, logs and traces). See `docs/DESIGN.md` for the contract these
 //! types encode.
 
 pub mod account;
@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod mfa;
 pub mod role;
 pub mod session;
+#[cfg(feature = "server")]
+pub mod telemetry;
 pub mod token;
 #[cfg(feature = "jwt")]
 pub mod verify;

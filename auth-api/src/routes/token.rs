@@ -1,6 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use shared::TokenRequest;
+use tracing::Instrument;
 
 use crate::{
     error::ApiError,
@@ -26,7 +27,8 @@ pub async fn grant(
     let request = body.into_inner();
     let grant_type = grant_type(&request);
     let started = std::time::Instant::now();
-    let answer = answer(&state, &req, request).await;
+    let span = tracing::info_span!("grant", grant_type);
+    let answer = answer(&state, &req, request).instrument(span).await;
     state.metrics.grant(grant_type, started.elapsed());
     answer
 }

@@ -221,7 +221,7 @@ async fn the_binary_serves_metrics_privately_side_by_side_or_not_at_all() {
 }
 
 /// `LOG_FORMAT=json`: every line the binary writes is one JSON object, and a
-/// request's lines carry its request id.
+/// request's lines carry its request id and trace id.
 #[actix_web::test]
 async fn json_logs_are_one_object_per_line_with_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,4 +244,9 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
     assert_eq!(finished["status"], 200, "{finished}");
     let request_id = finished["spans"][0]["request_id"].as_str().unwrap_or_default();
     assert_eq!(request_id.len(), 36, "{finished}");
+    // The trace it belongs to: 32 hex digits, not the all-zero "no trace".
+    let trace_id = finished["spans"][0]["trace_id"].as_str().unwrap_or_default();
+    assert_eq!(trace_id.len(), 32, "{finished}");
+    assert!(trace_id.bytes().all(|b| b.is_ascii_hexdigit()), "{finished}");
+    assert_ne!(trace_id, "0".repeat(32), "{finished}");
 }

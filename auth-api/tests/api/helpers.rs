@@ -58,7 +58,7 @@ pub async fn spawn_app_on(
     clock: &ManualClock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    auth_api::telemetry::init_for_tests();
+    shared::telemetry::init_for_tests();
     let mut settings = test_settings(&db.url);
     tweak(&mut settings);
     start(settings, clock.clone(), db.dir.clone()).await

@@ -38,6 +38,11 @@ pub struct Cli {
     /// tokens for that audience are the session's own, good at the auth-api.
     #[arg(long, env = "AUTH_CLIENT_ID")]
     pub client_id: Option<String>,
+
+    /// Logs and traces: `LOG_FORMAT` and OpenTelemetry's `OTEL_*` variables
+    /// (Cloakroom sends `traceparent`: the app's spans join its traces).
+    #[command(flatten)]
+    pub telemetry: shared::telemetry::TelemetryArgs,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +115,7 @@ mod tests {
             issuer: "http://127.0.0.1:8080".into(),
             audience: "notes-api".into(),
             client_id: None,
+            telemetry: Default::default(),
         }
     }
 

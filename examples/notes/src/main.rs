@@ -7,19 +7,26 @@ use notes::{
     config::{Cli, Settings},
     startup::Application,
 };
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    // Colours only for a person at a terminal, not `just dev`'s prefixed log.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::registry()
-        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with(fmt::layer().with_target(true).with_ansi(ansi))
-        .init();
+    // Cloakroom's own logs and traces (`shared::telemetry`): a request
+    // forwarded by Cloakroom continues its trace.
+    let telemetry = match shared::telemetry::init("notes", &cli.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = actix_web::rt::System::new().block_on(run(cli));
+    telemetry.shutdown();
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::from_cli(cli) {
         Ok(s) => s,
         Err(e) => {

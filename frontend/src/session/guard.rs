@@ -35,6 +35,8 @@ use actix_web::{
     web,
 };
 
+use tracing::Instrument;
+
 use super::{
     AuthState, CookieSlot, CookieUpdate, SignedIn,
     cookie::{Opened, SessionCookie},
@@ -131,7 +133,13 @@ pub async fn session_guard(
     let mut res = match early {
         Some(page) => req.into_response(page),
         // A page, a server function, or an upstream app (`proxy::dispatch`).
-        None => next.call(req).await?.map_into_boxed_body(),
+        None => {
+            let span = match &route.upstream {
+                Some(app) => tracing::info_span!("upstream", upstream = %app.path),
+                None => tracing::info_span!("render", path = %route.path),
+            };
+            next.call(req).instrument(span).await?.map_into_boxed_body()
+        }
     };
 
     let headers = res.headers_mut();
@@ -206,15 +214,21 @@ pub async fn decide<'a>(
     client: &AuthClient,
     cookie_headers: impl Iterator<Item = &'a str>,
 ) -> (AuthState, CookieUpdate) {
+    // One span per decision, its outcome as an attribute: a trace shows at
+    // once whether a slow page waited on a refresh.
+    let span = tracing::info_span!("guard", outcome = tracing::field::Empty);
     let mut signed_in_by = Outcome::Verified;
-    let (auth, update) =
-        decide_inner(state, client, cookie_headers, false, &mut signed_in_by).await;
-    state.metrics.decided(match (&auth, &update) {
+    let (auth, update) = decide_inner(state, client, cookie_headers, false, &mut signed_in_by)
+        .instrument(span.clone())
+        .await;
+    let outcome = match (&auth, &update) {
         (AuthState::SignedIn(_), _) => signed_in_by,
         (AuthState::Unavailable, _) => Outcome::Unavailable,
         (AuthState::SignedOut, CookieUpdate::Clear) => Outcome::SignedOut,
         (AuthState::SignedOut, _) => Outcome::Anonymous,
-    });
+    };
+    span.record("outcome", outcome.label());
+    state.metrics.decided(outcome);
     (auth, update)
 }
 

@@ -301,9 +301,10 @@ fn auth_api_process() {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(0);
     });
+    let cli = auth_api::cli::Cli::try_parse_from(["auth-api"]).expect("the auth-api settings");
+    let _telemetry =
+        shared::telemetry::init("cloakroom-auth-api", &cli.telemetry).expect("the span exporter");
     actix_web::rt::System::new().block_on(async {
-        let cli = auth_api::cli::Cli::try_parse_from(["auth-api"]).expect("the auth-api settings");
-        auth_api::telemetry::init(cli.log_format);
         let settings = auth_api::config::Settings::from_args(cli.database_url, &cli.serve)
             .expect("valid auth-api settings");
         let app = auth_api::startup::Application::build(settings).await.expect("auth-api starts");
@@ -320,6 +321,16 @@ pub(crate) async fn start_auth_api(
     db_url: &str,
     options: &Options,
 ) -> (Process, String, SocketAddr, String) {
+    start_auth_api_with(name, db_url, options, &[]).await
+}
+
+/// The same with more variables (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+pub(crate) async fn start_auth_api_with(
+    name: &str,
+    db_url: &str,
+    options: &Options,
+    extra: &[(&str, &str)],
+) -> (Process, String, SocketAddr, String) {
     let mut cmd = clean_command(&std::env::current_exe().expect("the test binary"));
     cmd.args(["--exact", AUTH_API_ENTRY, "--ignored", "--nocapture", "--test-threads=1"])
         .env(AUTH_API_CHILD, "1")
@@ -334,7 +345,8 @@ pub(crate) async fn start_auth_api(
         // One user signs in from dozens of browsers here (crash.rs: 32, plus
         // sign-ins orphaned by a kill): none may be superseded.
         .env("MAX_SESSIONS_PER_USER", "1000")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied());
     let (process, (port, metrics)) = Process::start(name, cmd, |line| {
         // Not at the start of the line: libtest has written the test's name there.
         let (port, metrics) = line.split_once(AUTH_API_PORT_LINE)?.1.split_once(" metrics ")?;
@@ -382,8 +394,10 @@ pub(crate) async fn start_frontend_with(
         .env("RUST_LOG", "warn,frontend=info")
         .envs(extra.iter().copied());
     let (process, port) = Process::start(name, cmd, |line| {
+        // A line of text, or the message of a JSON one (`LOG_FORMAT=json`).
         let (_, rest) = line.split_once("frontend listening on ")?;
-        rest.rsplit_once("(port ")?.1.trim_end().strip_suffix(')')?.parse::<u16>().ok()
+        let port = rest.split_once("(port ")?.1.split_once(')')?.0;
+        port.parse::<u16>().ok()
     })
     .await;
     (process, format!("http://127.0.0.1:{port}"))
@@ -452,6 +466,31 @@ impl Process {
 
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `SIGTERM`: a graceful stop.
+    pub(crate) fn terminate(&self) {
+        // SAFETY: a signal to our own child, whose pid is still ours to use
+        // (not reaped before `exit_status` or `kill`).
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM to {} failed", self.name);
+    }
+
+    /// How the process ended, once it has, or `None` after `limit`.
+    pub(crate) async fn exit_status(
+        &mut self,
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// `SIGKILL`, then reaped.

@@ -113,7 +113,7 @@ pub async fn spawn_on_localhost() -> Stack {
 }
 
 pub async fn spawn_with(options: Options) -> Stack {
-    auth_api::telemetry::init_for_tests();
+    shared::telemetry::init_for_tests();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let clock = ManualClock::starting_now();
     // The frontend's port first: its origin is the auth-api's relying party.

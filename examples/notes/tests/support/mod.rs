@@ -56,7 +56,7 @@ pub async fn auth_api() -> AuthApi {
 /// An auth-api listening on `addr`, reading `clock`.
 pub async fn auth_api_on(addr: &str, clock: ManualClock) -> AuthApi {
     // Server logs go through the test harness's capture: quiet unless a test fails.
-    auth_api::telemetry::init_for_tests();
+    shared::telemetry::init_for_tests();
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut settings = auth_test_settings::test_settings(
         &format!("sqlite://{}/auth.db", dir.path().display()),
