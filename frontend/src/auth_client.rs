@@ -148,7 +148,7 @@ impl AuthClient {
 
     /// The refresh call: its own span, so a trace tells the swap apart
     /// from the other grants it shares `POST /auth/token` with.
-    #[tracing::instrument(name = "refresh", skip_all)]
+    #[tracing::instrument(level = "debug", name = "refresh", skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, AuthError> {
         self.token(&TokenRequest::RefreshToken { refresh_token: refresh_token.to_owned() }).await
     }

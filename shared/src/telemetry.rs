@@ -8,8 +8,10 @@
 //! upstream app carry `traceparent` on ([`inject`]), so one sign-in is one
 //! trace across the frontend, the auth-api and the apps.
 //!
-//! Spans become OpenTelemetry spans (`tracing-opentelemetry`) in every case:
-//! that is where trace ids come from. They leave the process only when
+//! Request spans and calls out become OpenTelemetry spans
+//! (`tracing-opentelemetry`) in every case: that is where trace ids come
+//! from. The detail inside a request (`debug` spans: the guard, a grant,
+//! argon2, queries) is traced only while spans are exported. They leave the process only when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) is set: then a
 //! batch exporter posts them over OTLP/HTTP (protobuf or JSON) from its own
 //! thread. Without it the sampler drops every span at its start: ids are
@@ -26,7 +28,12 @@ use opentelemetry_sdk::{
     trace::{Sampler, SdkTracerProvider},
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{EnvFilter, Layer, filter::LevelFilter, fmt as format, prelude::*};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    filter::{LevelFilter, Targets},
+    fmt as format,
+    prelude::*,
+};
 
 use crate::log_format::LogFormat;
 
@@ -151,7 +158,7 @@ pub fn init(
         // first (with `trace_id` and `request_id`).
         LogFormat::Json => format::layer().json().flatten_event(true).with_span_list(true).boxed(),
     };
-    install(&provider, lines);
+    install(&provider, args.traces_endpoint().is_some(), lines);
     Ok(Telemetry { provider })
 }
 
@@ -160,19 +167,35 @@ pub fn init(
 /// export.
 pub fn init_for_tests() {
     let provider = SdkTracerProvider::builder().with_sampler(Sampler::AlwaysOff).build();
-    install(&provider, format::layer().with_ansi(false).with_test_writer().boxed());
+    install(&provider, false, format::layer().with_ansi(false).with_test_writer().boxed());
 }
 
 type Lines = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
-fn install(provider: &SdkTracerProvider, lines: Lines) {
+/// The crates whose `debug` spans are the trace's detail: the guard, the
+/// refresh, rendering, a grant, argon2, the store's queries.
+const DETAIL: [&str; 4] = ["auth_api", "frontend", "shared", "notes"];
+
+fn install(provider: &SdkTracerProvider, exporting: bool, lines: Lines) {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // `RUST_LOG` filters the lines only (default `info`, less PostgreSQL's
     // notices such as the "already exists, skipping" of every start's
-    // migration check). Spans are traced at `info` whatever it says: with
+    // migration check). Spans are traced whatever it says: with
     // `RUST_LOG=warn`, requests must still carry their trace on.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    // The request spans and the calls out (`info`) are always traced: they
+    // hold the trace id and the context sent on. The detail inside a
+    // request is `debug`, traced only while spans are exported: unexported
+    // it would cost every grant and page its spans' bookkeeping for nothing
+    // (static filters: a span no layer wants costs one cached check).
+    let traced = if exporting {
+        DETAIL.iter().fold(Targets::new().with_default(LevelFilter::INFO), |targets, detail| {
+            targets.with_target(*detail, LevelFilter::DEBUG)
+        })
+    } else {
+        Targets::new().with_default(LevelFilter::INFO)
+    };
     let spans = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("cloakroom"))
         // What a span did, not where in the code or on which thread, nor
@@ -181,7 +204,7 @@ fn install(provider: &SdkTracerProvider, lines: Lines) {
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
-        .with_filter(LevelFilter::INFO);
+        .with_filter(traced);
     let _ = tracing_subscriber::registry().with(lines.with_filter(filter)).with(spans).try_init();
 }
 

@@ -65,7 +65,7 @@ impl Passwords {
         })
     }
 
-    #[tracing::instrument(name = "argon2.hash", skip_all)]
+    #[tracing::instrument(level = "debug", name = "argon2.hash", skip_all)]
     pub async fn hash(password: Password) -> Result<String, ApiError> {
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
@@ -83,7 +83,7 @@ impl Passwords {
     /// `admit` runs once this verification has a core, as it starts hashing:
     /// the login throttle checks again there, so attempts that queued behind
     /// others do not all slip past a limit those others reached.
-    #[tracing::instrument(name = "argon2.verify", skip_all)]
+    #[tracing::instrument(level = "debug", name = "argon2.verify", skip_all)]
     pub async fn verify(
         &self,
         candidate: String,

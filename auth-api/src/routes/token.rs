@@ -27,7 +27,7 @@ pub async fn grant(
     let request = body.into_inner();
     let grant_type = grant_type(&request);
     let started = std::time::Instant::now();
-    let span = tracing::info_span!("grant", grant_type);
+    let span = tracing::debug_span!("grant", grant_type);
     let answer = answer(&state, &req, request).instrument(span).await;
     state.metrics.grant(grant_type, started.elapsed());
     answer

@@ -295,7 +295,7 @@ impl Store {
         }))
     }
 
-    #[tracing::instrument(name = "store.find_user_by_name", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.find_user_by_name", skip_all)]
     pub async fn find_user_by_name(
         &self,
         name: &Username,
@@ -463,7 +463,7 @@ impl Store {
     /// ends, this session; SQLite has one writer.
     /// `signed_in` (the audit event) is written in the same transaction: one
     /// commit for the whole sign-in, and never a session without its event.
-    #[tracing::instrument(name = "store.create_session", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.create_session", skip_all)]
     pub async fn create_session(
         &self,
         new: &NewSession,
@@ -547,7 +547,7 @@ impl Store {
     }
 
     /// Session `id` with its user and refresh-token columns.
-    #[tracing::instrument(name = "store.find_refresh", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.find_refresh", skip_all)]
     pub async fn find_refresh(&self, id: &str) -> Result<Option<RefreshRecord>, StoreError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, {REFRESH_COLUMNS}
@@ -571,7 +571,7 @@ impl Store {
     /// grant costs one database operation. Of any number of racing rotations
     /// of one generation, in this process or in others on the same
     /// database, exactly one gets `Some`.
-    #[tracing::instrument(name = "store.rotate_refresh", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.rotate_refresh", skip_all)]
     pub async fn rotate_refresh(
         &self,
         rotation: Rotate,
@@ -586,7 +586,7 @@ impl Store {
 
     /// The session a token issued before generations (migration 0008)
     /// belongs to, found by the token's hash: such tokens do not name it.
-    #[tracing::instrument(name = "store.legacy_refresh_session", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.legacy_refresh_session", skip_all)]
     pub async fn legacy_refresh_session(&self, hash: &[u8]) -> Result<Option<String>, StoreError> {
         let sql = "SELECT session_id FROM refresh_tokens WHERE hash = $1";
         on_db!(self, |db| {
@@ -608,7 +608,7 @@ impl Store {
     }
 
     /// Records use of a session; `last_seen_at` never moves backwards.
-    #[tracing::instrument(name = "store.touch_session", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.touch_session", skip_all)]
     pub async fn touch_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
         let sql = "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1";
         on_db!(self, |db| sqlx::query(sql)
@@ -956,7 +956,7 @@ impl Store {
 
     // ---- login throttling --------------------------------------------------------
 
-    #[tracing::instrument(name = "store.failure_count", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.failure_count", skip_all)]
     pub async fn failure_count(&self, key: &str) -> Result<FailureCount, StoreError> {
         let sql = "SELECT failures, window_start FROM login_failures WHERE key = $1";
         let row: Option<(i64, i64)> =
@@ -971,7 +971,7 @@ impl Store {
     /// Each upsert is atomic (PostgreSQL's `ON CONFLICT DO UPDATE` locks the
     /// row; SQLite has one writer), so concurrent failures all count, and
     /// each caller gets back the counts its own failure made, in key order.
-    #[tracing::instrument(name = "store.record_failure", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.record_failure", skip_all)]
     pub async fn record_failure(
         &self,
         keys: &[&str],
@@ -1005,7 +1005,7 @@ impl Store {
 
     /// Takes back one failure counted on `key` (an attempt counted before it
     /// was judged, that turned out right).
-    #[tracing::instrument(name = "store.refund_failure", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.refund_failure", skip_all)]
     pub async fn refund_failure(&self, key: &str) -> Result<(), StoreError> {
         let sql =
             "UPDATE login_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0";
@@ -1013,7 +1013,7 @@ impl Store {
         Ok(())
     }
 
-    #[tracing::instrument(name = "store.clear_failures", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.clear_failures", skip_all)]
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         let sql = "DELETE FROM login_failures WHERE key = $1";
         on_db!(self, |db| sqlx::query(sql).bind(key).execute(&db.writes).await?.rows_affected());
@@ -1022,7 +1022,7 @@ impl Store {
 
     // ---- audit log -----------------------------------------------------------------
 
-    #[tracing::instrument(name = "store.record_event", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.record_event", skip_all)]
     pub async fn record_event(&self, event: &NewEvent) -> Result<(), StoreError> {
         on_db!(self, |db| insert_event!(&db.writes, event));
         Ok(())
@@ -1031,7 +1031,7 @@ impl Store {
     /// Whether user `user_id` has an event of `kind` with `detail` at or
     /// after `since` (so a repeated one need not be written again). One
     /// probe of the `audit_events_lookup` index.
-    #[tracing::instrument(name = "store.has_event_since", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.has_event_since", skip_all)]
     pub async fn has_event_since(
         &self,
         user_id: &str,

@@ -348,7 +348,7 @@ impl Store {
 
     /// Whether the user has a second factor: an authenticator app switched
     /// on, or a passkey.
-    #[tracing::instrument(name = "store.has_second_factor", skip_all)]
+    #[tracing::instrument(level = "debug", name = "store.has_second_factor", skip_all)]
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, StoreError> {
         let count: i64 = on_db!(self, |db| sqlx::query_scalar(FACTOR_COUNT)
             .bind(user_id)

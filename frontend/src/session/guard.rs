@@ -135,8 +135,8 @@ pub async fn session_guard(
         // A page, a server function, or an upstream app (`proxy::dispatch`).
         None => {
             let span = match &route.upstream {
-                Some(app) => tracing::info_span!("upstream", upstream = %app.path),
-                None => tracing::info_span!("render", path = %route.path),
+                Some(app) => tracing::debug_span!("upstream", upstream = %app.path),
+                None => tracing::debug_span!("render", path = %route.path),
             };
             next.call(req).instrument(span).await?.map_into_boxed_body()
         }
@@ -216,7 +216,7 @@ pub async fn decide<'a>(
 ) -> (AuthState, CookieUpdate) {
     // One span per decision, its outcome as an attribute: a trace shows at
     // once whether a slow page waited on a refresh.
-    let span = tracing::info_span!("guard", outcome = tracing::field::Empty);
+    let span = tracing::debug_span!("guard", outcome = tracing::field::Empty);
     let mut signed_in_by = Outcome::Verified;
     let (auth, update) = decide_inner(state, client, cookie_headers, false, &mut signed_in_by)
         .instrument(span.clone())
