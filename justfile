@@ -35,7 +35,9 @@ wasm profile="dev":
     scripts/wasm.sh {{profile}}
 
 # Benchmarks: builds in $CARGO_TARGET_DIR/benchmark (never target/release: this frontend has
-# the bench-only request modes), runs them all on 127.0.0.1 (~5 min) and rewrites BENCHMARKS.md.
+# the bench-only request modes) with the release hydration bundle beside it, runs them all on
+# 127.0.0.1 (~6 min; the page weight needs Node, chromium and chromedriver, else its rows say
+# skipped) and rewrites BENCHMARKS.md.
 # `just bench --quick` is a smoke run. PostgreSQL rows need PostgreSQL installed.
 bench *ARGS:
     # The criterion benches too: built in one go, the servers and criterion share
@@ -43,7 +45,10 @@ bench *ARGS:
     # compile. Named, not `--benches`, which would add every lib's unit tests.
     cargo build --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bins --bench session --bench argon2
     cargo bench --locked --profile benchmark -p auth-api -p bench -p frontend --features frontend/bench --bench session --bench argon2 -- --warm-up-time 1 --measurement-time 2
-    scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --command "just bench {{ARGS}}" {{ARGS}}
+    # The release hydration bundle, for the page weight (benchmark 13): into a
+    # site folder of the bench's own, which its frontend serves.
+    LEPTOS_SITE_ROOT="$CARGO_TARGET_DIR/benchmark/site" scripts/wasm.sh release
+    scripts/pg.sh "$CARGO_TARGET_DIR/benchmark/cloakroom-bench" --bin-dir "$CARGO_TARGET_DIR/benchmark" --criterion-dir "$CARGO_TARGET_DIR/criterion" --site-dir "$CARGO_TARGET_DIR/benchmark/site" --command "just bench {{ARGS}}" {{ARGS}}
 
 # Measures a running frontend (`just dev`'s serves the dev bundle; run `just build`'s
 # for release figures) with bench/page_weight.mjs.

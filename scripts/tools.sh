@@ -28,6 +28,24 @@ if [[ "$have" != "$want" ]]; then
         cargo install --force wasm-bindgen-cli --version "$want"
 fi
 
+# wasm-split-cli: splits the bundle at the lazy routes' split points (every
+# page but "not found" and sign-in is a chunk of its own; scripts/wasm.sh
+# says why). Every bundle needs it, dev too: the wasm imports the chunks'
+# loaders from a script only this tool writes. From crates.io (the crate
+# wasm_split_cli_support, whose binary is behind `build-binary`), pinned:
+# its output must match the wasm_split_helpers that Leptos compiles in.
+split_version=0.2.4
+# (It has no --version: cargo's own record says what is installed.)
+installed_crates="$(cargo install --list 2>/dev/null || true)"
+if ! grep -qx "wasm_split_cli_support v$split_version:" <<<"$installed_crates" \
+    || ! command -v wasm-split-cli >/dev/null 2>&1; then
+    echo "tools: installing wasm-split-cli $split_version (about 1.5 minutes, once)"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_LTO=false \
+        cargo install --locked --force wasm_split_cli_support --version "$split_version" \
+        --features build-binary
+fi
+
 # wasm-opt, for release bundles only (`scripts/tools.sh wasm-opt`, from
 # `scripts/wasm.sh release`): binaryen's
 # npm package, whose wasm-opt is binaryen compiled to wasm and run by Node,

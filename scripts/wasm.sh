@@ -4,19 +4,43 @@
 #
 # Why not cargo-leptos: it takes ~14 minutes to install here and would
 # download wasm-bindgen/wasm-opt binaries, which this network refuses. The
-# build it performs is two commands, so we run them ourselves:
+# build it performs is a few commands, so we run them ourselves:
 #   cargo rustc --target wasm32-unknown-unknown --features hydrate --crate-type cdylib
+#   wasm-split-cli          (the bundle split at the lazy routes, below)
 #   wasm-bindgen --target web        (the CLI at exactly Cargo.lock's version)
 # then names the output for its content and pre-compresses it:
 #   {site-root}/{site-pkg-dir}/{hash}/…     the bundle, each file with .br and .gz
 #   {site-root}/{site-pkg-dir}/manifest.txt which files the pages load
+#
 # `release` bundles are built in the `wasm-release` profile (opt-level "z",
 # LTO, one codegen unit) and then shrunk by wasm-opt -Oz: binaryen 132 from
 # npm (`scripts/tools.sh wasm-opt`), whose wasm-opt is binaryen compiled to
 # wasm and run by Node. Measured here (wasm-bindgen's output, then brotli):
 #   profile release                3.92 MB (578 KB)  + wasm-opt: 2.31 MB (511 KB), 30 s
 #   profile wasm-release (1m40s)   3.05 MB (474 KB)  + wasm-opt: 1.30 MB (367 KB), 10 s
-# and the optimised bundle passes every browser test, hydrated, with a clean
+# That one 1.30 MB module made a first visit to /login 382 KB transferred in
+# headless Chromium (`just page-weight`), against issue 19's 250 KB. Where
+# its bytes went (twiggy on a build with names kept): Leptos's generic view
+# code for all eleven pages (tachys 29 %, reactive_graph 18 %, the router
+# 9 %, either_of 6 %; every page's view compiled for build, rebuild, hydrate
+# and async hydrate), against ~2 % for dependencies a feature could drop
+# (serde_json, serde_qs) and ~2 % for formatting. wasm-opt's other settings
+# (-Oz --converge, -Os, --strip-debug --strip-producers) moved it by 1 KB.
+# What does move it is not shipping pages nobody is looking at: the pages
+# but sign-in and "not found" are Leptos lazy routes (frontend/src/app/pages),
+# and wasm-split (wasm_split_cli_support from crates.io, `scripts/tools.sh`)
+# cuts each into a chunk the page fetches when it hydrates; code that
+# several pages share goes into chunks of its own, fetched with each of them.
+#   split, wasm-release + wasm-opt   main 581 KB (190 KB) + 80 chunks 843 KB (324 KB)
+# and a first visit to /login fetches the main module alone: 208 KB
+# transferred, was 382 KB (JavaScript off: unchanged, 5.6 KB); hydrated in a
+# median 142-156 ms, was 169-175 ms (20 loads each, this machine). Sign-in
+# stays in the main module because nearly every first visit lands there.
+# The price is on the other pages' first visits: / fetches 26 files, 233 KB,
+# and hydrates in ~270 ms instead of ~150 (its chunks are fetched only once
+# the main module runs; cached for a year after). wasm-opt runs on every
+# module, about a minute for all of them on two cores.
+# Every optimised bundle passes every browser test, hydrated, with a clean
 # console. Not Debian's binaryen (108): it breaks the bundle (wasm-bindgen's
 # externref table fails at load: "WebAssembly.Table.set(): Argument 1 is
 # invalid"). Not the wasm-opt crate (0.116.1, not built here): it compiles
@@ -25,7 +49,8 @@
 # from npm's cache, and CI has Node already.
 #
 # Site settings come from Leptos.toml only (output-name, site-root,
-# site-pkg-dir): the same file the frontend reads at start-up.
+# site-pkg-dir): the same file the frontend reads at start-up, with the same
+# LEPTOS_* variables overriding single values.
 #
 # Usage: scripts/wasm.sh [dev|release]
 set -euo pipefail
@@ -36,9 +61,11 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 setting() { # the value of `key = "value"` in Leptos.toml
     sed -n "s/^$1[[:space:]]*=[[:space:]]*\"\(.*\)\"[[:space:]]*$/\1/p" Leptos.toml | head -n1
 }
-output_name="$(setting output-name)"
-site_root="$(setting site-root)"
-pkg_dir="$(setting site-pkg-dir)"
+# LEPTOS_* variables override single values, as they do for the frontend
+# (`just bench` builds into a site folder of its own this way).
+output_name="${LEPTOS_OUTPUT_NAME:-$(setting output-name)}"
+site_root="${LEPTOS_SITE_ROOT:-$(setting site-root)}"
+pkg_dir="${LEPTOS_SITE_PKG_DIR:-$(setting site-pkg-dir)}"
 if [[ -z "$output_name" || -z "$site_root" || -z "$pkg_dir" ]]; then
     echo "wasm: Leptos.toml must set output-name, site-root and site-pkg-dir" >&2
     exit 1
@@ -51,8 +78,11 @@ scripts/tools.sh
 # as the cdylib wasm-bindgen needs.
 out_profile=wasm-dev
 if [[ "$profile" == release ]]; then out_profile=wasm-release; fi
+# --emit-relocs: wasm-split follows the linker's relocations to tell which
+# code and data each split point reaches.
 cargo rustc --locked -p frontend --lib --target wasm32-unknown-unknown \
-    --no-default-features --features hydrate --profile "$out_profile" --crate-type cdylib
+    --no-default-features --features hydrate --profile "$out_profile" --crate-type cdylib \
+    -- -Clink-args=--emit-relocs
 
 wasm="$target_dir/wasm32-unknown-unknown/$out_profile/frontend.wasm"
 out="$site_root/$pkg_dir"
@@ -69,16 +99,27 @@ mkdir -p "$site_root"
 tmp="$(mktemp -d "$site_root/.pkg.XXXXXX")"
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-wasm-bindgen --target web --no-typescript --out-dir "$tmp/bundle" --out-name "$output_name" "$wasm"
+# Split first (wasm-split reads the linker's output), then wasm-bindgen the
+# main module only: the chunks import what they need from it, through the
+# exports --keep-lld-exports keeps. The loader script __wasm_split.js,
+# imported by the bindings, fetches chunks beside itself, by relative URL.
+wasm-split-cli "$wasm" "$tmp/split" --out-name "$output_name" --target web >/dev/null
+wasm-bindgen --target web --no-typescript --keep-lld-exports --out-dir "$tmp/bundle" \
+    --out-name "$output_name" "$tmp/split/$output_name.wasm"
+rm "$tmp/split/$output_name.wasm"
+mv "$tmp/split/"* "$tmp/bundle/"
+rmdir "$tmp/split"
 if [[ "$profile" == release ]]; then
     wasm_opt="$(scripts/tools.sh wasm-opt | tail -n1)"
-    bg="$tmp/bundle/${output_name}_bg.wasm"
     # The features rustc's wasm32-unknown-unknown target turns on by default
     # (wasm-bindgen's externref table needs reference types); the optimiser
-    # must neither drop nor add any.
-    node "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory \
+    # must neither drop nor add any. Every module, the chunks too, two at a
+    # time (it is single-threaded). wasm-split leaves a name subsection
+    # binaryen does not know in the chunks; the warning says so, harmlessly.
+    find "$tmp/bundle" -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} \
+        node "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory \
         --enable-nontrapping-float-to-int --enable-sign-ext --enable-multivalue \
-        --enable-mutable-globals "$bg" -o "$bg"
+        --enable-mutable-globals {} -o {} 2> >(grep -v 'unknown name subsection' >&2)
 fi
 
 # Content-hashed: the bundle's directory is named for what is in it (names

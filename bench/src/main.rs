@@ -17,6 +17,7 @@ mod report;
 mod scenarios;
 mod servers;
 mod upstream;
+mod weight;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -39,6 +40,12 @@ struct Args {
     /// The command to record in the report.
     #[arg(long, default_value = "just bench")]
     command: String,
+    /// The site folder holding the release hydration bundle, for the page
+    /// weight (benchmark 13): `just bench` builds it there with
+    /// `LEPTOS_SITE_ROOT=… scripts/wasm.sh release`. Without it (or without a
+    /// browser), those rows are reported as skipped.
+    #[arg(long)]
+    site_dir: Option<PathBuf>,
     /// A smoke run: fewer rounds, users and trials (the report says so).
     #[arg(long)]
     quick: bool,
@@ -334,6 +341,16 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         ),
     };
 
+    // ---- benchmark 13: a frontend serving the release bundle, and a browser ----
+    step("13: page weight of a first visit to /login (headless Chromium)");
+    let weight = match &args.site_dir {
+        Some(site) => weight::measure(&env, site).await?,
+        None => Err("no `--site-dir` given (`just bench` passes the release bundle's)".into()),
+    };
+    if let Err(reason) = &weight {
+        step(&format!("13: skipped: {reason}"));
+    }
+
     let report = report::Report {
         date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         commit: commit(),
@@ -362,6 +379,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
         postgres_note,
         revocation,
         micro,
+        weight,
     };
     std::fs::write(&args.out, report.render())?;
     step(&format!("wrote {}", args.out.display()));

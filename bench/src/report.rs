@@ -6,6 +6,7 @@ use std::{fmt::Write, path::Path};
 use crate::{
     load::{Spread, Stats},
     scenarios::{Calls, Crowds, Grants, Logins, Metered, Pages, Proxy, Revocation, Storm, Variant},
+    weight::{self, PageWeight},
 };
 
 pub struct Machine {
@@ -82,10 +83,16 @@ pub struct Report {
     pub postgres_note: Option<String>,
     pub revocation: Revocation,
     pub micro: Vec<Micro>,
+    pub weight: PageWeight,
 }
 
 fn spread(s: Spread, digits: usize) -> String {
     format!("{:.d$} ({:.d$}–{:.d$})", s.median, s.min, s.max, d = digits)
+}
+
+/// Bytes as KB of 1,000 (the page-weight targets' unit), one decimal.
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -305,6 +312,7 @@ impl Report {
             ps.ok + ps.not_ok,
             verdict(ps_max <= 2 && ps_tokens == 1 && ps.not_ok == 0 && ps.sign_outs == 0)
         );
+        self.render_weight_summary(&mut md);
 
         let _ = writeln!(md, "\n## 1 and 9. Page views: protected, public, naïve baseline\n");
         let _ = writeln!(
@@ -568,6 +576,8 @@ impl Report {
             r.refused_late
         );
 
+        self.render_weight(&mut md);
+
         let _ = writeln!(md, "\n## 8. Micro-benchmarks (criterion)\n");
         let _ =
             writeln!(md, "| Benchmark | What | Median µs | 95 % interval µs |\n|---|---|---|---|");
@@ -583,6 +593,91 @@ impl Report {
             );
         }
         md
+    }
+
+    fn render_weight_summary(&self, md: &mut String) {
+        let page = weight::PAGE;
+        let (on_target, off_target) = (kb(weight::JS_ON_TARGET), kb(weight::JS_OFF_TARGET));
+        match &self.weight {
+            Ok(w) => {
+                let _ = writeln!(
+                    md,
+                    "| 13 | First visit to `{page}`, JavaScript on: bytes transferred | ≤ {on_target} | {} | {} |",
+                    kb(w.js_on_bytes),
+                    verdict(w.js_on_bytes <= weight::JS_ON_TARGET)
+                );
+                let _ = writeln!(
+                    md,
+                    "| 13 | First visit to `{page}`, JavaScript off: bytes transferred | ≤ {off_target} | {} | {} |",
+                    kb(w.js_off_bytes),
+                    verdict(w.js_off_bytes <= weight::JS_OFF_TARGET)
+                );
+            }
+            Err(reason) => {
+                for (js, target) in [("on", on_target), ("off", off_target)] {
+                    let _ = writeln!(
+                        md,
+                        "| 13 | First visit to `{page}`, JavaScript {js}: bytes transferred | ≤ {target} | skipped: {reason} | |"
+                    );
+                }
+            }
+        }
+    }
+
+    fn render_weight(&self, md: &mut String) {
+        let page = weight::PAGE;
+        let _ = writeln!(md, "\n## 13. Page weight of a first visit\n");
+        let _ = writeln!(
+            md,
+            "A frontend serving the release bundle (`scripts/wasm.sh release`: the `wasm-release` \
+             profile, split into lazily loaded chunks, `wasm-opt -Oz`, pre-compressed), visited in \
+             headless Chromium through chromedriver by `bench/page_weight.mjs`, each visit with an \
+             empty cache and profile. Bytes transferred are Resource Timing's `transferSize` of the \
+             document and everything it fetched (the icon too, when Chromium lists it there): \
+             headers and bodies as they crossed the wire, brotli-compressed. 1 KB = 1,000 bytes.\n"
+        );
+        let w = match &self.weight {
+            Ok(w) => w,
+            Err(reason) => {
+                let _ = writeln!(md, "Skipped: {reason}.");
+                return;
+            }
+        };
+        let _ = writeln!(
+            md,
+            "| First visit to `{page}` | Bytes transferred | Target | |\n|---|---|---|---|"
+        );
+        for (what, bytes, target) in [
+            ("JavaScript on", w.js_on_bytes, weight::JS_ON_TARGET),
+            ("JavaScript off", w.js_off_bytes, weight::JS_OFF_TARGET),
+        ] {
+            let _ = writeln!(
+                md,
+                "| {what} | {bytes} ({}) | ≤ {} | {} |",
+                kb(bytes),
+                kb(target),
+                verdict(bytes <= target)
+            );
+        }
+        let parts = w
+            .by_kind()
+            .into_iter()
+            .map(|(kind, n, bytes)| {
+                format!("{kind} {} in {n} request{}", kb(bytes), if n == 1 { "" } else { "s" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(md, "\nWith JavaScript on, by kind: {parts}.\n");
+        let h = &w.hydrated_ms;
+        let _ = writeln!(
+            md,
+            "| Time from navigation to hydrated (`<html data-hydrated>`) | Median ms | Min–max ms | Loads |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            md,
+            "| First visit to `{page}`, empty cache | {:.0} | {:.0}–{:.0} | {} |",
+            h.median, h.min, h.max, h.loads
+        );
     }
 
     /// Where the CPU went in one more run of each page: the evidence for

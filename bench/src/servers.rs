@@ -141,13 +141,24 @@ impl Env {
     }
 
     pub async fn start_frontend(&self, name: &str, auth_api: &Server) -> Result<Server, Error> {
-        let mut cmd = self.command("frontend");
         // An empty site folder: pages are rendered without the hydration
         // bundle, whatever a developer built, so runs compare.
         let site = self.dir.join("site");
         std::fs::create_dir_all(site.join("pkg"))?;
+        self.start_frontend_serving(name, auth_api, &site).await
+    }
+
+    /// A frontend whose pages load the hydration bundle in `site` (the page
+    /// weight, benchmark 13).
+    pub async fn start_frontend_serving(
+        &self,
+        name: &str,
+        auth_api: &Server,
+        site: &Path,
+    ) -> Result<Server, Error> {
+        let mut cmd = self.command("frontend");
         cmd.env("LEPTOS_CONFIG", self.workspace.join("Leptos.toml"))
-            .env("LEPTOS_SITE_ROOT", &site)
+            .env("LEPTOS_SITE_ROOT", site)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("METRICS_ADDR", "127.0.0.1:0")
             .env("AUTH_API_URL", auth_api.base())

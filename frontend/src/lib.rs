@@ -41,10 +41,40 @@ pub mod app;
 
 /// The browser's entry point: the wasm bundle calls this once loaded, and the
 /// server-rendered page comes alive in place (the DOM is adopted, not redrawn).
+///
+/// Hydration is asynchronous: the page's own code is a chunk of the bundle,
+/// fetched first (lazy routes, `app::pages`). Only once the whole page has
+/// been adopted is the document marked `<html data-hydrated>`, so that
+/// browser tests (and curious people) can tell a page that answers clicks.
+/// This is `leptos::mount::hydrate_lazy`, plus that mark, plus ending the
+/// hydration phase, which `hydrate_lazy` forgets (it asks for the shared
+/// context outside the root owner): left on, resources made after it would
+/// keep looking for data the server sent with the page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    leptos::mount::hydrate_body(app::App);
+    use leptos::prelude::{Owner, document};
+    use std::{cell::RefCell, rc::Rc};
+
+    // Err: the executor was already set, which is as good.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    leptos::task::spawn_local(async {
+        let shared = Rc::new(RefCell::new(None));
+        let slot = Rc::clone(&shared);
+        let Some(body) = document().body() else { return };
+        leptos::mount::hydrate_from_async(body, move || {
+            *slot.borrow_mut() = Owner::current_shared_context();
+            app::App()
+        })
+        .await
+        .forget();
+        if let Some(context) = shared.take() {
+            context.hydration_complete();
+        }
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }
 #[cfg(feature = "ssr")]
 pub mod assets;

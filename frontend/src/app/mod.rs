@@ -19,7 +19,7 @@ pub mod webauthn;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -28,9 +28,8 @@ use self::{
     components::Header,
     hydration::{HydrationBundle, HydrationScript},
     pages::{
-        account::AccountPage, admin::AdminPage, audit::AuditPage, home::HomePage, login::LoginPage,
-        not_found::NotFoundPage, notes::NotesPage, password::PasswordPage, profile::ProfilePage,
-        security::SecurityPage, sessions::SessionsPage, verify::VerifyPage,
+        AccountRoute, AdminRoute, AuditRoute, HomeRoute, NotesRoute, PasswordRoute, ProfileRoute,
+        SecurityRoute, SessionsRoute, VerifyRoute, login::LoginPage, not_found::NotFoundPage,
     },
 };
 
@@ -89,18 +88,12 @@ pub fn App() -> impl IntoView {
     let user: types::UserResource =
         Resource::new_blocking(move || logout.version().get(), |_| api::get_current_user());
     provide_context(user);
-    // Marks the document once the browser half has taken over, so that
-    // browser tests (and curious people) can tell a hydrated page.
-    Effect::new(|_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
-
     // Every route renders in `Async` mode: the whole page is produced before
     // the first byte is sent, so status codes and headers set while rendering
     // (404, no-store) take effect, and nothing depends on JavaScript to
-    // stream in late content.
+    // stream in late content. The pages but sign-in and "not found" are lazy
+    // routes (`pages` says why): in the browser, each one's code is a chunk
+    // of the bundle, fetched when that page hydrates.
     view! {
         <Title formatter=|page: String| format!("{page} · Cloakroom")/>
         <Router>
@@ -110,17 +103,17 @@ pub fn App() -> impl IntoView {
                     // Links between pages are plain (`rel="external"`): every page
                     // view is a request the server's guard decides on, with or
                     // without JavaScript.
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login/verify") view=VerifyPage ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
-                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notes") view=NotesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login/verify") view={Lazy::<VerifyRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/notes") view={Lazy::<NotesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account/password") view={Lazy::<PasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">
