@@ -138,7 +138,7 @@ impl Application {
                 )
                 .wrap(from_fn(log_requests))
                 .wrap(from_fn(shared::metrics::count_requests))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<shared::telemetry::RequestSpan>::new())
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .keep_alive(KEEP_ALIVE)

@@ -78,6 +78,12 @@ pub struct Cli {
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
+    /// Continue the trace a `TRUSTED_PROXIES` peer names in `traceparent`.
+    /// Only if that proxy sets or removes the header itself: one that passes
+    /// a browser's on would let the browser choose its trace (and sampling).
+    #[arg(long, env = "TRACE_FROM_PROXIES", default_value_t = false, action = ArgAction::Set)]
+    pub trace_from_proxies: bool,
+
     /// The apps Cloakroom stands in front of (`docs/upstreams.md`).
     #[arg(long, env = "UPSTREAMS")]
     pub upstreams: Option<PathBuf>,
@@ -190,6 +196,8 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// Whose `X-Forwarded-For` is believed (see `security::client`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `TRACE_FROM_PROXIES`: a trusted proxy's `traceparent` is followed.
+    pub trace_from_proxies: bool,
     /// From the `UPSTREAMS` file; empty without one.
     pub upstreams: Vec<crate::routes::Upstream>,
     /// TLS for outgoing https calls (`UPSTREAM_CA_FILE`).
@@ -267,6 +275,7 @@ impl Settings {
             cookie_secure: cli.cookie_secure,
             public_origin: cli.public_origin.map(|o| o.trim_end_matches('/').to_owned()),
             trusted_proxies: parse_proxies(&cli.trusted_proxies)?,
+            trace_from_proxies: cli.trace_from_proxies,
             upstreams: match &cli.upstreams {
                 Some(path) => crate::routes::upstreams::load(path)?,
                 None => Vec::new(),
@@ -448,6 +457,7 @@ mod tests {
             cookie_secure,
             public_origin: Some("https://app.example.com".into()),
             trusted_proxies: vec![],
+            trace_from_proxies: false,
             upstreams: vec![],
             tls: crate::tls::ClientTls::system(),
             shutdown_grace: 30,

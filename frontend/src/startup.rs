@@ -17,6 +17,7 @@ use actix_web::{
 };
 use leptos_actix::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use leptos_router::Method;
+use tracing::Instrument;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
@@ -83,7 +84,10 @@ fn route_list() -> Vec<leptos_actix::ActixRouteListing> {
 struct ActixExecutor;
 
 impl any_spawner::CustomExecutor for ActixExecutor {
+    // In the span that spawned them: a page's resources call the auth-api,
+    // and those calls belong to the page's trace.
     fn spawn(&self, fut: any_spawner::PinnedFuture<()>) {
+        let fut = fut.in_current_span();
         if actix_web::rt::System::try_current().is_some() {
             actix_web::rt::spawn(fut);
         } else {
@@ -92,7 +96,7 @@ impl any_spawner::CustomExecutor for ActixExecutor {
     }
 
     fn spawn_local(&self, fut: any_spawner::PinnedLocalFuture<()>) {
-        actix_web::rt::spawn(fut);
+        actix_web::rt::spawn(fut.in_current_span());
     }
 
     fn poll_local(&self) {}
@@ -265,7 +269,7 @@ impl Application {
                 .wrap(from_fn(check_origin))
                 .wrap(from_fn(security_headers))
                 .wrap(from_fn(shared::metrics::count_requests))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<shared::telemetry::RequestSpan>::new())
                 // Outside the request span, which would otherwise join the
                 // trace any client names.
                 .wrap(from_fn(crate::telemetry::trust_trace_context))

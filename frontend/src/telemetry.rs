@@ -2,13 +2,15 @@
 //! set up by `shared::telemetry`, the same on both servers).
 //!
 //! In: a browser's `traceparent` is not ours to follow. A client that picks
-//! its own trace id could graft its requests onto someone else's trace, or
-//! make ours easy to find and correlate; so the header (and `tracestate`)
-//! is removed before the request span is made, unless the peer is one of
-//! `TRUSTED_PROXIES`, whose trace we continue. Out: every call through our
-//! HTTP clients (the auth-api, upstream apps, their WebSockets) is a client
-//! span whose context is sent as `traceparent`, replacing any header the
-//! request already had.
+//! its own trace id could graft its requests onto someone else's trace,
+//! make ours easy to find and correlate, or have every request sampled; so
+//! the trace headers (`traceparent`, `tracestate`, `baggage`) are removed
+//! before the request span is made, unless `TRACE_FROM_PROXIES` is on and
+//! the peer is one of `TRUSTED_PROXIES` (a proxy that writes the header
+//! itself), whose trace we continue. Out: every call through our HTTP
+//! clients (the auth-api, upstream apps, their WebSockets) is a client span
+//! whose context is sent as `traceparent`, replacing any header the request
+//! already had.
 
 use std::{future::Future, pin::Pin};
 
@@ -21,11 +23,10 @@ use actix_web::{
     web,
 };
 use awc::{ConnectRequest, ConnectResponse, error::SendRequestError};
+use shared::telemetry::TRACE_HEADERS;
 use tracing::Instrument;
 
 use crate::state::FrontendState;
-
-const TRACE_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
 
 /// Outermost middleware: forgets the trace context an untrusted peer sent.
 pub async fn trust_trace_context(
@@ -33,7 +34,7 @@ pub async fn trust_trace_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let carries = TRACE_HEADERS.iter().any(|h| req.headers().contains_key(*h));
-    if carries && !from_trusted_proxy(&req) {
+    if carries && !followed(&req) {
         for header in TRACE_HEADERS {
             req.headers_mut().remove(header);
         }
@@ -41,8 +42,11 @@ pub async fn trust_trace_context(
     next.call(req).await
 }
 
-fn from_trusted_proxy(req: &ServiceRequest) -> bool {
+fn followed(req: &ServiceRequest) -> bool {
     let Some(state) = req.app_data::<web::Data<FrontendState>>() else { return false };
+    if !state.settings.trace_from_proxies {
+        return false;
+    }
     let Some(peer) = req.peer_addr().map(|a| a.ip().to_canonical()) else { return false };
     state.settings.trusted_proxies.iter().any(|net| net.contains(&peer))
 }
@@ -91,6 +95,7 @@ where
             url.path = %path,
             server.address = %host,
             http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         match &mut req {
             ConnectRequest::Client(RequestHeadType::Owned(head), ..) => {
@@ -107,12 +112,22 @@ where
         Box::pin(
             async move {
                 let res = call.await;
-                if let Ok(res) = &res {
-                    let status = match res {
-                        ConnectResponse::Client(res) => res.status(),
-                        ConnectResponse::Tunnel(head, _) => head.status,
-                    };
-                    tracing::Span::current().record("http.response.status_code", status.as_u16());
+                let span = tracing::Span::current();
+                match &res {
+                    Ok(res) => {
+                        let status = match res {
+                            ConnectResponse::Client(res) => res.status(),
+                            ConnectResponse::Tunnel(head, _) => head.status,
+                        };
+                        span.record("http.response.status_code", status.as_u16());
+                        if status.is_server_error() {
+                            span.record("otel.status_code", "ERROR");
+                        }
+                    }
+                    // Refused, timed out, cut off: a failed call, in the trace too.
+                    Err(_) => {
+                        span.record("otel.status_code", "ERROR");
+                    }
                 }
                 res
             }

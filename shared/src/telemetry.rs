@@ -30,7 +30,7 @@ use opentelemetry_sdk::{
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{
     EnvFilter, Layer,
-    filter::{LevelFilter, Targets},
+    filter::{FilterExt, LevelFilter, Targets, filter_fn},
     fmt as format,
     prelude::*,
 };
@@ -134,7 +134,9 @@ impl Telemetry {
     /// Call once the server has stopped, outside the async runtime: the
     /// exporter's client blocks.
     pub fn shutdown(self) {
-        let _ = self.provider.shutdown_with_timeout(Duration::from_secs(5));
+        if let Err(e) = self.provider.shutdown_with_timeout(Duration::from_secs(5)) {
+            tracing::warn!(error = %e, "spans still queued at the stop were not all sent");
+        }
     }
 }
 
@@ -184,6 +186,9 @@ fn install(provider: &SdkTracerProvider, exporting: bool, lines: Lines) {
     // `RUST_LOG=warn`, requests must still carry their trace on.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    // Whatever `RUST_LOG` names, the request span is kept: a warning logged
+    // while serving a request must still carry its `trace_id` and `request_id`.
+    let filter = filter.or(filter_fn(|meta| meta.is_span() && meta.name() == REQUEST_SPAN));
     // The request spans and the calls out (`info`) are always traced: they
     // hold the trace id and the context sent on. The detail inside a
     // request is `debug`, traced only while spans are exported: unexported
@@ -217,6 +222,13 @@ fn provider(
         // its spans cost their creation only.
         return Ok(SdkTracerProvider::builder().with_sampler(Sampler::AlwaysOff).build());
     };
+    // No TLS is built into the exporter: an https endpoint would fail at
+    // every export, silently. Refused at start instead.
+    if !endpoint.starts_with("http://") {
+        return Err(TelemetryError(format!(
+            "{endpoint}: only http:// collectors are supported (run the collector beside the server)"
+        )));
+    }
     let protocol = match args.otlp_protocol {
         OtlpProtocol::HttpProtobuf => Protocol::HttpBinary,
         OtlpProtocol::HttpJson => Protocol::HttpJson,
@@ -234,12 +246,87 @@ fn provider(
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
+/// The name of every request's span (both servers, `TracingLogger<RequestSpan>`).
+pub const REQUEST_SPAN: &str = "HTTP request";
+
+/// The request span of both servers, in place of tracing-actix-web's
+/// default, which records the query string, the user agent, and a client
+/// address read from `Forwarded`/`X-Forwarded-For` whoever sent them: in
+/// spans that leave the process, a query may hold what must not (an app's
+/// reset token or OAuth `code`), and an address a client chose misleads
+/// whoever investigates. Here: the method, the route's pattern, the path
+/// without its query, the status, the request id and the trace id.
+///
+/// The trace is the one the request's `traceparent` names (the frontend has
+/// removed it already unless it may be followed), else a new one.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        use opentelemetry::trace::TraceContextExt;
+
+        let method = request.method().as_str();
+        let route = request.match_pattern();
+        let route = route.as_deref().unwrap_or("unmatched");
+        let request_id = request.extensions().get::<tracing_actix_web::RequestId>().copied();
+        let span = tracing::info_span!(
+            REQUEST_SPAN,
+            http.method = %method,
+            http.route = %route,
+            http.target = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        if let Some(id) = request_id {
+            span.record("request_id", tracing::field::display(id));
+        }
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&RequestHeaders(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+        let trace_id = span.context().span().span_context().trace_id();
+        span.record("trace_id", tracing::field::display(trace_id));
+        span
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+struct RequestHeaders<'a>(&'a HeaderMap);
+
+impl opentelemetry::propagation::Extractor for RequestHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The headers that carry a trace context (W3C Trace Context and Baggage):
+/// never taken from a client we do not trust, never passed on as it sent them.
+pub const TRACE_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
 /// Writes the W3C trace context of `span` (`traceparent`, and `tracestate`
 /// when there is one) into an outgoing request's headers, replacing any
 /// already there: a call carries our trace, never one a client wrote.
 pub fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
-    headers.remove("traceparent");
-    headers.remove("tracestate");
+    for header in TRACE_HEADERS {
+        headers.remove(header);
+    }
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut Headers(headers));
@@ -280,6 +367,14 @@ mod tests {
         assert_eq!(base.as_deref(), Some("http://collector:4318/v1/traces"));
         let own = args(Some("http://a:4318"), Some("http://b/otlp")).traces_endpoint();
         assert_eq!(own.as_deref(), Some("http://b/otlp"));
+    }
+
+    #[test]
+    fn an_https_collector_is_refused_at_start_not_at_every_export() {
+        let refused = provider("test", &args(Some("https://collector:4318"), None)).err();
+        let refused = refused.expect("refused").to_string();
+        assert!(refused.contains("only http://"), "{refused}");
+        assert!(provider("test", &args(None, None)).is_ok());
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Application {
                         .add(("Cache-Control", "no-store")),
                 )
                 .wrap(from_fn(log_request))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<shared::telemetry::RequestSpan>::new())
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?

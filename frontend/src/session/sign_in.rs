@@ -4,6 +4,7 @@
 
 use actix_web::{HttpMessage, HttpRequest};
 use shared::TokenResponse;
+use tracing::Instrument;
 
 use super::{AuthState, CookieSlot, CookieUpdate, cookie::SessionCookie};
 use crate::{auth_client::AuthClient, state::FrontendState};
@@ -22,11 +23,15 @@ pub fn begin(
     let had_session = matches!(req.extensions().get::<AuthState>(), Some(AuthState::SignedIn(_)));
     if had_session && let Some(old) = state.codec.refresh_token_of(req.headers()) {
         let client = client.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = client.revoke(&old).await {
-                tracing::warn!(error = %e, "could not end the replaced session");
+        actix_web::rt::spawn(
+            async move {
+                if let Err(e) = client.revoke(&old).await {
+                    tracing::warn!(error = %e, "could not end the replaced session");
+                }
             }
-        });
+            // The sign-in's trace, and its request id on the warning.
+            .in_current_span(),
+        );
     }
     let cookie = SessionCookie::from_tokens(tokens, state.now());
     if let Some(slot) = req.extensions().get::<CookieSlot>() {

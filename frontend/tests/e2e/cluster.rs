@@ -257,7 +257,15 @@ const FRONTEND_VARIABLES: &[&str] = &[
     "COOKIE_SECURE",
     "PUBLIC_ORIGIN",
     "TRUSTED_PROXIES",
+    "TRACE_FROM_PROXIES",
+    "UPSTREAMS",
+    "UPSTREAM_CA_FILE",
     "RUST_LOG",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_RESOURCE_ATTRIBUTES",
 ];
 
 pub(crate) fn clean_command(program: &Path) -> Command {

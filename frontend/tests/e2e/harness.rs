@@ -161,6 +161,7 @@ pub async fn spawn_with(options: Options) -> Stack {
         metrics_addr: Some("127.0.0.1:0".into()),
         public_origin: options.localhost.then_some(front_origin),
         trusted_proxies: options.trusted_proxies,
+        trace_from_proxies: false,
         upstreams: options.upstreams,
         tls: options.tls,
         shutdown_grace: 5,

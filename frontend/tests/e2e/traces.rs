@@ -224,9 +224,14 @@ async fn one_sign_in_is_one_trace_across_both_servers_and_the_app() {
     };
     let spans = collector
         .until("the auth-api's spans of the sign-in", |spans| {
-            ["grant", "argon2.verify", "store.find_user_by_name", "store.create_session"]
-                .iter()
-                .all(|name| spans.iter().any(|s| in_trace(s, "cloakroom-auth-api", name)))
+            let names = [
+                "POST /auth/token",
+                "grant",
+                "argon2.verify",
+                "store.find_user_by_name",
+                "store.create_session",
+            ];
+            names.iter().all(|name| spans.iter().any(|s| in_trace(s, "cloakroom-auth-api", name)))
         })
         .await;
     let guard = spans
@@ -253,11 +258,13 @@ async fn one_sign_in_is_one_trace_across_both_servers_and_the_app() {
     let res = browser
         .request(Method::GET, "/app/hello")
         .insert_header(("traceparent", forged))
+        .insert_header(("baggage", "user=mallory"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let seen = app.last();
+    assert_eq!(seen.header("baggage"), None, "a browser's baggage reached the app");
     let sent = seen.header("traceparent").expect("the app gets a traceparent");
     let (app_trace, app_parent) = parent_of(sent);
     assert_ne!(app_trace, "0af7651916cd43dd8448eb211c80319c");
@@ -290,15 +297,19 @@ async fn one_sign_in_is_one_trace_across_both_servers_and_the_app() {
 }
 
 #[actix_web::test]
-async fn a_trace_is_continued_from_a_trusted_proxy_only() {
+async fn a_trace_is_continued_only_from_a_proxy_trusted_to_write_it() {
     let collector = Collector::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (_auth, auth_base) = auth_api(dir.path(), &[]).await;
-    let variables = collector.variables();
+    // Our peer is a trusted proxy for both; only the second is told its
+    // proxy writes `traceparent` itself.
+    let mut variables = collector.variables().to_vec();
+    variables.push(("TRUSTED_PROXIES", "127.0.0.1/32"));
+    let mut behind = variables.clone();
+    variables.push(("OTEL_SERVICE_NAME", "open"));
     let (_open, open) =
         start_frontend_with("frontend", &auth_base, &keys(), dir.path(), &variables).await;
-    let mut behind = variables.to_vec();
-    behind.push(("TRUSTED_PROXIES", "127.0.0.1/32"));
+    behind.extend([("TRACE_FROM_PROXIES", "true"), ("OTEL_SERVICE_NAME", "proxied")]);
     let (_proxied, proxied) =
         start_frontend_with("frontend behind a proxy", &auth_base, &keys(), dir.path(), &behind)
             .await;
@@ -306,30 +317,41 @@ async fn a_trace_is_continued_from_a_trusted_proxy_only() {
     let untrusted = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let trusted = ("5bf92f3577b34da6a3ce929d0e0e4737", "10f067aa0ba902b8");
     for (base, (trace, parent), probe) in
-        [(&open, untrusted, "untrusted"), (&proxied, trusted, "trusted")]
+        [(&open, untrusted, "open"), (&proxied, trusted, "proxied")]
     {
         let res = awc::Client::default()
-            .get(format!("{base}/login?probe={probe}"))
+            .get(format!("{base}/login?secret={probe}"))
             .insert_header(("traceparent", format!("00-{trace}-{parent}-01")))
             .insert_header(("tracestate", "vendor=value"))
+            .insert_header(("baggage", "user=mallory"))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
+    // The request span names the path, never the query: one probe per server.
     let request = |probe: &str| {
-        let target = format!("/login?probe={probe}");
-        move |s: &Exported| s.attribute("http.target") == Some(target.as_str())
+        let service = probe.to_owned();
+        move |s: &Exported| {
+            s.service == service
+                && s.name == "GET /login"
+                && s.attribute("http.target") == Some("/login")
+        }
     };
     let spans = collector
         .until("both requests' spans", |spans| {
-            spans.iter().any(request("untrusted")) && spans.iter().any(request("trusted"))
+            spans.iter().any(request("open")) && spans.iter().any(request("proxied"))
         })
         .await;
-    let continued = spans.iter().find(|s| request("trusted")(s)).unwrap();
+    let continued = spans.iter().find(|s| request("proxied")(s)).unwrap();
     assert_eq!((continued.trace_id.as_str(), continued.parent.as_str()), trusted, "{continued:?}");
-    let fresh = spans.iter().find(|s| request("untrusted")(s)).unwrap();
+    let fresh = spans.iter().find(|s| request("open")(s)).unwrap();
     assert_ne!(fresh.trace_id, untrusted.0, "{fresh:?}");
     assert!(fresh.parent.is_empty(), "a new trace's first span has no parent: {fresh:?}");
     assert!(spans.iter().all(|s| s.trace_id != untrusted.0));
+    // No query string (`?secret=…`) leaves the process in a span.
+    assert!(
+        spans.iter().flat_map(|s| &s.attributes).all(|(_, v)| !v.contains("secret=")),
+        "{spans:?}"
+    );
 }

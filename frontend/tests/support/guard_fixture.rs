@@ -112,6 +112,7 @@ pub fn fixture() -> Fixture {
         metrics_addr: None,
         public_origin: None,
         trusted_proxies: vec![],
+        trace_from_proxies: false,
         upstreams: vec![],
         tls: frontend::tls::ClientTls::system(),
         shutdown_grace: 5,
