@@ -14,12 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
-export RUSTC_WORKSPACE_WRAPPER
-# What `cargo clippy -- -D warnings` hands clippy-driver (more flags would be
-# joined with `__CLIPPY_HACKERY__`, its separator, not spaces): every warning,
-# rustc's and clippy's, is an error (dependencies' lints are capped as usual).
-export CLIPPY_ARGS="-Dwarnings"
+source scripts/clippy-env.sh
 
 # Every target as `cargo test` builds it (same features, so `just test`
 # finds its dependencies built), then the binaries `cargo test` builds only

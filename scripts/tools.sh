@@ -18,14 +18,17 @@ fi
 want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
 have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
 if [[ "$have" != "$want" ]]; then
-    echo "tools: installing wasm-bindgen-cli $want (about 2 minutes, once)"
+    echo "tools: installing wasm-bindgen-cli $want (a few minutes, once)"
     # Not --locked: the CLI's own lock file names a crate version that is no
     # longer on crates.io (seen with 0.2.130); an unlocked install builds.
     # A tool, not a product: built quickly (opt-level 1, no LTO, no debug info,
-    # many codegen units) rather than small and fast.
+    # many codegen units) rather than small and fast. Only the `wasm-bindgen`
+    # binary, without default features: those are TLS (ring, rustls) for the
+    # test runner's downloads, which we never run.
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
         CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=false \
-        cargo install --force wasm-bindgen-cli --version "$want"
+        cargo install --force wasm-bindgen-cli --version "$want" --no-default-features \
+            --bin wasm-bindgen
 fi
 
 # wasm-split-cli: splits the bundle at the lazy routes' split points (every
