@@ -94,7 +94,7 @@ impl AuthClient {
             )
             .timeout(REQUEST_TIMEOUT)
             .disable_redirects()
-            .wrap(crate::telemetry::TraceCalls)
+            .wrap(crate::telemetry::outgoing::TraceCalls)
             .finish();
         let credentials = format!("{}:{}", settings.client_id, settings.client_secret.expose());
         Self {

@@ -8,7 +8,7 @@
 //!
 //! ## How a request flows
 //!
-//! 1. [`telemetry`] drops a `traceparent` that no trusted proxy sent, then
+//! 1. [`telemetry::incoming`] drops a `traceparent` that no trusted proxy sent, then
 //!    `TracingLogger` opens the request's span (its request id and trace
 //!    id, on every line logged for it; `shared::telemetry`); [`security::headers`]
 //!    will add CSP, `nosniff`, `X-Frame-Options` and `Referrer-Policy` to the

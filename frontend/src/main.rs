@@ -15,18 +15,10 @@ fn main() -> ExitCode {
     // Load `.env` before clap reads the environment; real variables win.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    // Outside the runtime: the span exporter's client blocks (see
-    // `shared::telemetry`), and its last spans are sent once the server is done.
-    let telemetry = match shared::telemetry::init("cloakroom-frontend", &cli.telemetry) {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let code = actix_web::rt::System::new().block_on(run(cli));
-    telemetry.shutdown();
-    code
+    // The server runs inside `shared::telemetry::run`, which sets up logs
+    // and traces first and sends the last spans once it is done.
+    let telemetry = cli.telemetry.clone();
+    shared::telemetry::run("cloakroom-frontend", &telemetry, run(cli))
 }
 
 async fn run(cli: Cli) -> ExitCode {

@@ -272,7 +272,7 @@ impl Application {
                 .wrap(TracingLogger::<shared::telemetry::RequestSpan>::new())
                 // Outside the request span, which would otherwise join the
                 // trace any client names.
-                .wrap(from_fn(crate::telemetry::trust_trace_context))
+                .wrap(from_fn(crate::telemetry::incoming::trust_trace_context))
         })
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .keep_alive(KEEP_ALIVE)

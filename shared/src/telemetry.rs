@@ -164,6 +164,27 @@ pub fn init(
     Ok(Telemetry { provider })
 }
 
+/// A server's `main` after its command line is parsed: telemetry set up
+/// outside the runtime (see [`init`]), `server` run on an actix system, and
+/// its last spans sent once it returns. A telemetry setting that cannot work
+/// exits 2, as other bad settings do.
+pub fn run(
+    default_service: &'static str,
+    args: &TelemetryArgs,
+    server: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    let telemetry = match init(default_service, args) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let code = actix_web::rt::System::new().block_on(server);
+    telemetry.shutdown();
+    code
+}
+
 /// For servers inside a test process: the same, with lines written through
 /// the test harness's capture (a passing test's servers stay quiet) and no
 /// export.

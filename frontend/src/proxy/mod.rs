@@ -72,7 +72,7 @@ impl UpstreamClient {
                 .no_default_headers()
                 // Each request sets its route's own (`timeout_secs`).
                 .disable_timeout()
-                .wrap(crate::telemetry::TraceCalls)
+                .wrap(crate::telemetry::outgoing::TraceCalls)
                 .finish(),
         )
     }

@@ -1,55 +1,12 @@
-//! Where a trace enters and leaves the frontend (logs and the exporter are
-//! set up by `shared::telemetry`, the same on both servers).
-//!
-//! In: a browser's `traceparent` is not ours to follow. A client that picks
-//! its own trace id could graft its requests onto someone else's trace,
-//! make ours easy to find and correlate, or have every request sampled; so
-//! the trace headers (`traceparent`, `tracestate`, `baggage`) are removed
-//! before the request span is made, unless `TRACE_FROM_PROXIES` is on and
-//! the peer is one of `TRUSTED_PROXIES` (a proxy that writes the header
-//! itself), whose trace we continue. Out: every call through our HTTP
-//! clients (the auth-api, upstream apps, their WebSockets) is a client span
-//! whose context is sent as `traceparent`, replacing any header the request
-//! already had.
+//! Out: every call of our HTTP clients a client span, its context sent as
+//! `traceparent`.
 
 use std::{future::Future, pin::Pin};
 
 use actix_http::RequestHeadType;
-use actix_web::{
-    Error,
-    body::MessageBody,
-    dev::{Service, ServiceRequest, ServiceResponse, forward_ready},
-    middleware::Next,
-    web,
-};
+use actix_web::dev::{Service, forward_ready};
 use awc::{ConnectRequest, ConnectResponse, error::SendRequestError};
-use shared::telemetry::TRACE_HEADERS;
 use tracing::Instrument;
-
-use crate::state::FrontendState;
-
-/// Outermost middleware: forgets the trace context an untrusted peer sent.
-pub async fn trust_trace_context(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let carries = TRACE_HEADERS.iter().any(|h| req.headers().contains_key(*h));
-    if carries && !followed(&req) {
-        for header in TRACE_HEADERS {
-            req.headers_mut().remove(header);
-        }
-    }
-    next.call(req).await
-}
-
-fn followed(req: &ServiceRequest) -> bool {
-    let Some(state) = req.app_data::<web::Data<FrontendState>>() else { return false };
-    if !state.settings.trace_from_proxies {
-        return false;
-    }
-    let Some(peer) = req.peer_addr().map(|a| a.ip().to_canonical()) else { return false };
-    state.settings.trusted_proxies.iter().any(|net| net.contains(&peer))
-}
 
 /// An `awc` middleware: each call a client span, its context on the wire.
 pub struct TraceCalls;
