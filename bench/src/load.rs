@@ -91,8 +91,9 @@ pub async fn run<C: Client>(
 
 /// Like `run`, but open loop: the clients together send `rate` requests per
 /// second on a fixed schedule, staggered evenly, whatever the answers take.
-/// Latency runs from each request's *scheduled* time, so a server that falls
-/// behind is charged for the wait (no coordinated omission).
+/// A request sent late because the previous answer came late is timed from
+/// its *scheduled* time, so a server that falls behind is charged for the
+/// wait (no coordinated omission).
 pub async fn run_paced<C: Client>(
     clients: Vec<C>,
     warmup: Duration,
@@ -138,21 +139,35 @@ async fn drive<C: Client>(
             barrier.wait().await;
             let (mut all, mut tagged, mut errors) = (Vec::new(), Vec::new(), 0u64);
             loop {
-                let sent = match &mut schedule {
+                let (slot, sent) = match &mut schedule {
                     Some((next, every)) => {
                         let due = *next;
                         *next += *every;
-                        tokio::time::sleep_until(due.into()).await;
-                        due
+                        if Instant::now() < due {
+                            // Idle until the slot: timed from when the request
+                            // leaves, as Tokio's timer wakes up to a
+                            // millisecond late and that is the driver's delay,
+                            // not the server's.
+                            tokio::time::sleep_until(due.into()).await;
+                            (due, Instant::now())
+                        } else {
+                            // Behind (the last answer came after this slot):
+                            // timed from the slot, so the server is charged
+                            // for the wait it caused.
+                            (due, due)
+                        }
                     }
-                    None => Instant::now(),
+                    None => {
+                        let now = Instant::now();
+                        (now, now)
+                    }
                 };
-                if sent >= until {
+                if slot >= until {
                     break;
                 }
                 let outcome = client.step(&mut conn).await;
                 let micros = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-                if sent < measure_from {
+                if slot < measure_from {
                     continue;
                 }
                 match outcome {

@@ -71,8 +71,8 @@ struct Args {
     #[arg(long, requires = "profile_grants")]
     offered: Option<f64>,
     /// With `--profile-grants`: after the grants, as many clients fetching
-    /// JWKS (what HTTP alone costs). Closed loop only.
-    #[arg(long, requires = "profile_grants", conflicts_with = "offered")]
+    /// JWKS (what HTTP alone costs), at the same offered rate if any.
+    #[arg(long, requires = "profile_grants")]
     floor: bool,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
@@ -238,7 +238,7 @@ async fn run(args: Args, dir: &std::path::Path) -> Result<(), Error> {
             &env,
             scale,
             Some(PACED_GRANTS),
-            false,
+            true,
             None,
         )
         .await?,

@@ -246,6 +246,13 @@ impl Report {
                 g.offered.unwrap_or_default(),
                 spread(g.runs.p99(), 2),
             );
+            if let Some(floor) = &g.floor {
+                let _ = writeln!(
+                    md,
+                    "| 6 | … as a multiple of JWKS's p99 at the same rate (an operating load, not saturation) | (reported) | {} | |",
+                    spread(g.runs.ratio(floor, Stats::p99), 2),
+                );
+            }
         }
         let _ = writeln!(
             md,
@@ -517,7 +524,9 @@ impl Report {
             md,
             "{} clients, each rotating its own session's refresh token as fast as answers come \
              back (closed loop), or together at a fixed rate (open loop: latency counts from each \
-             request's scheduled time, so time spent queued behind a slow answer is included).\n",
+             request's scheduled time when it waited for a late answer, so time spent queued behind a \
+             slow answer is included, and from when it left otherwise, so the driver's 1 ms timer is \
+             not). Each open-loop round is paired with JWKS fetched at the same rate.\n",
             crate::scenarios::CONNECTIONS
         );
         let _ = writeln!(

@@ -685,9 +685,9 @@ pub struct Grants {
 
 /// 32 clients, spread evenly over `instances`, each rotating its own token,
 /// as fast as answers come back or, with `offered`, at that many grants per
-/// second in total (open loop). With `floor` (closed loop only), each round
-/// is paired with one of as many clients fetching JWKS from the same
-/// instances.
+/// second in total (open loop). With `floor`, each round is paired with one
+/// of as many clients fetching JWKS from the same instances, at the same
+/// offered rate if any.
 pub async fn refresh_grants(
     label: String,
     instances: &[SocketAddr],
@@ -718,8 +718,11 @@ pub async fn refresh_grants(
         };
         clients = back;
         runs.push(run.all);
-        if floor && offered.is_none() {
-            let (run, back) = load::run(probers, scale.warmup, scale.measure).await?;
+        if floor {
+            let (run, back) = match offered {
+                Some(rate) => load::run_paced(probers, scale.warmup, scale.measure, rate).await?,
+                None => load::run(probers, scale.warmup, scale.measure).await?,
+            };
             probers = back;
             floor_runs.push(run.all);
         }
