@@ -139,7 +139,7 @@ pub async fn confirm_totp(
         event: &event,
     };
     let done = state.store.confirm_totp(user_id, step, &added).await?.ok_or(ApiError::WrongCode)?;
-    settled(state, done.ended);
+    state.sessions_ended(done.ended);
     tracing::info!(user_id = %user_id, ended = done.ended, "authenticator app switched on");
     Ok(RecoveryCodes { codes: if done.codes_issued { codes } else { Vec::new() } })
 }
@@ -179,7 +179,7 @@ pub async fn disable_totp(state: &AppState, auth: &AuthUser, code: &str) -> Resu
         event: &event,
     };
     let ended = state.store.delete_totp(user_id, &removed).await?.unwrap_or(0);
-    settled(state, ended);
+    state.sessions_ended(ended);
     tracing::info!(user_id = %user_id, "authenticator app switched off");
     Ok(())
 }
@@ -292,7 +292,7 @@ pub async fn register_passkey(
         .add_passkey(&record, &added)
         .await?
         .ok_or_else(|| ApiError::Conflict("this passkey is registered already".into()))?;
-    settled(state, done.ended);
+    state.sessions_ended(done.ended);
     tracing::info!(user_id = %user_id, ended = done.ended, "passkey registered");
     Ok(RegisteredPasskey {
         passkey: passkey_view(&record),
@@ -320,7 +320,7 @@ pub async fn remove_passkey(state: &AppState, auth: &AuthUser, id: &str) -> Resu
     let Some(ended) = state.store.delete_passkey(user_id, &credential_id, &removed).await? else {
         return Err(ApiError::NotFound);
     };
-    settled(state, ended);
+    state.sessions_ended(ended);
     tracing::info!(user_id = %user_id, "passkey removed");
     Ok(())
 }
@@ -335,15 +335,6 @@ async fn may_change_factors(state: &AppState, auth: &AuthUser, now: i64) -> Resu
         return Err(ApiError::InsufficientUserAuthentication);
     }
     Ok(())
-}
-
-/// Wakes the feed's long polls when adding or removing a factor ended
-/// `ended` other sessions.
-fn settled(state: &AppState, ended: u64) {
-    if ended > 0 {
-        state.metrics.revoked(ended);
-        state.feed.notify();
-    }
 }
 
 fn passkey_view(record: &PasskeyRecord) -> PasskeyView {

@@ -49,4 +49,14 @@ impl AppState {
     pub fn audience(&self) -> Audience<'_> {
         Audience { issuer: &self.settings.issuer, audience: &self.settings.client_id }
     }
+
+    /// After a commit that ended `n` sessions: counted, and the revocation
+    /// feed's waiting long polls woken, so frontends refuse those sessions
+    /// now rather than at their next re-read.
+    pub fn sessions_ended(&self, n: u64) {
+        if n > 0 {
+            self.metrics.revoked(n);
+            self.feed.notify();
+        }
+    }
 }

@@ -50,10 +50,7 @@ pub async fn change_password(
     let ended =
         users::change_password(&state.store, &user, new_password, change, now, revoked_until)
             .await?;
-    if ended > 0 {
-        state.metrics.revoked(ended);
-        state.feed.notify();
-    }
+    state.sessions_ended(ended);
     tracing::info!(user_id = %user.id, ended, "password changed");
     Ok(HttpResponse::NoContent().finish())
 }

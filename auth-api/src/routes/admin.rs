@@ -126,10 +126,10 @@ async fn target(state: &AppState, id: &str) -> Result<UserRecord, ApiError> {
 fn settled(state: &AppState, change: UserChange, ends: bool) -> Result<(), ApiError> {
     match change {
         UserChange::Done(sessions) => {
-            if sessions > 0 {
-                if ends {
-                    state.metrics.revoked(sessions);
-                }
+            if ends {
+                state.sessions_ended(sessions);
+            } else if sessions > 0 {
+                // Made stale, not ended: frontends refresh their tokens.
                 state.feed.notify();
             }
             Ok(())
@@ -190,10 +190,7 @@ pub async fn reset_second_factors(
     let revoked_until = state.policy().revoked_until(now);
     let ended =
         users::reset_second_factors(&state.store, &user, admin.actor(), now, revoked_until).await?;
-    if ended > 0 {
-        state.metrics.revoked(ended);
-        state.feed.notify();
-    }
+    state.sessions_ended(ended);
     Ok(web::Json(EndedSessions { ended }))
 }
 

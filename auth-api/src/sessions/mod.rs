@@ -228,8 +228,7 @@ async fn superseded(
     if ended.is_empty() {
         return Ok(());
     }
-    state.metrics.revoked(ended.len() as u64);
-    state.feed.notify();
+    state.sessions_ended(ended.len() as u64);
     for id in ended {
         tracing::info!(user_id = %user.id, session_id = %id, "oldest session ended: too many sessions");
         let event = Event::new(EventKind::SessionEnded, now)
@@ -408,8 +407,7 @@ pub async fn end(
     let revoked_until = state.policy().revoked_until(now);
     let ended = state.store.end_session(&session.id, reason, now, revoked_until).await?;
     if ended {
-        state.metrics.revoked(1);
-        state.feed.notify();
+        state.sessions_ended(1);
         tracing::info!(session_id = %session.id, reason = reason.as_str(), "session ended");
         let kind = match reason {
             EndReason::Logout => EventKind::SignOut,
@@ -440,9 +438,8 @@ pub async fn end_all_of_user(
         .store
         .end_user_sessions(&user.id, None, reason, now, state.policy().revoked_until(now))
         .await?;
+    state.sessions_ended(ended);
     if ended > 0 {
-        state.metrics.revoked(ended);
-        state.feed.notify();
         tracing::info!(user_id = %user.id, ended, reason = reason.as_str(), "sessions ended");
     }
     let detail = format!("{}: {ended} session(s)", reason.as_str());
