@@ -77,6 +77,8 @@ impl Revocation {
 /// `after`, which answers every revocation in force. `retired_keys` are the
 /// signing keys cut off (`auth-api keys retire`) whose tokens could still be
 /// live: a reader drops them at once. `keys` changes whenever that list does.
+/// `more`: the answer stopped at its page limit; poll again at once (the
+/// reader's set is complete only after an answer without it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationFeed {
     pub epoch: String,
@@ -84,6 +86,8 @@ pub struct RevocationFeed {
     pub keys: String,
     pub revoked: Vec<Revocation>,
     pub retired_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
 
 /// `POST /admin/users`: a new user, who gets a temporary password.

@@ -59,9 +59,20 @@ pub async fn feed(
         let news = next != cursor || stale(&query.epoch, &epoch) || stale(&query.keys, &keys);
         let done = tokio::time::Instant::now() >= deadline || state.feed.is_closing();
         if news || done {
-            return Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(
-                RevocationFeed { epoch, cursor: next.to_string(), keys, revoked, retired_keys },
-            ));
+            // A full page may have stopped short of the head. Ids are
+            // distinct and above the cursor, so a full page ends at least a
+            // page past it (gaps in the ids can make this say `more` when
+            // there is none: one more poll, answered at once).
+            let more = next - cursor >= PAGE;
+            let feed = RevocationFeed {
+                epoch,
+                cursor: next.to_string(),
+                keys,
+                revoked,
+                retired_keys,
+                more,
+            };
+            return Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(feed));
         }
         let nap = (deadline - tokio::time::Instant::now()).min(state.feed.recheck());
         // Either an end wakes us (see `feed`), or the nap ends and we re-read.

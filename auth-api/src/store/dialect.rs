@@ -17,6 +17,14 @@ pub(super) trait Dialect: Database {
     /// Follows a text `ORDER BY` so that it sorts by bytes: SQLite's default;
     /// PostgreSQL would otherwise sort by the server's locale.
     const BYTE_ORDER: &'static str;
+
+    /// A text expression that changes whenever the database server starts
+    /// (a restart, or a standby promoted after a failover, which may have
+    /// lost the newest commits and hands their feed ids out again) and is
+    /// the same for every connection to one running server; appended to the
+    /// feed's epoch. Empty on SQLite, where there is no server apart from
+    /// the auth-api, which renews the epoch as it starts.
+    const INCARNATION: &'static str;
 }
 
 /// What a transaction does differently, called on its connection.

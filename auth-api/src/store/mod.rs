@@ -91,6 +91,10 @@ impl<D: Dialect> Db<D> {
     fn byte_order(&self) -> &'static str {
         D::BYTE_ORDER
     }
+
+    fn incarnation(&self) -> &'static str {
+        D::INCARNATION
+    }
 }
 
 // By hand: a derive would require `D: Clone`, which the drivers' marker types are not.

@@ -785,17 +785,20 @@ impl Store {
         Ok((live, next))
     }
 
-    /// The feed's epoch (see `renew_feed_epoch`) and the kids of the signing
-    /// keys cut off (`retire_signing_key`) after `removed_since`, sorted.
+    /// The feed's epoch (see `renew_feed_epoch`; on PostgreSQL with the
+    /// server's start time, `Dialect::INCARNATION`) and the kids of the
+    /// signing keys cut off (`retire_signing_key`) after `removed_since`,
+    /// sorted.
     pub async fn feed_state(
         &self,
         removed_since: i64,
     ) -> Result<(String, Vec<String>), StoreError> {
         on_db!(self, |db| {
             let sql = format!(
-                "SELECT f.epoch, k.kid FROM feed_epoch f
+                "SELECT f.epoch || {} AS epoch, k.kid FROM feed_epoch f
                  LEFT JOIN signing_keys k ON k.removed_at > $1
                  ORDER BY k.kid{}",
+                db.incarnation(),
                 db.byte_order()
             );
             let rows: Vec<(String, Option<String>)> =

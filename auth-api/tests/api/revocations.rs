@@ -128,3 +128,27 @@ async fn pruning_keeps_the_head_of_the_feed() {
     assert_eq!(all.body["revoked"].as_array().unwrap().len(), 0, "nothing dead is served");
     assert_eq!(position(&all).1, head);
 }
+
+#[actix_web::test]
+async fn a_full_page_says_there_is_more_and_the_next_poll_brings_the_rest() {
+    let app = spawn_app().await;
+    let alice = app.add_user("alice", &[]).await;
+    app.login_ok("alice").await;
+    // Each role change marks alice's live session stale: one feed row each.
+    let now = app.state.now();
+    let live = app.state.policy().liveness(now);
+    for _ in 0..1001 {
+        let roles = [shared::Role::User];
+        app.state.store.set_roles(&alice, &roles, live, now + 600).await.unwrap();
+    }
+    let first = app.get_client("/auth/revocations?wait=0").await;
+    assert_eq!(first.body["more"], true, "1,001 rows, pages of 1,000");
+    assert_eq!(first.body["revoked"].as_array().unwrap().len(), 1000);
+    let (epoch, cursor, keys) = position(&first);
+    let path = format!("/auth/revocations?after={cursor}&epoch={epoch}&keys={keys}&wait=30");
+    let started = std::time::Instant::now();
+    let rest = app.get_client(&path).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered at once");
+    assert_eq!(rest.body["revoked"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body.get("more"), None, "caught up");
+}

@@ -32,6 +32,8 @@ pub struct Answer {
     pub keys: String,
     pub revoked: Vec<Revocation>,
     pub retired_keys: Vec<String>,
+    /// The auth-api has more after `cursor` (a page limit).
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +69,7 @@ pub fn parse(body: &[u8]) -> Result<Answer, Malformed> {
         keys: feed.keys,
         revoked: feed.revoked,
         retired_keys: feed.retired_keys,
+        more: feed.more,
     })
 }
 
@@ -86,6 +89,8 @@ pub struct Position {
     cursor: Option<u64>,
     epoch: Option<String>,
     keys: Option<String>,
+    /// The last answer stopped at a page limit.
+    more: bool,
 }
 
 /// What an accepted answer did to the position.
@@ -93,6 +98,8 @@ pub struct Position {
 pub enum Step {
     /// A full reload, or news after our cursor: the set is current.
     Followed,
+    /// Part of the way: more follows at once; not current until it has.
+    Paging,
     /// Another history: the position was dropped; reload at once.
     StartOver,
 }
@@ -103,8 +110,8 @@ impl Position {
     }
 
     /// The query of the next poll and how long the auth-api may hold it:
-    /// a reload answers at once (it is what makes the set current), a
-    /// follow-up waits for news.
+    /// a reload or the next page answers at once (they are what makes the
+    /// set current), a follow-up waits for news.
     pub fn next_poll(&self) -> (String, u64) {
         let Some(cursor) = self.cursor else { return ("wait=0".to_owned(), 0) };
         let mut query = format!("after={cursor}");
@@ -114,8 +121,9 @@ impl Position {
                 query.push_str(&format!("&{name}={value}"));
             }
         }
-        query.push_str(&format!("&wait={POLL_WAIT}"));
-        (query, POLL_WAIT)
+        let wait = if self.more { 0 } else { POLL_WAIT };
+        query.push_str(&format!("&wait={wait}"));
+        (query, wait)
     }
 
     /// Moves to where `answer` leaves the feed. The caller adds what the
@@ -131,7 +139,8 @@ impl Position {
         self.cursor = Some(answer.cursor);
         self.epoch = Some(answer.epoch.clone());
         self.keys = Some(answer.keys.clone());
-        Step::Followed
+        self.more = answer.more;
+        if answer.more { Step::Paging } else { Step::Followed }
     }
 }
 
@@ -162,6 +171,20 @@ mod tests {
         assert_eq!(accepted(&mut position, &answer("e1", "7", &[])), Step::Followed);
         assert_eq!(accepted(&mut position, &answer("e1", "9", &["b"])), Step::Followed);
         assert_eq!(position.cursor(), Some(9));
+    }
+
+    #[test]
+    fn a_page_with_more_to_come_is_followed_at_once_and_is_not_yet_current() {
+        let mut position = Position::default();
+        let mut first = parse(&answer("e1", "1000", &["a"])).expect("well formed");
+        first.more = true;
+        assert_eq!(position.apply(&first), Step::Paging, "part of the reload");
+        assert_eq!(position.next_poll(), ("after=1000&epoch=e1&keys=k0&wait=0".into(), 0));
+        assert_eq!(accepted(&mut position, &answer("e1", "1200", &["b"])), Step::Followed);
+        assert_eq!(position.next_poll().1, POLL_WAIT, "caught up: wait for news");
+        let body =
+            br#"{"epoch":"e1","cursor":"7","keys":"k","revoked":[],"retired_keys":[],"more":true}"#;
+        assert!(parse(body).expect("well formed").more);
     }
 
     #[test]

@@ -327,14 +327,19 @@ async fn decide_inner<'a>(
         Err(AuthError::InvalidGrant) => (AuthState::SignedOut, CookieUpdate::Clear),
         Err(e) => {
             tracing::warn!(error = %e, "could not refresh the session");
+            // The auth-api cannot be reached but the cached token is still
+            // valid: keep serving this user until it expires. Not when the
+            // auth-api did answer (a wrong client secret, a refusal: nothing
+            // vouches for the session then), nor for a token the feed says
+            // no longer describes its user (a demoted administrator must not
+            // keep the role through an outage).
+            let reached = !matches!(e, AuthError::Unavailable(_));
             match cached {
-                // The auth-api is down but the cached token is still valid:
-                // keep serving this user until it expires.
-                Some(claims) => {
+                Some(claims) if !reached && !state.revoked.is_stale(&claims.sid, claims.iat) => {
                     *signed_in_by = Outcome::Fallback;
                     (AuthState::SignedIn(signed_in(&claims, &cookie)), CookieUpdate::Keep)
                 }
-                None => (AuthState::Unavailable, CookieUpdate::Keep),
+                _ => (AuthState::Unavailable, CookieUpdate::Keep),
             }
         }
     }

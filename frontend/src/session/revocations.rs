@@ -119,6 +119,11 @@ impl RevokedSessions {
         *self.last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
+    /// The set may lack revocations until the feed answers again.
+    pub fn lapse(&self) {
+        *self.last_answer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -167,10 +172,18 @@ pub async fn follow(
                         revoked.answered();
                         metrics.feed_answered(clock());
                     }
-                    Step::StartOver => tracing::info!(
-                        "the revocation feed has another history (a restarted auth-api or a \
-                         restored database): reloading every revocation in force"
-                    ),
+                    // The next page is asked for at once; the set is
+                    // current once the last has come.
+                    Step::Paging => {}
+                    Step::StartOver => {
+                        // Revocations of the other history may be missing
+                        // until the reload answers: not current until then.
+                        revoked.lapse();
+                        tracing::info!(
+                            "the revocation feed has another history (a restarted auth-api or a \
+                             restored database): reloading every revocation in force"
+                        );
+                    }
                 }
                 backoff = BACKOFF_MIN;
             }
@@ -200,6 +213,9 @@ mod tests {
         assert!(set.is_current());
         *set.last_answer.lock().unwrap() = Some(Instant::now() - CURRENT_FOR);
         assert!(!set.is_current(), "silence beyond CURRENT_FOR makes it stale");
+        set.answered();
+        set.lapse();
+        assert!(!set.is_current(), "another history: not current until it is reloaded");
     }
 
     #[test]

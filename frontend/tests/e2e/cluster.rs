@@ -83,7 +83,7 @@ pub struct Cluster {
     auth_metrics: [String; 2],
     pub balancer: Option<Balancer>,
     /// Killed when the cluster is dropped.
-    _frontends: Vec<Process>,
+    frontends: Vec<Process>,
     /// `None` once killed.
     auth_apis: [Option<Process>; 2],
     store: Store,
@@ -127,7 +127,7 @@ impl Cluster {
             auth,
             auth_metrics,
             balancer,
-            _frontends: vec![one.0, two.0],
+            frontends: vec![one.0, two.0],
             auth_apis: [Some(a.0), Some(b.0)],
             store,
             database,
@@ -188,14 +188,23 @@ impl Cluster {
 
     /// The sessions the revocation feed of auth-api `i` lists as ended.
     pub async fn revocations_in_force(&self, i: usize) -> usize {
+        self.feed(i).await.revoked.len()
+    }
+
+    /// The epoch of auth-api `i`'s revocation feed.
+    pub async fn feed_epoch(&self, i: usize) -> String {
+        self.feed(i).await.epoch
+    }
+
+    /// A full read of auth-api `i`'s revocation feed.
+    async fn feed(&self, i: usize) -> shared::RevocationFeed {
         let mut res = awc::Client::default()
             .get(format!("{}/auth/revocations", self.auth[i]))
             .basic_auth(CLIENT_ID, CLIENT_SECRET)
             .send()
             .await
             .expect("the feed answers");
-        let feed: shared::RevocationFeed = res.json().await.expect("a feed");
-        feed.revoked.len()
+        res.json().await.expect("a feed")
     }
 
     /// How many database connections LISTEN for session ends: one per
@@ -222,6 +231,11 @@ impl Cluster {
             .expect("pg_postmaster_start_time");
         let _ = admin.close().await;
         started
+    }
+
+    /// What frontend `i` (0 is frontend 1) has logged lately.
+    pub fn frontend_output(&self, i: usize) -> String {
+        self.frontends[i].output()
     }
 
     fn running(&self) -> impl Iterator<Item = usize> + '_ {

@@ -100,3 +100,22 @@ async fn a_cookie_sealed_with_an_older_key_is_resealed_every_time_not_remembered
         assert!(matches!(update, CookieUpdate::Set(_)), "the old-key cookie must be re-sealed");
     }
 }
+
+#[actix_web::test]
+async fn a_token_made_stale_is_not_served_when_the_auth_api_cannot_be_reached() {
+    let f = fixture();
+    signed_in(&decide_now(&f).await.0);
+    // The user's roles changed after this token was issued (the feed says
+    // so); the auth-api, which would issue a token with the new roles, is
+    // unreachable. The old token still verifies, but must not be served: a
+    // demoted administrator would keep the role through the outage.
+    let stale = Revocation {
+        sid: f.cookie.session_id.clone(),
+        until: NOW + 600,
+        stale_before: Some(NOW + 1),
+    };
+    f.state.revoked.add(&[stale], NOW);
+    let (state, update) = decide_now(&f).await;
+    assert!(matches!(state, AuthState::Unavailable), "{state:?}");
+    assert!(matches!(update, CookieUpdate::Keep), "the session itself lives on");
+}

@@ -99,6 +99,7 @@ async fn a_postgresql_restart_under_load_loses_no_sign_out_and_signs_nobody_out(
     let keepers = 5..8;
 
     let started = cluster.postgres_started().await;
+    let epoch = cluster.feed_epoch(0).await;
     let done = Cell::new(false);
     let wrongly_out = RefCell::new(Vec::new());
     // Writes as well as reads: sign-ins, each a new session, throughout.
@@ -186,6 +187,11 @@ async fn a_postgresql_restart_under_load_loses_no_sign_out_and_signs_nobody_out(
     };
     let (outcomes, (views, unavailable), (sign_ins, refused)) = futures::join!(faults, load, churn);
     assert_ne!(cluster.postgres_started().await, started, "PostgreSQL restarted");
+    // A restarted server may be a promoted standby that lost the newest
+    // commits and hands their feed ids out again: readers must start over.
+    let epochs = [cluster.feed_epoch(0).await, cluster.feed_epoch(1).await];
+    assert_ne!(epochs[0], epoch, "the feed's epoch follows the server's restarts");
+    assert_eq!(epochs[0], epochs[1], "both auth-apis tell readers the same epoch");
     let summary: Vec<(usize, bool)> = outcomes.iter().map(|(i, told, _)| (*i, *told)).collect();
     eprintln!(
         "{views} page views under load ({unavailable} answered 503), {sign_ins} sign-ins \

@@ -57,6 +57,9 @@ impl Dialect for Postgres {
     type Tasks = ();
     const MIGRATIONS: &'static [migrations::Embedded] = migrations::POSTGRES;
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+    // In UTC, so that connections with other `TimeZone` settings agree.
+    const INCARNATION: &'static str =
+        "to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS')";
 }
 
 impl DialectTx for PgConnection {

@@ -44,6 +44,7 @@ impl Dialect for Sqlite {
     type Tasks = Tasks;
     const MIGRATIONS: &'static [migrations::Embedded] = migrations::SQLITE;
     const BYTE_ORDER: &'static str = "";
+    const INCARNATION: &'static str = "''";
 }
 
 /// SQLite has one writer at a time: ids commit in the order they are taken
