@@ -215,6 +215,7 @@ async fn with_one_auth_api_killed_mid_run_the_other_carries_on() {
     for (user, on, elsewhere) in [("carol", 0, 1), ("dave", 1, 0)] {
         let browser = Browser::new(&cluster.front[on]);
         browser.sign_in_ok(user).await;
+        let signed_in = Instant::now();
         let saved = browser.cookie().expect("signed in");
         let calls = cluster.token_calls().await;
         let out = browser.sign_out().await;
@@ -236,6 +237,15 @@ async fn with_one_auth_api_killed_mid_run_the_other_carries_on() {
         // of stop 25. The no-call path alone is held to 0 calls by
         // `a_sign_out_on_one_frontend_is_refused_on_the_other_within_two_seconds`.
         let calls = cluster.token_calls().await - calls;
+        if calls > 0.0 {
+            eprintln!(
+                "{user}: {calls} token call(s); {:?} from the sign-in to the refusal; \
+                 frontend logs:\n{}\n---\n{}",
+                signed_in.elapsed(),
+                cluster.frontend_output(0),
+                cluster.frontend_output(1)
+            );
+        }
         assert!(calls <= 1.0, "{user}: {calls} token calls after the sign-out");
     }
     for (user, browser) in [("alice", &alice[0]), ("bob", &bob[1])] {
