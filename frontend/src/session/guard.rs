@@ -304,6 +304,12 @@ async fn decide_inner<'a>(
         state.known.remember(digest, known, now);
         return (AuthState::SignedIn(signed_in), CookieUpdate::Keep);
     }
+    // The feed follows on another thread: an end that arrived since the
+    // check above (it made the token stale, so we are here) is refused now,
+    // not by a refresh call the auth-api would refuse anyway.
+    if state.revoked.contains(&cookie.session_id) {
+        return (AuthState::SignedOut, CookieUpdate::Clear);
+    }
 
     match state.flights.refresh(client, &cookie.refresh_token).await {
         Ok(tokens) => {
