@@ -15,6 +15,10 @@ pub enum EventKind {
     SessionEnded,
     /// A refresh token came back after its successor had been used.
     RefreshReuse,
+    /// A rotated-out refresh token whose successor was never used came back
+    /// and got that successor again: a lost answer, or a copy of the session
+    /// in other hands (the detail says how long after the rotation).
+    RefreshRetried,
     PasswordChanged,
     /// A password change was refused: the current password was wrong.
     PasswordChangeFailed,
@@ -50,12 +54,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
         EventKind::SessionEnded,
         EventKind::RefreshReuse,
+        EventKind::RefreshRetried,
         EventKind::PasswordChanged,
         EventKind::PasswordChangeFailed,
         EventKind::UserCreated,
@@ -84,6 +89,7 @@ impl EventKind {
             EventKind::SignOut => "sign_out",
             EventKind::SessionEnded => "session_ended",
             EventKind::RefreshReuse => "refresh_reuse",
+            EventKind::RefreshRetried => "refresh_retried",
             EventKind::PasswordChanged => "password_changed",
             EventKind::PasswordChangeFailed => "password_change_failed",
             EventKind::UserCreated => "user_created",
@@ -118,6 +124,9 @@ impl EventKind {
             EventKind::SignOut => "Signed out",
             EventKind::SessionEnded => "Session ended",
             EventKind::RefreshReuse => "Stolen session token detected; session ended",
+            EventKind::RefreshRetried => {
+                "An earlier session token was accepted again (a lost answer, or a copy elsewhere)"
+            }
             EventKind::PasswordChanged => "Password changed",
             EventKind::PasswordChangeFailed => "Password change refused: wrong current password",
             EventKind::UserCreated => "Account created",

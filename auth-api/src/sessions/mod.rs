@@ -352,6 +352,14 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenResponse,
                 state.metrics.refresh("retry");
                 let since = now - stored.rotated_at.unwrap_or(now);
                 tracing::info!(session_id = %session.id, since, "refresh retried with the previous token");
+                // Audited: a retry cannot be told from a copy of the session
+                // replayed by someone keeping up with its owner (DESIGN.md),
+                // so the owner must be able to see them on their account.
+                let event = Event::new(EventKind::RefreshRetried, now)
+                    .user(&record.user)
+                    .session(session)
+                    .detail(format!("{since} s after the rotation"));
+                audit::record(&state.store, event).await?;
                 return respond(state, &record.user, session, successor, now);
             }
             Verdict::Reused => {

@@ -218,6 +218,8 @@ async fn every_kind_of_event_is_recorded_with_its_user_and_actor() {
     let again = app.login_ok("alice").await;
     let next = app.refresh(&again.refresh_token).await;
     assert_eq!(next.status, StatusCode::OK);
+    let retried = app.refresh(&again.refresh_token).await; // refresh_retried: successor unused
+    assert_eq!(retried.body["refresh_token"], next.body["refresh_token"]);
     let next = app.refresh(next.body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(next.status, StatusCode::OK);
     app.refresh(&again.refresh_token).await; // refresh_reuse: its successor was used
@@ -250,6 +252,7 @@ async fn every_kind_of_event_is_recorded_with_its_user_and_actor() {
         ("sign_in_failed", "alice", ""),
         ("sign_out", "alice", "alice"),
         ("refresh_reuse", "alice", ""),
+        ("refresh_retried", "alice", ""),
         ("password_change_failed", "alice", "alice"),
         ("password_changed", "alice", "alice"),
         ("reauthenticated", "root", "root"),
@@ -266,6 +269,7 @@ async fn every_kind_of_event_is_recorded_with_its_user_and_actor() {
         assert!(e["at"].as_i64().unwrap() > 0);
     }
     assert_eq!(find("session_ended")["detail"], "admin");
+    assert!(find("refresh_retried")["detail"].as_str().unwrap().ends_with("s after the rotation"));
     assert!(find("sign_in")["ip"] == "203.0.113.7" && find("sign_in")["user_agent"].is_string());
     for secret in
         [PASSWORD, NEW_PASSWORD, alice.refresh_token.as_str(), alice.access_token.as_str()]

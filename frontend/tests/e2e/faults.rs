@@ -134,6 +134,16 @@ async fn a_refresh_whose_answer_was_lost_is_retried_later_without_signing_anyone
     };
     let events = stack.auth_state.store.audit_events(&filter).await.unwrap();
     assert!(events.is_empty(), "no security event: {events:?}");
+    // The retry is on the user's record, for them to see (DESIGN.md: a
+    // retry cannot be told from a copy replayed by someone keeping up).
+    let filter = auth_api::store::EventFilter {
+        kind: Some("refresh_retried".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let retries = stack.auth_state.store.audit_events(&filter).await.unwrap();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert_eq!(retries[0].detail.as_deref(), Some("30 s after the rotation"));
     // And the session goes on rotating.
     stack.clock.advance(301);
     assert_eq!(browser.get("/profile").await.status, StatusCode::OK);
